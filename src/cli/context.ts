@@ -1,0 +1,43 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { defaultConfigPaths, loadConfig } from '../config/load.js';
+import type { GalleyConfig } from '../config/schema.js';
+import type { ActionEnv } from '../core/action.js';
+import { type AuditLog, fileAuditLog } from '../core/audit.js';
+import { ConfigError } from '../core/errors.js';
+import { FileLockManager } from '../core/file-lock.js';
+import { defaultStateDir } from '../core/journal.js';
+import type { LockManager } from '../core/lock.js';
+
+/** What every run resolves from its flags: the config file, the state directory, the audit log and the locks. */
+export interface CliContext {
+  configFile?: string;
+  loadConfig(): GalleyConfig;
+  stateDir: string;
+  audit: AuditLog;
+  locks(env: ActionEnv): LockManager;
+}
+
+/**
+ * Resolves the config (--config, GALLEY_CONFIG, then ~/.config/galley/config.yaml). A named
+ * config is loaded at once, so a malformed file stops the run before anything happens; with
+ * none, cookbooks that need no servers still run.
+ */
+export function cliContext(flags: { config?: string; 'state-dir'?: string }): CliContext {
+  const configFile = flags.config ? resolve(flags.config) : defaultConfigPaths().find((p) => existsSync(p));
+  const config = configFile ? loadConfig(configFile) : undefined;
+  const stateDir = flags['state-dir'] ?? config?.stateDir ?? defaultStateDir();
+  return {
+    configFile,
+    loadConfig: () => {
+      if (config) return config;
+      throw new ConfigError('this cookbook needs an environment file and none was given', [
+        'pass --config FILE or set GALLEY_CONFIG',
+        '`cookbook lab up` starts a local lab and writes one',
+      ]);
+    },
+    stateDir,
+    audit: fileAuditLog(config?.auditLog ?? join(stateDir, 'audit.log')),
+    locks: () => new FileLockManager(join(stateDir, 'locks')),
+  };
+}

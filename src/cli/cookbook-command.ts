@@ -1,0 +1,97 @@
+import { Args, Command, Flags, type Interfaces } from '@oclif/core';
+import { type Cookbook } from '../core/cookbook.js';
+import { EXIT_CODES_HELP, ExitCode, GalleyError, formatError } from '../core/errors.js';
+import { streamLogger } from '../core/log.js';
+import { terminalPrompter } from '../core/prompt.js';
+import { runCookbook } from '../core/runner.js';
+import { cliContext } from './context.js';
+import { runFlags } from './flags.js';
+
+type AnyFlag = Interfaces.Flag<unknown>;
+type AnyArg = Interfaces.Arg<unknown>;
+
+/** oclif flags and args generated from a cookbook's argument definitions. */
+export function cookbookParameters(cookbook: Cookbook): { flags: Record<string, AnyFlag>; args: Record<string, AnyArg> } {
+  const flags: Record<string, AnyFlag> = {};
+  const args: Record<string, AnyArg> = {};
+  for (const [name, s] of Object.entries(cookbook.args)) {
+    const summary = `${s.description}${s.default !== undefined && s.type !== 'boolean' ? ` (default: ${String(s.default)})` : ''}`;
+    if (s.positional) {
+      args[name] = Args.string({ description: summary, required: s.required }) as AnyArg;
+    } else if (s.type === 'boolean') {
+      flags[name] = Flags.boolean({ summary, char: s.char as Interfaces.AlphabetLowercase | undefined }) as AnyFlag;
+    } else {
+      flags[name] = Flags.string({
+        summary,
+        char: s.char as Interfaces.AlphabetLowercase | undefined,
+        options: s.options ? [...s.options] : undefined,
+        helpValue: s.options ? undefined : `<${s.type}>`,
+      }) as AnyFlag;
+    }
+  }
+  return { flags, args };
+}
+
+/** Writes an error for the operator (one line, then suggestions) and returns its exit code. */
+export function reportError(e: unknown): number {
+  process.stderr.write(`cookbook: ${formatError(e)}\n`);
+  if (e instanceof GalleyError) return e.exitCode;
+  if (process.env.GALLEY_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  return ExitCode.UNEXPECTED;
+}
+
+/** Builds the oclif command that runs one cookbook. */
+export function cookbookCommand(name: string, cookbook: Cookbook): Command.Class {
+  const params = cookbookParameters(cookbook);
+  return class CookbookCommand extends Command {
+    static override id = name;
+    static override summary = cookbook.title;
+    static override description = `${cookbook.description ? `${cookbook.description}\n\n` : ""}${EXIT_CODES_HELP}`;
+    static override examples = cookbook.examples ?? [];
+    static override flags = { ...runFlags, ...params.flags };
+    static override args = params.args;
+    static override strict = true;
+
+    async run(): Promise<void> {
+      const { args, flags } = await this.parse(CookbookCommand);
+      const f = flags as Record<string, unknown> & Interfaces.InferredFlags<typeof runFlags>;
+      const a = args as Record<string, unknown>;
+      let code: number;
+      try {
+        const ctx = cliContext(f);
+        const rawArgs: Record<string, string | undefined> = {};
+        for (const [n, s] of Object.entries(cookbook.args)) {
+          const v = s.positional ? a[n] : f[n];
+          rawArgs[n] = v === undefined || v === false ? undefined : String(v);
+        }
+        const out = f.json ? process.stderr : process.stdout;
+        const result = await runCookbook({
+          name,
+          cookbook,
+          rawArgs,
+          dryRun: f['dry-run'],
+          yes: f.yes,
+          onFailure: f['on-failure'],
+          task: f.task,
+          reason: f.reason,
+          noLocks: !f.locks,
+          planOut: f['plan-out'],
+          planIn: f.plan,
+          configFile: ctx.configFile,
+          loadConfig: ctx.loadConfig,
+          stateDir: ctx.stateDir,
+          audit: ctx.audit,
+          locks: ctx.locks,
+          prompter: terminalPrompter(),
+          out,
+          log: streamLogger(process.stderr),
+        });
+        if (f.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        code = result.exitCode;
+      } catch (e) {
+        code = reportError(e);
+      }
+      if (code !== 0) this.exit(code);
+    }
+  };
+}

@@ -1,0 +1,58 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { redact } from './secrets.js';
+
+/** Fields of an audit line. */
+export interface AuditRecord {
+  event: 'START' | 'END';
+  runId: string;
+  user: string;
+  host: string;
+  cookbook: string;
+  args: string;
+  task?: string;
+  reason?: string;
+  dryRun: boolean;
+  outcome?: string;
+  exitCode?: number;
+}
+
+/** Where START and END lines of every run go. */
+export interface AuditLog {
+  record(r: AuditRecord): void;
+}
+
+const q = (v: string) => JSON.stringify(v);
+
+/** One line per event, key=value, values quoted; secrets redacted. */
+export function formatAudit(r: AuditRecord, now = new Date()): string {
+  const parts = [
+    now.toISOString(),
+    r.event,
+    `run=${r.runId}`,
+    `user=${q(r.user)}`,
+    `host=${q(r.host)}`,
+    `cookbook=${r.cookbook}`,
+    `args=${q(r.args)}`,
+    `task=${q(r.task ?? '')}`,
+    `reason=${q(r.reason ?? '')}`,
+    `mode=${r.dryRun ? 'dry-run' : 'live'}`,
+  ];
+  if (r.event === 'END') parts.push(`outcome=${r.outcome}`, `exit=${r.exitCode}`);
+  return redact(parts.join(' '));
+}
+
+/** The default audit log: a file (append-only). */
+export function fileAuditLog(file: string): AuditLog {
+  return {
+    record(r) {
+      mkdirSync(dirname(file), { recursive: true });
+      appendFileSync(file, `${formatAudit(r)}\n`);
+    },
+  };
+}
+
+export function memoryAuditLog(): AuditLog & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, record: (r) => lines.push(formatAudit(r)) };
+}

@@ -1,4 +1,5 @@
-import { Args, Command, Flags, type Interfaces } from '@oclif/core';
+import { Args, type Command, Flags, type Interfaces } from '@oclif/core';
+import { GalleyCommand } from './base.js';
 import { type Cookbook } from '../core/cookbook.js';
 import { EXIT_CODES_HELP, ExitCode, GalleyError, formatError } from '../core/errors.js';
 import { streamLogger } from '../core/log.js';
@@ -43,7 +44,7 @@ export function reportError(e: unknown): number {
 /** Builds the oclif command that runs one cookbook. */
 export function cookbookCommand(name: string, cookbook: Cookbook): Command.Class {
   const params = cookbookParameters(cookbook);
-  return class CookbookCommand extends Command {
+  return class CookbookCommand extends GalleyCommand {
     static override id = name;
     static override summary = cookbook.title;
     static override description = `${cookbook.description ? `${cookbook.description}\n\n` : ""}${EXIT_CODES_HELP}`;

@@ -1,8 +1,9 @@
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { GalleyCommand } from '../cli/base.js';
 import { listCookbookFiles, loadCookbook } from '../cli/catalog.js';
 
 /** `cookbook list`: the cookbooks as a tree with their titles. */
-export default class List extends Command {
+export default class List extends GalleyCommand {
   static override summary = 'List the cookbooks as a tree, with their titles.';
   static override examples = ['<%= config.bin %> list', '<%= config.bin %> list --json'];
   static override flags = { json: Flags.boolean({ summary: 'Print [{name, title, file}] as JSON.' }) };

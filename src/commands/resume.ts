@@ -1,4 +1,5 @@
-import { Args, Command } from '@oclif/core';
+import { Args } from '@oclif/core';
+import { GalleyCommand } from '../cli/base.js';
 import { loadCookbook } from '../cli/catalog.js';
 import { reportError } from '../cli/cookbook-command.js';
 import { cliContext } from '../cli/context.js';
@@ -10,7 +11,7 @@ import { terminalPrompter } from '../core/prompt.js';
 import { runCookbook } from '../core/runner.js';
 
 /** `cookbook resume RUN`: continue a failed or interrupted run where it stopped. */
-export default class Resume extends Command {
+export default class Resume extends GalleyCommand {
   static override summary = 'Continue a failed or interrupted run from where it stopped.';
   static override description = `Runs the same cookbook with the same arguments. Steps the journal records as done are not re-applied; the others are observed afresh, planned, confirmed and applied. A later rollback undoes the actions of every attempt.\n\n${EXIT_CODES_HELP}`;
   static override examples = ['<%= config.bin %> resume 20261122-030916-ece4'];

@@ -1,4 +1,5 @@
-import { Args, Command } from '@oclif/core';
+import { Args } from '@oclif/core';
+import { GalleyCommand } from '../cli/base.js';
 import { loadCookbook } from '../cli/catalog.js';
 import { reportError } from '../cli/cookbook-command.js';
 import { cliContext } from '../cli/context.js';
@@ -10,7 +11,7 @@ import { terminalPrompter } from '../core/prompt.js';
 import { rollbackRun } from '../core/runner.js';
 
 /** `cookbook rollback RUN`: undo a run, newest action first. */
-export default class Rollback extends Command {
+export default class Rollback extends GalleyCommand {
   static override summary = 'Undo what a finished, failed or interrupted run applied, newest first, verifying each.';
   static override description = `Each action is restored to the state the journal observed before it ran. An action that cannot be undone, or whose undo fails, stops the rollback with exit 93 and a list of what is left.\n\n${EXIT_CODES_HELP}`;
   static override examples = ['<%= config.bin %> rollback 20261122-030916-ece4', '<%= config.bin %> rollback 20261122-030916-ece4 --yes'];

@@ -1,10 +1,11 @@
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { GalleyCommand } from '../cli/base.js';
 import { reportError } from '../cli/cookbook-command.js';
 import { cliContext } from '../cli/context.js';
 import { journalState, listRuns, readJournal } from '../core/journal.js';
 
 /** `cookbook runs`: past runs with their outcome, newest first. */
-export default class Runs extends Command {
+export default class Runs extends GalleyCommand {
   static override summary = 'List past runs with their outcome (newest first), or show one run.';
   static override examples = ['<%= config.bin %> runs', '<%= config.bin %> runs --limit 5 --json', '<%= config.bin %> runs 20261122-030916-ece4'];
   static override args = {};

@@ -1,4 +1,5 @@
 import { parseDurationMs } from '../util/duration.js';
+import { closestMatches } from '../util/text.js';
 
 /**
  * Walks raw YAML with a path, collecting every problem (`clusters.eqiad.members[2]: …`)
@@ -38,7 +39,7 @@ export class Reader {
     if (!this.isObject()) return;
     for (const k of Object.keys(this.value as object)) {
       if (!allowed.includes(k)) {
-        const hint = allowed.find((a) => a.replace(/_/g, '') === k.replace(/[_-]/g, '').toLowerCase());
+        const hint = closestMatches(k, allowed, 1)[0];
         this.child(k).problem(`unknown key${hint ? ` (did you mean "${hint}"?)` : `; expected one of: ${allowed.join(', ')}`}`);
       }
     }
@@ -129,7 +130,8 @@ export class Reader {
 
   ipv4(): string {
     const v = this.string();
-    if (v && !/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(v)) this.problem(`must be an IPv4 address, got "${v}"`);
+    const parts = v.split('.');
+    if (v && (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255))) this.problem(`must be an IPv4 address, got "${v}"`);
     return v;
   }
 }

@@ -1,6 +1,8 @@
 import { resolve as resolvePath } from 'node:path';
 import type { GalleyConfig } from '../config/schema.js';
 import { parseDurationMs } from '../util/duration.js';
+import { closestMatches } from '../util/text.js';
+export { editDistance } from '../util/text.js';
 import type { ActionEnv, AnyAction } from './action.js';
 import { UsageError } from './errors.js';
 import type { Logger } from './log.js';
@@ -44,28 +46,9 @@ function spec<T>(type: string, o: Opts<T>, parse: (raw: string, ctx: ArgContext)
   };
 }
 
-function closest(word: string, choices: readonly string[]): string[] {
-  return choices.filter((c) => editDistance(word, c) <= Math.max(2, Math.floor(c.length / 3))).slice(0, 3);
-}
-
-/** Levenshtein distance (for "did you mean"). */
-export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length]!;
-}
-
 function oneOf(what: string, raw: string, known: readonly string[]): string {
   if (known.includes(raw)) return raw;
-  const near = closest(raw, known);
+  const near = closestMatches(raw, known);
   throw new UsageError(
     `unknown ${what} "${raw}"; known: ${known.join(', ')}`,
     near.length ? [`did you mean ${near.join(' or ')}?`] : [],

@@ -442,6 +442,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     }
     await env.closeAll();
   }
+  if (result.message) result.message = redact(result.message);
   journal.write({ type: 'run-end', time: new Date().toISOString(), outcome: result.outcome, exitCode: result.exitCode, message: result.message });
   o.audit.record({ event: 'END', runId, ...who, cookbook: o.name, args: argText, task: o.task, reason: o.reason, dryRun, outcome: result.outcome, exitCode: result.exitCode });
   return result;

@@ -71,5 +71,14 @@ export function redact(text: string): string {
 
 /** Deeply redacts a JSON-able value (for journals and plans). */
 export function redactValue<T>(value: T): T {
-  return JSON.parse(redact(JSON.stringify(value ?? null))) as T;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return redact(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') {
+      if (v instanceof Secret) return '***';
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, /^(password|secret|token)$/i.test(k) ? '***' : walk(x)]));
+    }
+    return v;
+  };
+  return walk(value) as T;
 }

@@ -1,0 +1,115 @@
+import { describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Runs the real CLI (from source, as bin/dev.js does) with stdin closed. */
+function cookbook(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
+    encoding: 'utf8',
+    input: '',
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A fingerprint of a directory: every path, mode, size, mtime and content. */
+function snapshot(dir: string): string {
+  const h = createHash('sha256');
+  const walk = (d: string) => {
+    for (const f of readdirSync(d).sort()) {
+      const p = join(d, f);
+      const s = statSync(p);
+      h.update(`${p} ${s.mode} ${s.size} ${s.mtimeMs}\n`);
+      if (s.isDirectory()) walk(p);
+      else h.update(readFileSync(p));
+    }
+  };
+  walk(dir);
+  return h.digest('hex');
+}
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'galley-cli-'));
+
+describe('the cookbook CLI', () => {
+  test('an unknown cookbook exits 98 and suggests the closest names', () => {
+    const r = cookbook(['examples.fils']);
+    expect(r.code).toBe(98);
+    expect(r.stderr).toContain('no cookbook or command named "examples.fils"');
+    expect(r.stderr).toContain('did you mean examples.files');
+  });
+
+  test('an unknown flag exits 2 and changes nothing', () => {
+    const dir = join(tmp(), 'out');
+    const r = cookbook(['examples.files', dir, '--colour', 'red', '-y'], { GALLEY_STATE_DIR: tmp() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Nonexistent flag: --colour/);
+    expect(() => statSync(dir)).toThrow();
+  });
+
+  test('a bad argument value exits 2 with a one-line reason', () => {
+    const r = cookbook(['examples.files', join(tmp(), 'x'), '--count', 'many', '-y'], { GALLEY_STATE_DIR: tmp() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--count: "many" is not an integer');
+  });
+
+  test('a dry-run leaves the world byte-for-byte unchanged', () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'keep'));
+    writeFileSync(join(dir, 'file1.txt'), 'old text\n');
+    writeFileSync(join(dir, 'file7.txt'), 'beyond the count\n');
+    const before = snapshot(dir);
+    const r = cookbook(['examples.files', dir, '--count', '3', '--dry-run'], { GALLEY_STATE_DIR: tmp() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('DRY-RUN');
+    expect(r.stdout).toContain(`${join(dir, 'file7.txt')}: "beyond the count\\n" → absent`);
+    expect(snapshot(dir)).toBe(before);
+  });
+
+  test('without --yes, a closed stdin aborts cleanly before the first change', () => {
+    const dir = join(tmp(), 'out');
+    const r = cookbook(['examples.files', dir], { GALLEY_STATE_DIR: tmp() });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('aborted');
+    expect(() => statSync(dir)).toThrow();
+  });
+
+  test('a run with --yes applies, and a failure rolls back the files written before it', () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'file2.txt')); // a directory where a file must go: writing it fails
+    const r = cookbook(['examples.files', dir, '-y', '--json'], { GALLEY_STATE_DIR: tmp() });
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.stdout) as { outcome: string };
+    expect(result.outcome).toBe('rolled-back');
+    expect(readdirSync(dir).sort()).toEqual(['file2.txt']);
+  });
+
+  test('list shows the cookbooks as a tree with titles, and as JSON', () => {
+    const r = cookbook(['list']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^examples\n {2}files +Keep numbered files/m);
+    const json = JSON.parse(cookbook(['list', '--json']).stdout) as { name: string; title: string }[];
+    expect(json.map((c) => c.name)).toContain('examples.files');
+  });
+
+  test("a cookbook's --help is generated from its definition and documents the exit codes", () => {
+    const r = cookbook(['examples.files', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--count=<integer>');
+    expect(r.stdout).toContain('how many numbered files to keep (default: 3)');
+    expect(r.stdout).toContain('93  rollback failed');
+  });
+
+  test('a malformed config is refused with the path of every problem, exit 2', () => {
+    const dir = tmp();
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'datacenters: [eqiad]\nhosts:\n  conf1.eqiad.wmnet: {address: 300.1.1.1, datacenter: esams}\nssh: {key_file: k, known_hosts: h}\netcd: {clusters: {}}\n');
+    const r = cookbook(['examples.files', join(dir, 'x'), '-y', '-c', file], { GALLEY_STATE_DIR: tmp() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('hosts.conf1.eqiad.wmnet.address: must be an IPv4 address');
+    expect(r.stderr).toContain('hosts.conf1.eqiad.wmnet.datacenter: unknown datacenter "esams"');
+  });
+});

@@ -58,3 +58,12 @@ describe('the environment file', () => {
     expect(parseConfig(raw, '/x.yaml').problems[0]).toMatch(/^ssh.command_timeout: invalid duration "soon"/);
   });
 });
+
+describe('the shipped fixtures', () => {
+  test('fixtures/example.yaml is a valid environment file', async () => {
+    const { loadConfig } = await import('../../../src/config/load.js');
+    const config = loadConfig('fixtures/example.yaml');
+    expect(Object.keys(config.etcd.clusters)).toEqual(['eqiad', 'codfw']);
+    expect(config.dns?.zones.wmnet?.servers.map((s) => s.address)).toEqual(['127.20.3.1', '127.20.3.2']);
+  });
+});

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Runs every bench/*.bench.mjs in turn (each prints one Markdown section on stdout) and
+// writes them, with the machine they ran on, into bench/RESULTS.md.
+// Usage: npm run bench [-- NAME…]   (e.g. `npm run bench -- cli ssh`)
+import { spawnSync } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2);
+const benches = readdirSync(here)
+  .filter((f) => f.endsWith('.bench.mjs'))
+  .filter((f) => !only.length || only.includes(f.replace('.bench.mjs', '')))
+  .sort();
+const sections = [];
+for (const f of benches) {
+  process.stderr.write(`bench: ${f}…\n`);
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [join(here, f)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 15 * 60_000 });
+  const secs = ((Date.now() - started) / 1000).toFixed(0);
+  if (r.status !== 0) {
+    sections.push(`## ${f}\n\nFAILED (exit ${r.status ?? r.signal}) after ${secs} s.\n\n${r.stdout}`);
+    process.stderr.write(`bench: ${f} failed (exit ${r.status ?? r.signal})\n`);
+  } else sections.push(r.stdout.trim());
+}
+const header = [
+  '# Benchmark results',
+  '',
+  `Measured ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
+  'Shared, noisy machine: compare ratios measured side by side in one run, not absolute times across runs.',
+  'Regenerate with `npm run bench` (or `npm run bench -- NAME` for one section; this file then holds only that section).',
+  '',
+].join('\n');
+writeFileSync(join(here, 'RESULTS.md'), `${header}\n${sections.join('\n\n')}\n`);
+process.stderr.write(`bench: wrote ${join(here, 'RESULTS.md')}\n`);

@@ -15,7 +15,7 @@ export interface CliContext {
   loadConfig(): GalleyConfig;
   stateDir: string;
   audit: AuditLog;
-  locks(env: ActionEnv): LockManager;
+  locks(env: ActionEnv): Promise<LockManager>;
 }
 
 /**
@@ -38,6 +38,12 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
     },
     stateDir,
     audit: fileAuditLog(config?.auditLog ?? join(stateDir, 'audit.log')),
-    locks: () => new FileLockManager(join(stateDir, 'locks')),
+    // Locks live in etcd (the master cluster) when the config has clusters, else in files.
+    locks: async (env) => {
+      if (!config || !Object.keys(config.etcd.clusters).length) return new FileLockManager(join(stateDir, 'locks'));
+      const etcd = await import('../etcd/index.js');
+      const client = etcd.sharedEtcdClient(env, etcd.lockClusterOf(config), 'proxy');
+      return etcd.etcdLockManagerFor(config, { client, warn: (m) => env.log.warn(m) });
+    },
   };
 }

@@ -21,6 +21,12 @@ export interface ActionEnv {
   service<T>(key: string, create: () => T, close?: (t: T) => Promise<void> | void): T;
   log: Logger;
   signal: AbortSignal;
+  /**
+   * True during a dry-run. Only transport factories read it, to arm their own gate (an SSH
+   * executor that refuses unsafe commands) as a second line of defence: the Runner already
+   * never calls `apply` or `undo` in a dry-run, so actions never test it.
+   */
+  readonly dryRun: boolean;
 }
 
 /**

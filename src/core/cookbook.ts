@@ -99,6 +99,8 @@ export interface CookbookContext<A> extends ActionEnv {
   args: A;
   /** The run's id (for lock owners, canary values…). */
   runId: string;
+  /** Adds structured data to the run's result (printed by --json): what a status cookbook found. */
+  report(key: string, value: unknown): void;
 }
 
 /** A titled group of actions; the list is built when the step is reached, so it can depend on what earlier steps did. */

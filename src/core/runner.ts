@@ -38,7 +38,7 @@ export interface RunOptions {
   stateDir: string;
   audit: AuditLog;
   /** Chooses the lock manager once the config is known. */
-  locks?(env: ActionEnv): LockManager;
+  locks?(env: ActionEnv): LockManager | Promise<LockManager>;
   prompter: Prompter;
   /** Progress and plans for the operator. */
   out: Output;
@@ -61,6 +61,8 @@ export interface RunResult {
   plan?: Plan;
   journal: string;
   message?: string;
+  /** What the cookbook reported (ctx.report), e.g. the status it gathered. */
+  report?: Record<string, unknown>;
 }
 
 class Stop extends Error {
@@ -74,7 +76,7 @@ class Stop extends Error {
 }
 
 /** A service registry shared by the actions of one run. */
-function makeEnv(loadConfig: () => GalleyConfig, log: Logger, signal: AbortSignal): ActionEnv & { closeAll(): Promise<void> } {
+function makeEnv(loadConfig: () => GalleyConfig, log: Logger, signal: AbortSignal, dryRun: boolean): ActionEnv & { closeAll(): Promise<void> } {
   let config: GalleyConfig | undefined;
   const services = new Map<string, { value: unknown; close?: (v: unknown) => Promise<void> | void }>();
   return {
@@ -88,6 +90,7 @@ function makeEnv(loadConfig: () => GalleyConfig, log: Logger, signal: AbortSigna
     },
     log,
     signal,
+    dryRun,
     async closeAll() {
       for (const [, s] of [...services].reverse()) {
         try {
@@ -110,8 +113,8 @@ const showChange = (c: Change) => `${c.subject}: ${c.from} → ${c.to}`;
  */
 export async function runCookbook(o: RunOptions): Promise<RunResult> {
   const controller = new AbortController();
-  const env = makeEnv(o.loadConfig, o.log, controller.signal);
   const dryRun = o.dryRun || Boolean(o.planOut);
+  const env = makeEnv(o.loadConfig, o.log, controller.signal, dryRun);
   const interactive = !o.yes;
   const policy: FailurePolicy = o.onFailure ?? 'rollback';
   const w = (line: string) => o.out.write(`${redact(line)}\n`);
@@ -176,7 +179,8 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     `  run ${runId}${resumed ? ' (resumed)' : ''} · ${dryRun ? 'DRY-RUN: nothing will be changed' : 'live'} · journal ${journal.file}`,
   );
 
-  const steps: Step[] = o.cookbook.steps({ ...env, args, runId });
+  const report: Record<string, unknown> = {};
+  const steps: Step[] = o.cookbook.steps({ ...env, args, runId, report: (k, v) => void (report[k] = v) });
   let lock: LockHandle | undefined;
   let result: RunResult;
 
@@ -225,7 +229,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
             failing.push(`step ${i + 1} "${s.title}": ${formatError(e)}`);
           }
         }
-        if (print) w(`    check: ${note}`);
+        if (print) w(note.includes('\n') ? `    check: ${note.split('\n')[0]}\n${note.split('\n').slice(1).join('\n').replace(/^/gm, '      ')}` : `    check: ${note}`);
         planned.push({ title: s.title, kind: 'check', actions: [], note });
         continue;
       }
@@ -272,7 +276,8 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
         for (;;) {
           try {
             const msg = await abandonable(runCheck(s));
-            w(`    ✓ ${msg || 'holds'}`);
+            const text = msg || 'holds';
+            w(text.includes('\n') ? `    ✓\n${text.replace(/^/gm, '      ')}` : `    ✓ ${text}`);
             journal.write({ type: 'step', time: new Date().toISOString(), step: i, title: s.title, status: 'done' });
             break;
           } catch (e) {
@@ -408,7 +413,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       if (o.locks && !o.noLocks) {
         const spec = o.cookbook.lock?.(args);
         if (spec) {
-          lock = await o.locks(env).acquire({ name: spec.name, concurrency: spec.concurrency, ttlMs: spec.ttlMs, owner: `${who.user}@${who.host} [${process.pid}]`, runId });
+          lock = await (await o.locks(env)).acquire({ name: spec.name, concurrency: spec.concurrency, ttlMs: spec.ttlMs, owner: `${who.user}@${who.host} [${process.pid}]`, runId });
           w(`  🔒 lock ${spec.name} taken`);
         }
       }
@@ -443,6 +448,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     await env.closeAll();
   }
   if (result.message) result.message = redact(result.message);
+  if (Object.keys(report).length) result.report = report;
   journal.write({ type: 'run-end', time: new Date().toISOString(), outcome: result.outcome, exitCode: result.exitCode, message: result.message });
   o.audit.record({ event: 'END', runId, ...who, cookbook: o.name, args: argText, task: o.task, reason: o.reason, dryRun, outcome: result.outcome, exitCode: result.exitCode });
   return result;
@@ -470,7 +476,7 @@ export async function rollbackRun(o: RollbackOptions): Promise<RunResult> {
   if (!start || start.type !== 'run-start') throw new GalleyError(`run ${o.runId} has no start record`);
   const journal = new Journal(o.stateDir, o.runId);
   const w = (line: string) => o.out.write(`${redact(line)}\n`);
-  const env = makeEnv(o.loadConfig, o.log, new AbortController().signal);
+  const env = makeEnv(o.loadConfig, o.log, new AbortController().signal, false);
   const who = { user: userInfo().username, host: hostname() };
   const applied: AppliedRecord[] = journalState(entries).applied.map((a) => ({
     step: a.step,

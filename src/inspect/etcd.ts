@@ -90,8 +90,10 @@ export async function replicationStatus(config: GalleyConfig): Promise<Replicati
   if (!r) return undefined;
   const mirrors = await Promise.all(
     Object.entries(r.mirrors).map(async ([datacenter, m]) => {
+      // metrics_url names the mirror's HTTP endpoint (its /metrics page, or its base URL).
+      const base = m.metricsUrl.replace(/\/metrics\/?$/, '').replace(/\/$/, '');
       try {
-        const [health, lag] = await Promise.all([fetchText(`${m.metricsUrl}/health`), fetchText(`${m.metricsUrl}/lag`)]);
+        const [health, lag] = await Promise.all([fetchText(`${base}/health`), fetchText(`${base}/lag`)]);
         return { datacenter, host: m.host, unit: m.unit, running: health.status === 200, lag: Number(lag.body.trim()), error: health.status === 200 ? undefined : health.body.trim() };
       } catch (e) {
         const cause = (e as { cause?: { code?: string } }).cause?.code;

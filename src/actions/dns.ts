@@ -42,6 +42,17 @@ async function observeAgreed(env: ActionEnv, name: string, type: RecordType): Pr
 
 const canonical = (type: RecordType, records: readonly RecordValue[]) => describeRecords(type, [...records]);
 
+/** Undo of both actions: puts back exactly the records and TTLs observed before (conditional on what is there now). */
+async function restoreRRset(p: { name: string; type: RecordType }, b: RRsetState, env: ActionEnv): Promise<void> {
+  const now = await observeAgreed(env, p.name, p.type);
+  if (canonical(p.type, now.records) === canonical(p.type, b.records)) return;
+  await backendOf(env, p.name).replaceRRset(p.name, p.type, b.records, now.records);
+}
+
+async function waitForRestoredRRset(p: { name: string; type: RecordType }, b: RRsetState, env: ActionEnv): Promise<void> {
+  await waitForRRset(env.config(), p.name, p.type, b.records, Date.now() + 15_000);
+}
+
 export interface RRsetParams {
   name: string;
   type: RecordType;
@@ -63,14 +74,8 @@ export const setRecordSet = defineAction<RRsetParams, RRsetState>({
   async verify(p, _b, env) {
     await waitForRRset(env.config(), p.name, p.type, p.records, Date.now() + 15_000);
   },
-  async undo(p, b, env) {
-    const now = await observeAgreed(env, p.name, p.type);
-    if (canonical(p.type, now.records) === canonical(p.type, b.records)) return;
-    await backendOf(env, p.name).replaceRRset(p.name, p.type, b.records, now.records);
-  },
-  async verifyUndo(p, b, env) {
-    await waitForRRset(env.config(), p.name, p.type, b.records, Date.now() + 15_000);
-  },
+  undo: restoreRRset,
+  verifyUndo: waitForRestoredRRset,
   comparable: (s) => s.records,
 });
 
@@ -90,13 +95,7 @@ export const setRecordTtl = defineAction<{ name: string; type: RecordType; ttlSe
   async verify(p, b, env) {
     await waitForRRset(env.config(), p.name, p.type, withTtl(b.records, p.ttlSeconds), Date.now() + 15_000);
   },
-  async undo(p, b, env) {
-    const now = await observeAgreed(env, p.name, p.type);
-    if (canonical(p.type, now.records) === canonical(p.type, b.records)) return;
-    await backendOf(env, p.name).replaceRRset(p.name, p.type, b.records, now.records);
-  },
-  async verifyUndo(p, b, env) {
-    await waitForRRset(env.config(), p.name, p.type, b.records, Date.now() + 15_000);
-  },
+  undo: restoreRRset,
+  verifyUndo: waitForRestoredRRset,
   comparable: (s) => s.records,
 });

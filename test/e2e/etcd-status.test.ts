@@ -1,29 +1,17 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { remoteOf } from '../../src/actions/remote.js';
 import { argvCommand } from '../../src/ssh/command.js';
 import { etcdClientFor, type EtcdNode } from '../../src/etcd/index.js';
 import { labEnv } from '../integration/actions/harness.js';
 import { labConfig, labConfigPath } from '../integration/lab.js';
+import { runCli } from '../support/cli.js';
 
 const config = labConfig();
 const env = labEnv(config);
 afterAll(() => env.close());
 
-function cookbook(args: string[]) {
-  const started = Date.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
-    encoding: 'utf8',
-    input: '',
-    env: { ...process.env, NODE_OPTIONS: '', GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-e2e-')) },
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
-}
+const cookbook = (args: string[]) => runCli(args, { GALLEY_CONFIG: labConfigPath() });
 
 async function sh(host: string, ...argv: string[]) {
   const r = await remoteOf(env).executor.execute([host], argvCommand(argv));

@@ -1,20 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { etcdLockManagerFor } from '../../src/etcd/index.js';
 import { labConfig, labConfigPath } from '../integration/lab.js';
+import { runCli } from '../support/cli.js';
 
-function cookbook(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
-    encoding: 'utf8',
-    input: '',
-    env: { ...process.env, NODE_OPTIONS: '', GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-e2e-')) },
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cookbook = (args: string[]) => runCli(args, { GALLEY_CONFIG: labConfigPath() });
 
 describe('cookbook locks in etcd (the lab)', () => {
   test('a run whose lock another run holds stops before its first step and names the holder', async () => {

@@ -1,27 +1,14 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { deleteKey, getKey, setKey, addMember } from '../../../src/actions/etcd.js';
 import { defineCookbook, step } from '../../../src/core/cookbook.js';
-import { CheckError } from '../../../src/core/errors.js';
-import { defineAction } from '../../../src/core/action.js';
 import { EtcdCompareFailedError } from '../../../src/etcd/index.js';
 import { labConfig } from '../lab.js';
-import { labEnv, runAgainstLab } from './harness.js';
+import { fail, labEnv, runAgainstLab } from './harness.js';
 
 const config = labConfig();
 const env = labEnv(config);
 afterAll(() => env.close());
 
-/** An action that always fails: makes the Runner roll back what came before it. */
-const fail = defineAction<{ why: string }, null>({
-  kind: 'test.fail',
-  describe: (p) => `fail (${p.why})`,
-  observe: async () => null,
-  plan: (p) => [{ subject: 'nothing', from: 'ok', to: p.why }],
-  apply: async (p) => {
-    throw new CheckError(p.why);
-  },
-  undo: async () => undefined,
-});
 
 const key = (name: string) => `/galley-test/actions/${name}-${Date.now()}`;
 

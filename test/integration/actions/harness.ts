@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ActionEnv } from '../../../src/core/action.js';
+import { defineAction, type ActionEnv } from '../../../src/core/action.js';
+import { CheckError } from '../../../src/core/errors.js';
 import { memoryAuditLog } from '../../../src/core/audit.js';
 import type { Cookbook } from '../../../src/core/cookbook.js';
 import { InMemoryLockManager } from '../../../src/core/lock.js';
@@ -51,3 +52,15 @@ export function labEnv(config: GalleyConfig, dryRun = false): ActionEnv & { clos
     },
   };
 }
+
+/** An action that always fails: makes the Runner roll back what came before it. */
+export const fail = defineAction<{ why: string }, null>({
+  kind: 'test.fail',
+  describe: (p) => `fail (${p.why})`,
+  observe: async () => null,
+  plan: (p) => [{ subject: 'nothing', from: 'ok', to: p.why }],
+  apply: async (p) => {
+    throw new CheckError(p.why);
+  },
+  undo: async () => undefined,
+});

@@ -3,28 +3,16 @@ import { dirname, join } from 'node:path';
 import { setRecordSet, setRecordTtl } from '../../../src/actions/dns.js';
 import { checkProxyMode, probeProxyMode, setProxyMode } from '../../../src/actions/proxy.js';
 import { ensureService } from '../../../src/actions/remote.js';
-import { defineAction } from '../../../src/core/action.js';
 import { check, defineCookbook, step } from '../../../src/core/cookbook.js';
-import { CheckError } from '../../../src/core/errors.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { observeRRset, type RecordValue } from '../../../src/dns/index.js';
 import { labConfig, labConfigPath } from '../lab.js';
-import { labEnv, runAgainstLab } from './harness.js';
+import { fail, labEnv, runAgainstLab } from './harness.js';
 
 const config = labConfig();
 const env = labEnv(config);
 afterAll(() => env.close());
 
-const fail = defineAction<{ why: string }, null>({
-  kind: 'test.fail-2',
-  describe: (p) => `fail (${p.why})`,
-  observe: async () => null,
-  plan: (p) => [{ subject: 'nothing', from: 'ok', to: p.why }],
-  apply: async (p) => {
-    throw new CheckError(p.why);
-  },
-  undo: async () => undefined,
-});
 
 const ttlsOn = async (name: string) => {
   const o = await observeRRset(config, name, 'SRV');

@@ -1,20 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCli } from '../../support/cli.js';
 
-/** Runs the real CLI (from source, as bin/dev.js does) with stdin closed. */
-function cookbook(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
-    encoding: 'utf8',
-    input: '',
-    env: { ...process.env, NODE_OPTIONS: '', ...env },
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cookbook = (args: string[], env: Record<string, string> = {}) => runCli(args, env);
 
 /** A fingerprint of a directory: every path, mode, size, mtime and content. */
 function snapshot(dir: string): string {

@@ -1,0 +1,22 @@
+/**
+ * Brings the test lab up or down from a child process (node --import tsx): jest loads its
+ * global setup and teardown outside its module system, where `.js` imports of TypeScript
+ * sources do not resolve. Usage: control.ts up|down DIR BASE [--reuse]. Prints one JSON line.
+ */
+import { labDown, labUp } from '../../../src/lab/index.js';
+import { formatError } from '../../../src/core/errors.js';
+
+const [action, dir, base, flag] = process.argv.slice(2);
+try {
+  if (!dir || !base) throw new Error('usage: control.ts up|down DIR BASE [--reuse]');
+  if (action === 'up') {
+    process.stdout.write(JSON.stringify(await labUp({ dir, base, fresh: flag !== '--reuse' })) + '\n');
+  } else if (action === 'down') {
+    process.stdout.write(JSON.stringify(await labDown({ dir, base })) + '\n');
+  } else {
+    throw new Error(`unknown action ${action}: up or down`);
+  }
+} catch (e) {
+  process.stderr.write(`${formatError(e)}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import type { EtcdHttp } from '../../../src/mirror/etcd-http.js';
+import { currentIndex, recordedIndex, startEtcdPair, startMirror, stopMirror, tree, waitFor, write } from './helpers.js';
+
+jest.setTimeout(240_000);
+
+let pair: Awaited<ReturnType<typeof startEtcdPair>>;
+let src: EtcdHttp;
+let dst: EtcdHttp;
+
+beforeAll(async () => {
+  pair = await startEtcdPair(3);
+  src = pair.src.client;
+  dst = pair.dst.client;
+});
+
+afterAll(async () => {
+  await pair.stop();
+});
+
+/** A deterministic pseudo-random sequence, so that a failure can be replayed. */
+function random(seed: number): (n: number) => number {
+  let s = seed;
+  return (n) => {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    return s % n;
+  };
+}
+
+/**
+ * Writes random operations of every kind (set, create, compare-and-swap, delete, compare-and-
+ * delete, POST, recursive directory delete, TTL) at about `perSecond` until stopped. Refused
+ * writes are fine: they make no event.
+ */
+function startLoad(perSecond: number, seed: number): { stop(): Promise<number> } {
+  const rand = random(seed);
+  let isRunning = true;
+  let count = 0;
+  const values = new Map<string, string>();
+  const loop = (async () => {
+    const started = Date.now();
+    while (isRunning) {
+      const key = rand(3) === 0 ? `/load/d${rand(5)}/f${rand(8)}` : `/load/k${rand(40)}`;
+      const value = `v${count}`;
+      const op = rand(20);
+      const known = values.get(key) ?? 'none';
+      const record = (p: Promise<number>, after: string | undefined): Promise<void> =>
+        p.then(
+          () => void (after === undefined ? values.delete(key) : values.set(key, after)),
+          () => undefined,
+        );
+      if (op < 8) await record(write(src, 'PUT', key, { value }), value);
+      else if (op < 10) await record(write(src, 'PUT', key, { value, prevExist: 'false' }), value);
+      else if (op < 13) await record(write(src, 'PUT', key, { value, prevValue: known }), value);
+      else if (op < 15) await record(write(src, 'DELETE', key), undefined);
+      else if (op < 16) await record(write(src, 'DELETE', key, { prevValue: known }), undefined);
+      else if (op < 17) await write(src, 'POST', '/load/queue', { value }).catch(() => 0);
+      else if (op < 18) {
+        const dir = `/load/d${rand(5)}`;
+        await write(src, 'DELETE', dir, { recursive: 'true' }).catch(() => 0);
+        for (const k of [...values.keys()]) if (k.startsWith(`${dir}/`)) values.delete(k);
+      } else if (op < 19) await write(src, 'PUT', `/load/ttl${rand(4)}`, { value, ttl: '1' }).catch(() => 0);
+      else await write(src, 'PUT', `/spicerack/locks/etcd/l${rand(3)}`, { value }).catch(() => 0);
+      count++;
+      const ahead = count / perSecond - (Date.now() - started) / 1000;
+      if (ahead > 0) await new Promise((r) => setTimeout(r, ahead * 1000));
+    }
+  })();
+  return {
+    stop: async () => {
+      isRunning = false;
+      await loop;
+      return count;
+    },
+  };
+}
+
+describe('crash safety', () => {
+  test('SIGKILL at random points under load, 20 times, leaves the destination equal to the source', async () => {
+    const rand = random(7);
+    const first = startMirror(['--reload', '--listen', 'off', pair.src.url, pair.dst.url]);
+    await waitFor('the reload', async () => first.log().includes('Starting replication at'));
+    const load = startLoad(200, 11);
+    let m = first;
+    const logs: string[] = [];
+    for (let kill = 0; kill < 20; kill++) {
+      // one kill in four during start-up, the others anywhere in the first 1.5 s of replication
+      if (kill % 4 !== 3) {
+        const current = m;
+        await waitFor('the mirror to start replicating', () => current.log().includes('Starting replication at'), 20_000);
+      }
+      await new Promise((r) => setTimeout(r, rand(1500)));
+      m.proc.kill('SIGKILL');
+      await m.exited;
+      logs.push(m.log());
+      m = startMirror(['--log-level', 'debug', '--listen', 'off', pair.src.url, pair.dst.url]);
+    }
+    const writes = await load.stop();
+    await waitFor('TTL keys to expire on the source', async () => (await tree(src, '/load')).every(([k]) => !k.startsWith('/ttl')), 10_000);
+    const target = await currentIndex(src);
+    await waitFor(
+      'the mirror to catch up',
+      async () => {
+        if (m.proc.exitCode !== null) throw new Error(`the mirror exited with ${m.proc.exitCode}:\n${m.log()}\nearlier runs:\n${logs.join('\n')}`);
+        return (await recordedIndex(dst)) >= target;
+      },
+      30_000,
+    );
+    const source = (await tree(src, '/')).filter(([k]) => !k.startsWith('/spicerack/locks/etcd'));
+    const destination = (await tree(dst, '/')).filter(([k]) => !k.startsWith('/spicerack/locks/etcd'));
+    expect(await stopMirror(m)).toBe(0);
+    logs.push(m.log());
+    expect(writes).toBeGreaterThan(1000);
+    expect(logs.filter((l) => l.includes('ERROR'))).toEqual([]);
+    expect(destination).toEqual(source);
+    expect(await tree(dst, '/spicerack/locks/etcd')).toEqual([]);
+  });
+});

@@ -1,0 +1,162 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EtcdHttp, keyPath, makeEndpoint } from '../../../src/mirror/etcd-http.js';
+import { readSnapshot } from '../../../src/mirror/snapshot.js';
+import type { NodeState } from '../../../src/mirror/write-plan.js';
+
+/** Waits until `check` returns true, polling, or throws after `timeoutMs`. */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A real single-member etcd 3.4 with the v2 API, started for a test. */
+export interface TestEtcd {
+  url: string;
+  client: EtcdHttp;
+  stop(): Promise<void>;
+}
+
+async function startEtcd(ip: string, dir: string): Promise<TestEtcd> {
+  const name = `m${ip.replace(/\./g, '-')}`;
+  const proc = spawn(
+    'etcd',
+    [
+      '--enable-v2=true',
+      '--name',
+      name,
+      '--data-dir',
+      join(dir, name),
+      '--listen-client-urls',
+      `http://${ip}:2379`,
+      '--advertise-client-urls',
+      `http://${ip}:2379`,
+      '--listen-peer-urls',
+      `http://${ip}:2380`,
+      '--initial-advertise-peer-urls',
+      `http://${ip}:2380`,
+      '--initial-cluster',
+      `${name}=http://${ip}:2380`,
+      '--log-level',
+      'error',
+    ],
+    { stdio: 'ignore' },
+  );
+  const url = `http://${ip}:2379`;
+  const client = new EtcdHttp(makeEndpoint(url), 64);
+  await waitFor(`etcd on ${ip}`, async () => {
+    try {
+      return (await client.request('GET', '/v2/keys/')).status === 200;
+    } catch {
+      return false;
+    }
+  });
+  return {
+    url,
+    client,
+    stop: async () => {
+      client.close();
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((r) => proc.once('exit', r));
+      }
+    },
+  };
+}
+
+/** Two etcd clusters in the mirror's range 127.33.<n>.1 (source) and .2 (destination). */
+export async function startEtcdPair(n: number): Promise<{ src: TestEtcd; dst: TestEtcd; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'galley-mirror-test-'));
+  const src = await startEtcd(`127.33.${n}.1`, dir);
+  const dst = await startEtcd(`127.33.${n}.2`, dir);
+  return {
+    src,
+    dst,
+    stop: async () => {
+      await Promise.all([src.stop(), dst.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An etcdmirror process run from bin/etcdmirror.js. */
+export interface MirrorProcess {
+  proc: ChildProcess;
+  /** Everything it wrote on stderr so far. */
+  log(): string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+/** Starts etcdmirror with arguments, as an operator would. */
+export function startMirror(args: string[]): MirrorProcess {
+  const proc = spawn(process.execPath, [join(process.cwd(), 'bin', 'etcdmirror.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '', GALLEY_MIRROR_FROM_SOURCE: '1' },
+  });
+  let text = '';
+  proc.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+  proc.stdout!.on('data', (c: Buffer) => (text += c.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, log: () => text, exited };
+}
+
+/** Runs etcdmirror to its end and returns its exit code and output. */
+export async function runMirrorToEnd(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; log: string }> {
+  const m = startMirror(args);
+  const timer = setTimeout(() => m.proc.kill('SIGKILL'), timeoutMs);
+  const code = await m.exited;
+  clearTimeout(timer);
+  return { code, log: m.log() };
+}
+
+/** Stops a mirror with SIGTERM and returns its exit code. */
+export async function stopMirror(m: MirrorProcess): Promise<number | null> {
+  if (m.proc.exitCode === null && m.proc.signalCode === null) m.proc.kill('SIGTERM');
+  return m.exited;
+}
+
+/** PUTs or DELETEs a key and returns the etcd index of the write. */
+export async function write(client: EtcdHttp, method: 'PUT' | 'DELETE' | 'POST', key: string, params: Record<string, string> = {}): Promise<number> {
+  const r = await client.request(method, keyPath(key), params);
+  if (r.status >= 300) throw new Error(`${method} ${key} failed: ${JSON.stringify(r.body)}`);
+  return (r.body as { node: { modifiedIndex: number } }).node.modifiedIndex;
+}
+
+/** The value of a key, or undefined. */
+export async function valueOf(client: EtcdHttp, key: string): Promise<string | undefined> {
+  const r = await client.request('GET', keyPath(key));
+  return r.status === 200 ? (r.body as { node: { value?: string } }).node.value : undefined;
+}
+
+/** The recorded replication index, or 0. */
+export async function recordedIndex(dst: EtcdHttp, indexKey = '/__replication/__ROOT__'): Promise<number> {
+  return Number((await valueOf(dst, indexKey)) ?? 0);
+}
+
+/** A subtree below a prefix as sorted [key, state] pairs, keys relative to the prefix (the prefix itself left out). */
+export async function tree(client: EtcdHttp, prefix: string): Promise<[string, NodeState][]> {
+  const s = await readSnapshot(client, prefix);
+  const cut = prefix === '/' ? 0 : prefix.length;
+  return [...s.nodes]
+    .filter(([k]) => k !== prefix)
+    .map(([k, v]): [string, NodeState] => [k.slice(cut), v])
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+}
+
+/** The source's current etcd index. */
+export async function currentIndex(client: EtcdHttp): Promise<number> {
+  return (await client.request('GET', '/v2/keys/')).etcdIndex ?? 0;
+}
+
+/** Fetches a path from the mirror's HTTP endpoint. */
+export async function httpGet(url: string): Promise<{ status: number; text: string }> {
+  const r = await fetch(url);
+  return { status: r.status, text: await r.text() };
+}

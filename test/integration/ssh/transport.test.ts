@@ -1,0 +1,261 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { loadConfig } from '../../../src/config/load.js';
+import { cmd, safeCmd } from '../../../src/ssh/command.js';
+import { HostSetError } from '../../../src/ssh/errors.js';
+import { openRemote, type Remote } from '../../../src/ssh/remote.js';
+import { ServiceControl } from '../../../src/ssh/services.js';
+import { startSshd, type SshdFixture } from './sshd-fixture.js';
+
+/** The fingerprint as OpenSSH itself computes it: an independent oracle for our messages. */
+function sshKeygenFingerprint(pub: string): string {
+  const file = `/tmp/galley-ssh-it-fp-${process.pid}.pub`;
+  writeFileSync(file, `${pub}\n`);
+  try {
+    return execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', file]).toString().split(' ')[1] ?? '';
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+let sshd: SshdFixture;
+let remote: Remote;
+
+beforeAll(async () => {
+  sshd = await startSshd(4);
+  remote = openRemote(loadConfig(sshd.configFile), { dryRun: false });
+}, 20_000);
+
+afterAll(async () => {
+  await remote?.close();
+  await sshd?.stop();
+});
+
+/** Opens a separate run (own pool) on a config, closing it afterwards. */
+async function withRemote<T>(
+  configFile: string,
+  options: { dryRun: boolean },
+  fn: (r: Remote) => Promise<T>,
+): Promise<T> {
+  const r = openRemote(loadConfig(configFile), options);
+  try {
+    return await fn(r);
+  } finally {
+    await r.close();
+  }
+}
+
+describe('commands on real sshd', () => {
+  test('each host returns its own exit code, stdout and stderr', async () => {
+    const report = await remote.executor.execute(
+      remote.hosts('t[1-2].ssh.test'),
+      safeCmd`echo out; echo err >&2; exit 7`,
+    );
+    expect(report.results.map((r) => [r.host, r.exitCode, r.stdout, r.stderr, r.error])).toEqual([
+      ['t1.ssh.test', 7, 'out\n', 'err\n', undefined],
+      ['t2.ssh.test', 7, 'out\n', 'err\n', undefined],
+    ]);
+    expect(report.thresholdMet).toBe(false);
+  });
+
+  test('each host is reached at its configured address (and a non-22 ssh_port)', async () => {
+    const report = await remote.executor.execute(
+      remote.hosts('A:all,t5.ssh.test'),
+      safeCmd`echo $SSH_CONNECTION`,
+    );
+    expect(report.results.map((r) => [r.host, r.stdout.trim().split(' ').slice(2).join(':')])).toEqual([
+      ['t1.ssh.test', '127.30.0.1:22'],
+      ['t2.ssh.test', '127.30.0.2:22'],
+      ['t3.ssh.test', '127.30.0.3:22'],
+      ['t4.ssh.test', '127.30.0.4:22'],
+      ['t5.ssh.test', '127.30.0.5:2222'],
+    ]);
+  });
+
+  test('stdin is delivered to the command', async () => {
+    const report = await remote.executor.execute(['t1.ssh.test'], safeCmd`tr a-z A-Z`, { stdin: 'hello\n' });
+    expect(report.results[0]?.stdout).toBe('HELLO\n');
+  });
+
+  test('a command past its timeout is stopped on the host, reported as timed out, and the connection stays usable', async () => {
+    const report = await remote.executor.execute(['t3.ssh.test'], safeCmd`sleep 31`, { timeoutMs: 300 });
+    expect(report.results[0]?.error).toBe('timed out after 0.3s');
+    const after = await remote.executor.execute(
+      ['t3.ssh.test'],
+      safeCmd`pgrep -fx ${'sleep 31'} || echo none left`,
+    );
+    expect(after.results[0]?.stdout).toBe('none left\n');
+  });
+
+  test('one connection per host is reused by every command of the run', async () => {
+    // $SSH_CONNECTION names the client's source port: the same port means the same TCP connection.
+    const hosts = remote.hosts('A:all');
+    const first = await remote.executor.execute(hosts, safeCmd`echo $SSH_CONNECTION`);
+    const opened = remote.pool.connectionsOpened;
+    const second = await remote.executor.execute(hosts, safeCmd`echo $SSH_CONNECTION`);
+    expect(second.results.map((r) => r.stdout)).toEqual(first.results.map((r) => r.stdout));
+    expect(new Set(first.results.map((r) => r.stdout)).size).toBe(hosts.length);
+    expect(remote.pool.connectionsOpened).toBe(opened);
+  });
+
+  test('an unreachable host is a failed result naming it and its address, not an exception', async () => {
+    const report = await remote.executor.execute(remote.hosts('t1.ssh.test,down.ssh.test'), safeCmd`true`, {
+      successThreshold: 0.5,
+    });
+    expect(report.results[0]?.exitCode).toBe(0);
+    expect(report.results[1]).toMatchObject({ host: 'down.ssh.test', exitCode: null });
+    expect(report.results[1]?.error).toMatch(
+      /^cannot connect to down\.ssh\.test \(127\.30\.0\.99:22\): .*ECONNREFUSED/,
+    );
+    expect(report.thresholdMet).toBe(true);
+  });
+});
+
+describe('batches and thresholds on real sshd', () => {
+  const failOnT1 = safeCmd`case "$SSH_CONNECTION" in *' 127.30.0.1 22') exit 1 ;; esac; echo ok`;
+
+  test('a failure that makes the threshold unreachable stops the next batches', async () => {
+    const report = await remote.executor.execute(remote.hosts('A:all'), failOnT1, {
+      batchSize: { count: 1 },
+    });
+    expect(report.results.map((r) => [r.host, r.exitCode])).toEqual([['t1.ssh.test', 1]]);
+    expect(report.notRun).toEqual(['t2.ssh.test', 't3.ssh.test', 't4.ssh.test']);
+    expect(report.thresholdMet).toBe(false);
+  });
+
+  test('a failure within the threshold lets every batch run', async () => {
+    const report = await remote.executor.execute(remote.hosts('A:all'), failOnT1, {
+      batchSize: { percent: 50 },
+      successThreshold: 0.75,
+      batchSleepMs: 10,
+    });
+    expect(report.results.map((r) => [r.host, r.exitCode])).toEqual([
+      ['t1.ssh.test', 1],
+      ['t2.ssh.test', 0],
+      ['t3.ssh.test', 0],
+      ['t4.ssh.test', 0],
+    ]);
+    expect(report).toMatchObject({ notRun: [], successes: 3, thresholdMet: true });
+  });
+});
+
+describe('strict host key checking on real sshd', () => {
+  test('a changed host key is refused, naming the host and both SHA256 fingerprints', async () => {
+    const [type, otherKey] = sshd.otherHostKeyPub.split(' ');
+    const config = sshd.withKnownHosts('changed', `127.30.0.1 ${type} ${otherKey}\n`);
+    const report = await withRemote(config, { dryRun: false }, (r) =>
+      r.executor.execute(['t1.ssh.test'], cmd`touch /tmp/galley-ssh-it-must-not-exist`),
+    );
+    const error = report.results[0]?.error ?? '';
+    expect(error).toContain('host key of t1.ssh.test has CHANGED');
+    expect(error).toContain(sshKeygenFingerprint(sshd.otherHostKeyPub));
+    expect(error).toContain(sshKeygenFingerprint(sshd.hostKeyPub));
+    expect(existsSync('/tmp/galley-ssh-it-must-not-exist')).toBe(false);
+  });
+
+  test('an unknown host is refused with the command to add its key', async () => {
+    const config = sshd.withKnownHosts('unknown', '');
+    const report = await withRemote(config, { dryRun: false }, (r) =>
+      r.executor.execute(['t2.ssh.test'], safeCmd`true`),
+    );
+    const error = report.results[0]?.error ?? '';
+    expect(error).toContain('host key of t2.ssh.test is unknown');
+    expect(error).toContain(sshKeygenFingerprint(sshd.hostKeyPub));
+    expect(report.results[0]?.exitCode).toBeNull();
+  });
+
+  test('hashed known_hosts entries (ssh-keygen -H) are accepted', async () => {
+    const config = sshd.withKnownHosts('hashed', readFileSync(sshd.knownHostsFile, 'utf8'));
+    const khFile = config.replace(/config\.hashed\.yaml$/, 'known_hosts.hashed');
+    execFileSync('ssh-keygen', ['-H', '-f', khFile], { stdio: 'ignore' });
+    expect(readFileSync(khFile, 'utf8')).toMatch(/^\|1\|/);
+    const report = await withRemote(config, { dryRun: false }, (r) =>
+      r.executor.execute(r.hosts('t1.ssh.test,t5.ssh.test'), safeCmd`true`),
+    );
+    expect(report.results.map((r) => r.exitCode)).toEqual([0, 0]);
+  });
+});
+
+describe('injection attempts on real sshd', () => {
+  const marker = '/tmp/galley-ssh-it-injected';
+
+  test('an argument carrying "; touch" arrives as one word and runs nothing', async () => {
+    rmSync(marker, { force: true });
+    const hostile = `x; touch ${marker}`;
+    const report = await remote.executor.execute(
+      ['t1.ssh.test'],
+      safeCmd`printf '%s\\0' ${hostile} ${'$(touch ' + marker + ')'} ${'`touch ' + marker + '`'}`,
+    );
+    expect(report.results[0]?.stdout.split('\0').slice(0, -1)).toEqual([
+      hostile,
+      `$(touch ${marker})`,
+      `\`touch ${marker}\``,
+    ]);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test('argv words given through the RemoteRunner interface are each one word', async () => {
+    const r = await remote.executor.run(
+      't2.ssh.test',
+      ['printf', '%s|', "it's", 'a b', `; touch ${marker}`],
+      { isSafe: true },
+    );
+    expect(r.stdout).toBe(`it's|a b|; touch ${marker}|`);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test('a host name carrying a command is refused before any connection', () => {
+    const before = remote.pool.connectionsOpened;
+    expect(() => remote.hosts(`t1.ssh.test;touch ${marker}`)).toThrow(HostSetError);
+    expect(() => remote.hosts('t1.ssh.test$(reboot)')).toThrow(HostSetError);
+    expect(remote.pool.connectionsOpened).toBe(before);
+  });
+});
+
+describe('dry-run on real sshd', () => {
+  test('dry-run sends nothing unsafe: no connection is even opened', async () => {
+    const marker = '/tmp/galley-ssh-it-dry-run';
+    rmSync(marker, { force: true });
+    const { report, opened } = await withRemote(sshd.configFile, { dryRun: true }, async (r) => ({
+      report: await r.executor.execute(r.hosts('A:all'), cmd`touch ${marker}`),
+      opened: r.pool.connectionsOpened,
+    }));
+    expect(report.dryRun).toBe(true);
+    expect(report.results.every((r) => r.wouldRun)).toBe(true);
+    expect(opened).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test('dry-run runs safe (read-only) commands', async () => {
+    const report = await withRemote(sshd.configFile, { dryRun: true }, (r) =>
+      r.executor.execute(['t1.ssh.test'], safeCmd`echo read-only`),
+    );
+    expect(report.results[0]?.stdout).toBe('read-only\n');
+  });
+});
+
+describe('service control on real sshd', () => {
+  test('stop, verify, and undo restores the previous active state', async () => {
+    const services = new ServiceControl(remote.executor);
+    await services.start('t1.ssh.test', 'galley-demo');
+    const change = await services.stop('t1.ssh.test', 'galley-demo');
+    expect(change.previous).toBe('active');
+    await services.waitForState('t1.ssh.test', 'galley-demo', 'inactive', {
+      timeoutMs: 5000,
+      intervalMs: 100,
+    });
+    await services.restore(change);
+    await services.waitForState('t1.ssh.test', 'galley-demo', 'active', { timeoutMs: 5000, intervalMs: 100 });
+  });
+
+  test('in dry-run a stop is shown, and the unit keeps running', async () => {
+    const services = new ServiceControl(remote.executor);
+    await services.start('t1.ssh.test', 'galley-demo');
+    const change = await withRemote(sshd.configFile, { dryRun: true }, (r) =>
+      new ServiceControl(r.executor).stop('t1.ssh.test', 'galley-demo'),
+    );
+    expect(change).toMatchObject({ previous: 'active', wouldRun: true });
+    expect(await services.isActive('t1.ssh.test', 'galley-demo')).toBe('active');
+  });
+});

@@ -96,6 +96,7 @@ describe('crash safety', () => {
       m = startMirror(['--log-level', 'debug', '--listen', 'off', pair.src.url, pair.dst.url]);
     }
     const writes = await load.stop();
+    console.log('LOADWRITES', writes);
     await waitFor('TTL keys to expire on the source', async () => (await tree(src, '/load')).every(([k]) => !k.startsWith('/ttl')), 10_000);
     const target = await currentIndex(src);
     await waitFor(

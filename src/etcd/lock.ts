@@ -1,0 +1,169 @@
+import type { GalleyConfig } from '../config/schema.js';
+import { LockHeldError } from '../core/errors.js';
+import {
+  describeHolder,
+  normalizeLockRequest,
+  type LockHandle,
+  type LockHolder,
+  type LockManager,
+  type LockRequest,
+} from '../core/lock.js';
+import type { EtcdClient, EtcdNode } from './client.js';
+import { EtcdKeyNotFoundError, EtcdError } from './errors.js';
+import { etcdClientFor, lockClusterOf } from './factory.js';
+import { normalizeKey } from './url.js';
+
+export interface EtcdLockManagerOptions {
+  client: EtcdClient;
+  /** Directory under which every lock lives (config etcd.lock_prefix), e.g. `/galley/locks`. */
+  prefix: string;
+  /** Where warnings go (a refresh that failed, a lock lost); default: nowhere. */
+  warn?: (message: string) => void;
+  now?: () => Date;
+}
+
+/** The key segment of a lock name: one path part, whatever the name contains. */
+export function lockSegment(name: string): string {
+  return name.replace(/%/g, '%25').replace(/\//g, '%2F');
+}
+
+/** The directory that holds a lock's holder keys. */
+export function lockDir(prefix: string, name: string): string {
+  return normalizeKey(`${normalizeKey(prefix)}/${lockSegment(name)}`);
+}
+
+/** Reads a holder key's value; a value that is not ours still names its key. */
+export function parseHolder(node: EtcdNode): LockHolder {
+  try {
+    const v = JSON.parse(node.value ?? '') as Partial<LockHolder>;
+    if (typeof v.owner === 'string' && typeof v.runId === 'string') {
+      return { owner: v.owner, runId: v.runId, since: String(v.since ?? '?'), concurrency: Number(v.concurrency ?? 1) };
+    }
+  } catch {
+    // fall through
+  }
+  return { owner: `unknown holder ${node.key}`, runId: '?', since: '?', concurrency: 1 };
+}
+
+/** Holder keys of a lock directory, oldest first (etcd's in-order keys sort by creation). */
+export function holderNodes(dir: EtcdNode | undefined): EtcdNode[] {
+  return (dir?.nodes ?? []).filter((n) => !n.dir).sort((a, b) => a.createdIndex - b.createdIndex);
+}
+
+/**
+ * Locks in etcd. Each holder is an in-order key with a TTL under `<prefix>/<name>/`, whose
+ * value says who holds it ({owner, runId, since, concurrency}). A run creates its key, then
+ * reads the directory (quorum read): it holds the lock if fewer than `concurrency` keys were
+ * created before its own, otherwise it deletes its key and throws LockHeldError naming the
+ * holders. Two runs racing are ordered by etcd's index, so at most `concurrency` win (in a
+ * race a run may be refused by a contender that backs off too; it never gets in wrongly).
+ * The key is refreshed every third of its TTL while the run lives (the timer does not keep
+ * the process alive) and deleted on release; a run that dies leaves it to expire.
+ */
+export class EtcdLockManager implements LockManager {
+  readonly #client: EtcdClient;
+  readonly #prefix: string;
+  readonly #warn: (message: string) => void;
+  readonly #now: () => Date;
+
+  constructor(options: EtcdLockManagerOptions) {
+    this.#client = options.client;
+    this.#prefix = normalizeKey(options.prefix);
+    this.#warn = options.warn ?? (() => undefined);
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Current holders of a lock, oldest first. */
+  async holders(name: string): Promise<LockHolder[]> {
+    try {
+      const res = await this.#client.get(lockDir(this.#prefix, name), { sorted: true, quorum: true });
+      return holderNodes(res.node).map(parseHolder);
+    } catch (e) {
+      if (e instanceof EtcdKeyNotFoundError) return [];
+      throw e;
+    }
+  }
+
+  async acquire(request: LockRequest): Promise<LockHandle> {
+    const r = normalizeLockRequest(request);
+    const dir = lockDir(this.#prefix, r.name);
+    const ttlSeconds = Math.max(1, Math.ceil(r.ttlMs / 1000));
+    const holder: LockHolder = { owner: r.owner, runId: r.runId, since: this.#now().toISOString(), concurrency: r.concurrency };
+    const created = await this.#client.createInOrder(dir, JSON.stringify(holder), { ttlSeconds });
+    const myKey = created.node.key;
+
+    let ahead: EtcdNode[];
+    try {
+      const listing = await this.#client.get(dir, { sorted: true, quorum: true });
+      const nodes = holderNodes(listing.node);
+      const rank = nodes.findIndex((n) => n.key === myKey);
+      if (rank < 0) throw new Error(`lock ${r.name}: the holder key ${myKey} vanished right after it was created (TTL ${ttlSeconds}s too short?)`);
+      ahead = nodes.slice(0, rank);
+    } catch (e) {
+      await this.#deleteQuietly(myKey);
+      throw e;
+    }
+    if (ahead.length >= r.concurrency) {
+      await this.#deleteQuietly(myKey);
+      throw new LockHeldError(r.name, ahead.map((n) => describeHolder(parseHolder(n))));
+    }
+    return this.#handle(r.name, dir, myKey, ttlSeconds, r.ttlMs);
+  }
+
+  #handle(name: string, dir: string, key: string, ttlSeconds: number, ttlMs: number): LockHandle {
+    let released = false;
+    let refreshing: Promise<void> | undefined;
+    const refresh = async (): Promise<void> => {
+      try {
+        await this.#client.refreshTtl(key, ttlSeconds, { timeoutMs: Math.max(1000, Math.floor(ttlMs / 3)) });
+      } catch (e) {
+        if (released) return;
+        if (e instanceof EtcdKeyNotFoundError) {
+          clearInterval(timer);
+          this.#warn(`lock ${name} was lost: its key ${key} expired or was deleted; another run may now take it`);
+        } else {
+          this.#warn(`could not refresh lock ${name} (${key}): ${e instanceof Error ? e.message : String(e)}; retrying`);
+        }
+      }
+    };
+    const timer = setInterval(() => {
+      if (!refreshing) refreshing = refresh().finally(() => (refreshing = undefined));
+    }, Math.max(200, Math.floor(ttlMs / 3)));
+    timer.unref();
+    return {
+      name,
+      release: async () => {
+        if (released) return;
+        released = true;
+        clearInterval(timer);
+        await refreshing;
+        await this.#deleteQuietly(key);
+        try {
+          await this.#client.delete(dir, { dir: true });
+        } catch (e) {
+          if (!(e instanceof EtcdError)) throw e; // not empty (other holders) or gone: fine
+        }
+      },
+    };
+  }
+
+  async #deleteQuietly(key: string): Promise<void> {
+    try {
+      await this.#client.delete(key);
+    } catch (e) {
+      if (!(e instanceof EtcdKeyNotFoundError)) throw e;
+    }
+  }
+}
+
+/**
+ * The lock manager of a config: locks live in the master cluster (or the first one), through
+ * its proxy, under etcd.lock_prefix.
+ */
+export function etcdLockManagerFor(
+  config: GalleyConfig,
+  options: { client?: EtcdClient; warn?: (message: string) => void } = {},
+): EtcdLockManager {
+  const client = options.client ?? etcdClientFor(config, lockClusterOf(config), { via: 'proxy' });
+  return new EtcdLockManager({ client, prefix: config.etcd.lockPrefix, warn: options.warn });
+}

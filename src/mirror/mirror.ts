@@ -1,0 +1,278 @@
+import type http from 'node:http';
+import { type ApplyContext, applyPlan } from './applier.js';
+import { ClusterError, HistoryGapError, MirrorError, MirrorExit, type MirrorExitCode, NoIndexError } from './errors.js';
+import { EtcdCode, type EtcdEvent, type EtcdHttp, type EtcdNode, etcdError, keyPath } from './etcd-http.js';
+import type { KeyMapper } from './keys.js';
+import type { Logger } from './log.js';
+import { MirrorMetrics } from './metrics.js';
+import { OrderedScheduler } from './scheduler.js';
+import { reloadDestination, resyncDestination, writeIndex } from './snapshot.js';
+import { type FeedOptions, SourceFeed } from './source-feed.js';
+import { startStatusServer } from './status-server.js';
+import { type WritePlan, eventIndex, planEvent } from './write-plan.js';
+import { formatError } from '../core/errors.js';
+
+/** What a mirror run needs, already validated. */
+export interface MirrorSettings {
+  src: EtcdHttp;
+  dst: EtcdHttp;
+  mapper: KeyMapper;
+  log: Logger;
+  /** Erase the destination and copy everything first. */
+  reload: boolean;
+  /** Repair from a snapshot instead of exiting when the mirror falls out of the source history. */
+  resyncOnGap: boolean;
+  /** Destination writes in flight at most. */
+  concurrency: number;
+  /** The status endpoint; undefined: none. */
+  listen: { host: string; port: number } | undefined;
+  feedOptions?: Partial<FeedOptions>;
+}
+
+/** Reads the last applied source index recorded in the destination. */
+export async function readRecordedIndex(dst: EtcdHttp, indexKey: string): Promise<number> {
+  const r = await dst.request('GET', keyPath(indexKey));
+  const err = etcdError(r);
+  if (err?.errorCode === EtcdCode.KEY_NOT_FOUND) throw new NoIndexError(indexKey);
+  if (err || r.status !== 200) throw new ClusterError(`${dst.display}: reading ${indexKey} failed: ${err?.message ?? `HTTP ${r.status}`}`);
+  const value = (r.body as { node: EtcdNode }).node.value ?? '';
+  const index = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(index)) {
+    throw new MirrorError(`the replication index at ${indexKey} is not a number: ${JSON.stringify(value)}`, MirrorExit.NO_INDEX, [
+      'run etcdmirror once with --reload',
+    ]);
+  }
+  return index;
+}
+
+/**
+ * The replication daemon: reads the recorded index (or reloads), then applies the source's events
+ * to the destination until stopped or until something is wrong, recording the watermark after
+ * every batch. Resolves with the exit code.
+ */
+export class Mirror {
+  readonly metrics = new MirrorMetrics();
+  readonly #s: MirrorSettings;
+  #server: http.Server | undefined;
+  #finish: ((code: MirrorExitCode) => void) | undefined;
+  #isStopping = false;
+  #feed: SourceFeed | undefined;
+  #scheduler: OrderedScheduler<WritePlan> | undefined;
+  #recordedIndex = 0;
+  #isRecording = false;
+  #recordFailure: unknown;
+  /** Lets writes waiting for the replayed history go on when the mirror stops. */
+  #releaseWaiters: () => void = () => undefined;
+
+  constructor(settings: MirrorSettings) {
+    this.#s = settings;
+  }
+
+  /** Asks the mirror to stop cleanly (SIGTERM). */
+  stop(): void {
+    if (this.#isStopping) return;
+    this.#s.log.info('stop requested: finishing the writes in flight');
+    this.#finish?.(MirrorExit.OK);
+  }
+
+  /** Runs until stopped or failed; resolves with the exit code. */
+  async run(): Promise<MirrorExitCode> {
+    const { log, mapper } = this.#s;
+    const done = new Promise<MirrorExitCode>((resolve) => (this.#finish = resolve));
+    try {
+      if (this.#s.listen) {
+        this.#server = await startStatusServer(this.metrics, this.#s.listen.host, this.#s.listen.port);
+        log.info(`status endpoint on http://${this.#s.listen.host}:${this.#s.listen.port} (/lag, /metrics, /health)`);
+      }
+      let start: number;
+      if (this.#s.reload) {
+        start = await reloadDestination(this.#s.src, this.#s.dst, mapper, log, this.#s.concurrency);
+      } else {
+        start = await readRecordedIndex(this.#s.dst, mapper.indexKey);
+      }
+      if (this.#isStopping) return MirrorExit.OK;
+      this.#startReplication(start, true);
+    } catch (e) {
+      return this.#end(e);
+    }
+    const code = await done;
+    return this.#shutdown(code);
+  }
+
+  #startReplication(start: number, mayReplay: boolean): void {
+    const { log, mapper } = this.#s;
+    this.#recordedIndex = start;
+    this.metrics.appliedIndex = start;
+    this.metrics.sourceIndex = Math.max(this.metrics.sourceIndex, start);
+    log.info(
+      `Starting replication at index ${start + 1}: ${this.#s.src.display}${mapper.srcPrefix} -> ${this.#s.dst.display}${mapper.dstPrefix}` +
+        `${mapper.strip ? ' (strip)' : ''}, ${this.#s.concurrency} writes in flight`,
+    );
+    let replayUpTo = 0;
+    let markReplayQueued: () => void = () => undefined;
+    const replayQueued = new Promise<void>((resolve) => (markReplayQueued = resolve));
+    this.#releaseWaiters = () => markReplayQueued();
+    if (!mayReplay) markReplayQueued();
+    const scheduler = new OrderedScheduler<WritePlan>(start, {
+      concurrency: this.#s.concurrency,
+      run: (plan) => this.#apply(plan, ctx),
+      onError: (e) => this.#fail(e),
+      onWatermark: (wm) => {
+        this.metrics.appliedIndex = wm;
+        this.#recordIndex();
+      },
+    });
+    const ctx: ApplyContext = {
+      dst: this.#s.dst,
+      pendingOn: (key) => scheduler.pendingOn(key),
+      get replayUpTo() {
+        return replayUpTo;
+      },
+      lastApplied: () => scheduler.watermark,
+      replayQueued: () => replayQueued,
+    };
+    let isFirstCatchUp = mayReplay;
+    const feed = new SourceFeed(
+      this.#s.src,
+      mapper.srcPrefix,
+      {
+        onEvent: (ev) => this.#onEvent(ev, scheduler),
+        onQuiet: (upTo) => scheduler.markReceivedUpTo(upTo),
+        onSourceIndex: (i) => {
+          if (i > this.metrics.sourceIndex) this.metrics.sourceIndex = i;
+        },
+        onHistoryStart: (upTo) => {
+          if (isFirstCatchUp) replayUpTo = upTo;
+        },
+        onCaughtUp: () => {
+          isFirstCatchUp = false;
+          markReplayQueued();
+          this.metrics.isReplicating = true;
+        },
+        onFatal: (e) => void this.#onFeedFatal(e),
+      },
+      log,
+      this.#s.feedOptions,
+    );
+    this.#scheduler = scheduler;
+    this.#feed = feed;
+    feed.start(start);
+  }
+
+  #onEvent(ev: EtcdEvent, scheduler: OrderedScheduler<WritePlan>): void {
+    const index = eventIndex(ev);
+    if (index > this.metrics.sourceIndex) this.metrics.sourceIndex = index;
+    let planned;
+    try {
+      planned = planEvent(ev, this.#s.mapper);
+    } catch (e) {
+      this.#fail(e);
+      return;
+    }
+    if (planned.kind === 'skip') {
+      this.metrics.ignored++;
+      if (this.#s.log.isDebug) this.#s.log.debug(`index ${index}: ${planned.action} ${planned.srcKey} not replicated (${planned.reason})`);
+      scheduler.push(index, undefined, undefined);
+    } else {
+      scheduler.push(index, planned.plan.dstKey, planned.plan);
+    }
+  }
+
+  async #apply(plan: WritePlan, ctx: ApplyContext): Promise<void> {
+    const outcome = await applyPlan(plan, ctx);
+    if (outcome === 'already-applied') this.metrics.alreadyApplied++;
+    this.metrics.countApplied(plan.action);
+    if (this.#s.log.isDebug) {
+      this.#s.log.debug(`index ${plan.index}: ${plan.action} ${plan.srcKey} -> ${plan.dstKey}${outcome === 'already-applied' ? ' (already applied)' : ''}`);
+    }
+  }
+
+  /** Writes the watermark to the index key, one write at a time, always the latest value. */
+  #recordIndex(): void {
+    if (this.#isRecording) return;
+    const scheduler = this.#scheduler;
+    if (!scheduler || scheduler.watermark <= this.#recordedIndex) return;
+    this.#isRecording = true;
+    const value = scheduler.watermark;
+    writeIndex(this.#s.dst, this.#s.mapper.indexKey, value).then(
+      () => {
+        this.#isRecording = false;
+        if (value > this.#recordedIndex) this.#recordedIndex = value;
+        if (!this.#isStopping) this.#recordIndex();
+      },
+      (e: unknown) => {
+        this.#isRecording = false;
+        this.#recordFailure = e;
+        this.#fail(e);
+      },
+    );
+  }
+
+  async #onFeedFatal(e: unknown): Promise<void> {
+    if (!(e instanceof HistoryGapError) || !this.#s.resyncOnGap || this.#isStopping) {
+      this.#fail(e);
+      return;
+    }
+    const { log } = this.#s;
+    log.error(`${e.message}; --resync-on-gap: repairing the destination from a source snapshot`);
+    this.metrics.errors++;
+    this.metrics.isReplicating = false;
+    this.#feed?.stop();
+    this.#releaseWaiters();
+    const scheduler = this.#scheduler;
+    scheduler?.stop();
+    try {
+      await scheduler?.whenIdle();
+      await this.#waitRecording();
+      const index = await resyncDestination(this.#s.src, this.#s.dst, this.#s.mapper, log, this.#s.concurrency);
+      await writeIndex(this.#s.dst, this.#s.mapper.indexKey, index);
+      if (this.#isStopping) return;
+      this.#startReplication(index, false);
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  async #waitRecording(): Promise<void> {
+    while (this.#isRecording) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  #fail(e: unknown): void {
+    if (this.#isStopping) return;
+    this.metrics.errors++;
+    this.#s.log.error(formatError(e));
+    this.#finish?.(e instanceof MirrorError ? e.mirrorExit : MirrorExit.UNEXPECTED);
+  }
+
+  #end(e: unknown): MirrorExitCode {
+    this.metrics.errors++;
+    this.#s.log.error(formatError(e));
+    this.#server?.close();
+    return e instanceof MirrorError ? e.mirrorExit : MirrorExit.UNEXPECTED;
+  }
+
+  async #shutdown(code: MirrorExitCode): Promise<MirrorExitCode> {
+    this.#isStopping = true;
+    this.metrics.isReplicating = false;
+    this.#feed?.stop();
+    this.#releaseWaiters();
+    const scheduler = this.#scheduler;
+    scheduler?.stop();
+    try {
+      await scheduler?.whenIdle();
+      await this.#waitRecording();
+      if (scheduler && scheduler.watermark > this.#recordedIndex && this.#recordFailure === undefined) {
+        await writeIndex(this.#s.dst, this.#s.mapper.indexKey, scheduler.watermark);
+        this.#recordedIndex = scheduler.watermark;
+      }
+      this.#s.log.info(`replication stopped; last applied index ${this.#recordedIndex} recorded in ${this.#s.mapper.indexKey}`);
+    } catch (e) {
+      this.#s.log.error(`could not record the last applied index: ${formatError(e)}`);
+      if (code === MirrorExit.OK) code = MirrorExit.FAILED;
+    }
+    this.#server?.close();
+    this.#s.src.close();
+    this.#s.dst.close();
+    return code;
+  }
+}

@@ -1,5 +1,5 @@
 import { Command, Errors } from '@oclif/core';
-import { ExitCode } from '../core/errors.js';
+import { ExitCode, GalleyError, formatError } from '../core/errors.js';
 
 /**
  * Base of Galley's commands: a bad flag or argument (oclif's parse errors) is one line on
@@ -13,4 +13,12 @@ export abstract class GalleyCommand extends Command {
     }
     return super.catch(err);
   }
+}
+
+/** Writes an error for the operator (one line, then suggestions) and returns its exit code. */
+export function reportError(e: unknown): number {
+  process.stderr.write(`cookbook: ${formatError(e)}\n`);
+  if (e instanceof GalleyError) return e.exitCode;
+  if (process.env.GALLEY_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  return ExitCode.UNEXPECTED;
 }

@@ -1,11 +1,8 @@
 import { Args, type Command, Flags, type Interfaces } from '@oclif/core';
-import { GalleyCommand } from './base.js';
+import { GalleyCommand, reportError } from './base.js';
 import { type Cookbook } from '../core/cookbook.js';
-import { EXIT_CODES_HELP, ExitCode, GalleyError, formatError } from '../core/errors.js';
+import { EXIT_CODES_HELP } from '../core/errors.js';
 import { streamLogger } from '../core/log.js';
-import { terminalPrompter } from '../core/prompt.js';
-import { runCookbook } from '../core/runner.js';
-import { cliContext } from './context.js';
 import { runFlags } from './flags.js';
 
 type AnyFlag = Interfaces.Flag<unknown>;
@@ -33,14 +30,6 @@ export function cookbookParameters(cookbook: Cookbook): { flags: Record<string, 
   return { flags, args };
 }
 
-/** Writes an error for the operator (one line, then suggestions) and returns its exit code. */
-export function reportError(e: unknown): number {
-  process.stderr.write(`cookbook: ${formatError(e)}\n`);
-  if (e instanceof GalleyError) return e.exitCode;
-  if (process.env.GALLEY_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-  return ExitCode.UNEXPECTED;
-}
-
 /** Builds the oclif command that runs one cookbook. */
 export function cookbookCommand(name: string, cookbook: Cookbook): Command.Class {
   const params = cookbookParameters(cookbook);
@@ -59,6 +48,10 @@ export function cookbookCommand(name: string, cookbook: Cookbook): Command.Class
       const a = args as Record<string, unknown>;
       let code: number;
       try {
+        // Loaded here, not at start-up: `cookbook list` and --help stay fast.
+        const { cliContext } = await import('./context.js');
+        const { runCookbook } = await import('../core/runner.js');
+        const { terminalPrompter } = await import('../core/prompt.js');
         const ctx = cliContext(f);
         const rawArgs: Record<string, string | undefined> = {};
         for (const [n, s] of Object.entries(cookbook.args)) {

@@ -1,6 +1,7 @@
 import type { Hook } from '@oclif/core';
 import { loadCookbook } from './catalog.js';
-import { cookbookCommand, reportError } from './cookbook-command.js';
+import { reportError } from './base.js';
+import { cookbookCommand } from './cookbook-command.js';
 
 /**
  * oclif's command_not_found hook: `cookbook etcd.switchover …` is not an oclif command, so it

@@ -1,14 +1,9 @@
 import { Args } from '@oclif/core';
-import { GalleyCommand } from '../cli/base.js';
-import { loadCookbook } from '../cli/catalog.js';
-import { reportError } from '../cli/cookbook-command.js';
-import { cliContext } from '../cli/context.js';
+import { GalleyCommand, reportError } from '../cli/base.js';
 import { runFlags } from '../cli/flags.js';
 import { EXIT_CODES_HELP, UsageError } from '../core/errors.js';
 import { readJournal, summarize } from '../core/journal.js';
 import { streamLogger } from '../core/log.js';
-import { terminalPrompter } from '../core/prompt.js';
-import { rollbackRun } from '../core/runner.js';
 
 /** `cookbook rollback RUN`: undo a run, newest action first. */
 export default class Rollback extends GalleyCommand {
@@ -22,6 +17,10 @@ export default class Rollback extends GalleyCommand {
     const { args, flags } = await this.parse(Rollback);
     let code: number;
     try {
+      const { loadCookbook } = await import('../cli/catalog.js');
+      const { rollbackRun } = await import('../core/runner.js');
+      const { terminalPrompter } = await import('../core/prompt.js');
+      const { cliContext } = await import('../cli/context.js');
       const ctx = cliContext(flags);
       const s = summarize(readJournal(ctx.stateDir, args.run));
       if (!s) throw new UsageError(`run ${args.run} has no start record`);

@@ -1,7 +1,5 @@
 import { Flags } from '@oclif/core';
-import { GalleyCommand } from '../cli/base.js';
-import { reportError } from '../cli/cookbook-command.js';
-import { cliContext } from '../cli/context.js';
+import { GalleyCommand, reportError } from '../cli/base.js';
 import { journalState, listRuns, readJournal } from '../core/journal.js';
 
 /** `cookbook runs`: past runs with their outcome, newest first. */
@@ -20,6 +18,7 @@ export default class Runs extends GalleyCommand {
   async run(): Promise<void> {
     const { flags, argv } = await this.parse(Runs);
     try {
+      const { cliContext } = await import('../cli/context.js');
       const ctx = cliContext(flags);
       const runId = argv[0] as string | undefined;
       if (runId) {

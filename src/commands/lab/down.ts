@@ -1,5 +1,4 @@
 import { Command } from '@oclif/core';
-import { labDown } from '../../lab/index.js';
 import { failWith, labFlags } from '../../lab/cli.js';
 
 /** `cookbook lab down`: stop everything the lab started. */
@@ -11,6 +10,7 @@ export default class LabDown extends Command {
   async run(): Promise<void> {
     const { flags } = await this.parse(LabDown);
     try {
+      const { labDown } = await import('../../lab/index.js');
       const r = await labDown({ dir: flags.dir, base: flags.base });
       this.log(r.stopped ? `lab down: stopped ${r.stopped} processes` : 'lab down: nothing was running');
     } catch (e) {

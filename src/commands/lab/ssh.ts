@@ -1,8 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { Args, Command } from '@oclif/core';
-import { labStatus } from '../../lab/index.js';
 import { failWith, labFlags } from '../../lab/cli.js';
-import { findLabHost, sshArgs } from '../../lab/ssh.js';
 
 /** `cookbook lab ssh HOST [-- CMD]`: the system ssh, with the lab's key and known_hosts. */
 export default class LabSsh extends Command {
@@ -19,6 +17,8 @@ export default class LabSsh extends Command {
     const { args, flags, argv } = await this.parse(LabSsh);
     let code = 1;
     try {
+      const { labStatus } = await import('../../lab/index.js');
+      const { findLabHost, sshArgs } = await import('../../lab/ssh.js');
       const status = labStatus({ dir: flags.dir, base: flags.base });
       const host = findLabHost(status, args.host);
       const command = (argv as string[]).slice(1).filter((a, i) => !(i === 0 && a === '--'));

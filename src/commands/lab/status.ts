@@ -1,5 +1,4 @@
 import { Command, Flags } from '@oclif/core';
-import { labStatus } from '../../lab/index.js';
 import { failWith, labFlags } from '../../lab/cli.js';
 
 /** `cookbook lab status`: the lab's endpoints, credentials and processes. */
@@ -11,6 +10,7 @@ export default class LabStatus extends Command {
   async run(): Promise<void> {
     const { flags } = await this.parse(LabStatus);
     try {
+      const { labStatus } = await import('../../lab/index.js');
       const s = labStatus({ dir: flags.dir, base: flags.base });
       if (flags.json) {
         this.log(JSON.stringify(s, null, 2));

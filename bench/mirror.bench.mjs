@@ -2,7 +2,7 @@
 // etcdmirror benchmark: throughput on a 20,000-put burst, lag at fixed write rates, burst
 // recovery, and `etcdctl make-mirror` (v3 keyspace) on the same burst for reference.
 // Runs the built daemon (dist/, via bin/etcdmirror.js) between two single-member etcd 3.4
-// started here in 127.33.9.x. Prints one Markdown section on stdout; progress on stderr.
+// started here in 127.33.250.x. Prints one Markdown section on stdout; progress on stderr.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -15,8 +15,8 @@ if (!existsSync(join(root, 'dist/src/mirror/main.js'))) {
   console.error('build first: npx tsc -p tsconfig.build.json');
   process.exit(1);
 }
-const SRC_IP = '127.33.9.1';
-const DST_IP = '127.33.9.2';
+const SRC_IP = '127.33.250.1';
+const DST_IP = '127.33.250.2';
 const SRC = `http://${SRC_IP}:2379`;
 const DST = `http://${DST_IP}:2379`;
 const dir = mkdtempSync(join(tmpdir(), 'galley-mirror-bench-'));
@@ -152,7 +152,7 @@ try {
   startEtcd(DST_IP);
   await waitUp(SRC);
   await waitUp(DST);
-  const mirror = spawn(process.execPath, [join(root, 'bin/etcdmirror.js'), '--reload', '--concurrency', '32', '--listen', '127.33.9.3:8000', SRC, DST], {
+  const mirror = spawn(process.execPath, [join(root, 'bin/etcdmirror.js'), '--reload', '--concurrency', '32', '--listen', '127.33.250.3:8000', SRC, DST], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(mirror);
@@ -163,6 +163,7 @@ try {
   // 1. throughput and recovery on a 20,000-put burst
   log('20,000-put burst');
   const [t0, t1, last] = await burst(20_000, 32, '/burst');
+  const backlog = last - (await recorded());
   let maxBehind = 0;
   while ((await recorded()) < last) {
     maxBehind = Math.max(maxBehind, last - (await recorded()));
@@ -171,7 +172,7 @@ try {
   }
   const t2 = performance.now();
   const secs = (t2 - t0) / 1000;
-  rows.push(['etcdmirror (v2), 20,000-put burst, K=32', `${Math.round(20_000 / ((t1 - t0) / 1000))}/s`, `${Math.round(20_000 / secs)} events/s`, `${((t2 - t1) / 1000).toFixed(2)} s behind at the end of the burst`]);
+  rows.push(['etcdmirror (v2), 20,000-put burst, K=32', `${Math.round(20_000 / ((t1 - t0) / 1000))}/s`, `${Math.round(20_000 / secs)} events/s`, `${((t2 - t1) / 1000).toFixed(2)} s behind at the end of the burst; drained its ${backlog}-event backlog at ${Math.round(backlog / ((t2 - t1) / 1000))}/s`]);
   if (mirror.exitCode !== null) throw new Error(`the mirror exited (${mirror.exitCode}): ${mirrorLog}`);
 
   // 2. lag at fixed rates

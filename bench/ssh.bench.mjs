@@ -21,7 +21,7 @@ const { openRemote } = await import(dist('ssh/remote.js'));
 const { safeCmd } = await import(dist('ssh/command.js'));
 
 const KEX = 'ecdh-sha2-nistp256';
-const RUNS = Number(process.env.GALLEY_BENCH_SSH_RUNS ?? 5);
+const RUNS = Number(process.env.GALLEY_BENCH_SSH_RUNS ?? 3);
 const base = process.env.GALLEY_BENCH_SSH_BASE ?? '127.30';
 const labDir = process.env.GALLEY_BENCH_SSH_LAB_DIR ?? '/tmp/galley-ssh-bench-lab';
 const log = (m) => process.stderr.write(`${m}\n`);

@@ -102,3 +102,8 @@ export async function readRemoteFile(env: ActionEnv, host: string, path: string)
   const r = await readOn(env, host, argvCommand(['sh', '-c', 'if [ -e "$1" ]; then cat -- "$1"; else exit 3; fi', 'read', path], { isSafe: true }), { allowExit: [3] });
   return r.exitCode === 3 ? { exists: false } : { exists: true, content: r.stdout };
 }
+
+/** A unit's active state on a host (read-only). */
+export async function unitState(env: ActionEnv, host: string, unit: string): Promise<string> {
+  return services(env).isActive(host, unit);
+}

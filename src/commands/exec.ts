@@ -15,6 +15,8 @@ Output is grouped by identical output. The exit code is 0 when the success thres
     '<%= config.bin %> exec A:bench --json -- true',
   ];
 
+  static override usage = 'exec HOSTS [flags] -- CMD...';
+
   static override strict = false;
 
   static override args = {

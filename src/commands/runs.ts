@@ -31,6 +31,7 @@ export default class Runs extends GalleyCommand {
           if (e.type === 'run-start') this.log(`${e.time} START ${e.cookbook} ${JSON.stringify(e.args)} by ${e.user}@${e.host}${e.dryRun ? ' (dry-run)' : ''}`);
           else if (e.type === 'step') this.log(`${e.time}   step ${e.step + 1} "${e.title}": ${e.status}`);
           else if (e.type === 'action') this.log(`${e.time}     ${e.status.padEnd(11)} ${e.summary}${e.error ? ` — ${e.error}` : ''}`);
+          else if (e.type === 'fact') this.log(`${e.time}   fact ${e.key} = ${JSON.stringify(e.value)}`);
           else this.log(`${e.time} END ${e.outcome} (exit ${e.exitCode})${e.message ? `: ${e.message}` : ''}`);
         }
         const left = journalState(entries).applied;

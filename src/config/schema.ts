@@ -12,7 +12,8 @@ export interface HostConfig {
 
 export interface SshConfig {
   user: string;
-  keyFile: string;
+  /** Private key; absent: the ssh-agent at SSH_AUTH_SOCK. */
+  keyFile?: string;
   knownHosts: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
@@ -176,7 +177,7 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   sshR.onlyKeys(['user', 'key_file', 'known_hosts', 'connect_timeout', 'command_timeout']);
   const ssh: SshConfig = {
     user: sshR.child('user').string('root'),
-    keyFile: sshR.child('key_file').string(),
+    keyFile: sshR.child('key_file').optionalString(),
     knownHosts: sshR.child('known_hosts').string(),
     connectTimeoutMs: sshR.child('connect_timeout').durationMs('5s'),
     commandTimeoutMs: sshR.child('command_timeout').durationMs('5m'),

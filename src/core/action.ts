@@ -7,6 +7,12 @@ export interface Change {
   subject: string;
   from: string;
   to: string;
+  /**
+   * What the values are right now, shown to the operator but left out of the plan's
+   * fingerprint (e.g. "now 81234" for "codfw's etcd index"): values that move on their own
+   * would otherwise make every reviewed plan drift.
+   */
+  detail?: string;
 }
 
 /**

@@ -101,6 +101,12 @@ export interface CookbookContext<A> extends ActionEnv {
   runId: string;
   /** Adds structured data to the run's result (printed by --json): what a status cookbook found. */
   report(key: string, value: unknown): void;
+  /**
+   * A fact observed once per run and remembered in its journal (e.g. "the TTL before we
+   * lowered it"): the first call computes and journals it, later calls, and a resumed run,
+   * get the same value. In a dry-run it is computed and not journaled.
+   */
+  fact<T>(key: string, compute: () => Promise<T>): Promise<T>;
 }
 
 /** A titled group of actions; the list is built when the step is reached, so it can depend on what earlier steps did. */

@@ -45,6 +45,7 @@ export type JournalEntry =
       status: ActionStatus;
       error?: string;
     }
+  | { type: 'fact'; time: string; key: string; value: unknown }
   | { type: 'run-end'; time: string; outcome: RunOutcome; exitCode: number; message?: string };
 
 /** An append-only JSON-lines journal of one run; every line is flushed to disk before the Runner goes on. */
@@ -146,11 +147,13 @@ export interface AppliedAction {
 }
 
 /** What a journal says: steps finished, and actions applied and not yet undone (in order). */
-export function journalState(entries: JournalEntry[]): { doneSteps: Set<number>; applied: AppliedAction[] } {
+export function journalState(entries: JournalEntry[]): { doneSteps: Set<number>; applied: AppliedAction[]; facts: Map<string, unknown> } {
   const doneSteps = new Set<number>();
+  const facts = new Map<string, unknown>();
   const applied = new Map<string, AppliedAction>();
   for (const e of entries) {
     if (e.type === 'step' && (e.status === 'done' || e.status === 'already-done')) doneSteps.add(e.step);
+    if (e.type === 'fact') facts.set(e.key, e.value);
     if (e.type === 'action') {
       const key = `${e.step}/${e.index}`;
       if (e.status === 'applied' && !applied.has(key)) {
@@ -159,7 +162,7 @@ export function journalState(entries: JournalEntry[]): { doneSteps: Set<number>;
       if (e.status === 'undone') applied.delete(key);
     }
   }
-  return { doneSteps, applied: [...applied.values()] };
+  return { doneSteps, applied: [...applied.values()], facts };
 }
 
 /** A new run id: sortable by time, unique enough to type. */

@@ -30,12 +30,17 @@ export interface Plan {
   fingerprint: string;
 }
 
+/** Changes without their `detail` (values that move on their own are not part of what was reviewed). */
+function stable(changes: Change[]): Omit<Change, 'detail'>[] {
+  return changes.map(({ subject, from, to }) => ({ subject, from, to }));
+}
+
 /** A hash of what will change (steps, actions, parameters and changes; not times or people). */
 export function fingerprint(cookbook: string, args: Record<string, string | undefined>, steps: PlannedStep[]): string {
   const material = JSON.stringify({
     cookbook,
     args,
-    steps: steps.map((s) => ({ t: s.title, a: s.actions.map((a) => ({ k: a.kind, p: a.params, c: a.changes })) })),
+    steps: steps.map((s) => ({ t: s.title, a: s.actions.map((a) => ({ k: a.kind, p: a.params, c: stable(a.changes) })) })),
   });
   return createHash('sha256').update(material).digest('hex');
 }
@@ -71,7 +76,7 @@ export function planMarkdown(plan: Plan): string {
     }
     for (const a of changing) {
       lines.push(`- **${a.summary}**${a.irreversible ? ` — IRREVERSIBLE: ${a.irreversible}` : ''}`);
-      for (const c of a.changes) lines.push(`  - \`${c.subject}\`: ${c.from} → ${c.to}`);
+      for (const c of a.changes) lines.push(`  - \`${c.subject}\`: ${c.from} → ${c.to}${c.detail ? ` (${c.detail})` : ''}`);
     }
     lines.push('');
   });
@@ -122,7 +127,7 @@ export function planDrift(reviewed: Plan, now: Plan): string[] {
     for (let j = 0; j < m; j++) {
       const ra = r.actions[j];
       const ca = c.actions[j];
-      if (JSON.stringify([ra?.kind, ra?.params, ra?.changes]) !== JSON.stringify([ca?.kind, ca?.params, ca?.changes])) {
+      if (JSON.stringify([ra?.kind, ra?.params, stable(ra?.changes ?? [])]) !== JSON.stringify([ca?.kind, ca?.params, stable(ca?.changes ?? [])])) {
         drift.push(`step ${i + 1} "${c.title}": reviewed ${show(ra)}; now ${show(ca)}`);
       }
     }

@@ -4,7 +4,7 @@ import { formatDuration } from '../util/duration.js';
 import { type ActionEnv, type AnyAction, type Change, actionFromJournal, isReversible } from './action.js';
 import type { AuditLog } from './audit.js';
 import { type Cookbook, type Step, parseArgs } from './cookbook.js';
-import { CheckError, ExitCode, GalleyError, InterruptedError, formatError } from './errors.js';
+import { CheckError, ConfigError, ExitCode, GalleyError, InterruptedError, UsageError, formatError } from './errors.js';
 import { Journal, type RunOutcome, journalState, newRunId, readJournal } from './journal.js';
 import type { LockHandle, LockManager } from './lock.js';
 import type { Logger, Output } from './log.js';
@@ -104,7 +104,7 @@ function makeEnv(loadConfig: () => GalleyConfig, log: Logger, signal: AbortSigna
   };
 }
 
-const showChange = (c: Change) => `${c.subject}: ${c.from} → ${c.to}`;
+const showChange = (c: Change) => `${c.subject}: ${c.from} → ${c.to}${c.detail ? ` (${c.detail})` : ''}`;
 
 /**
  * Runs a cookbook: validates its arguments, takes its lock, and for each step observes,
@@ -180,7 +180,15 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   );
 
   const report: Record<string, unknown> = {};
-  const steps: Step[] = o.cookbook.steps({ ...env, args, runId, report: (k, v) => void (report[k] = v) });
+  const facts = new Map<string, unknown>(prior?.facts ?? []);
+  const fact = async <T>(key: string, compute: () => Promise<T>): Promise<T> => {
+    if (facts.has(key)) return facts.get(key) as T;
+    const value = await compute();
+    facts.set(key, value);
+    if (!dryRun) journal.write({ type: 'fact', time: new Date().toISOString(), key, value });
+    return value;
+  };
+  const steps: Step[] = o.cookbook.steps({ ...env, args, runId, report: (k, v) => void (report[k] = v), fact });
   let lock: LockHandle | undefined;
   let result: RunResult;
 
@@ -192,6 +200,8 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   /** Decides what happens after a failure: ask, or follow the policy. */
   const decide = async (what: string, e: unknown): Promise<'retry' | 'skip' | Stop> => {
     if (e instanceof InterruptedError || interrupted) return interruptStop();
+    // A missing or bad config or argument is not something a retry fixes: stop (exit 2).
+    if ((e instanceof ConfigError || e instanceof UsageError) && !applied.length) return new Stop('failed', e.exitCode, formatError(e));
     w(`  ✗ ${what}: ${formatError(e)}`);
     const answer = interactive ? await o.prompter.onFailure(`${what}. What now?`, true) : policy;
     if (answer === 'retry') return 'retry';

@@ -78,6 +78,7 @@ export interface EtcdHttpStream {
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|CERT_|EPROTO$|HOSTNAME_MISMATCH)/;
 
 const parsedUrls = new WeakMap<EtcdEndpoint, URL>();
+const labels = new WeakMap<EtcdEndpoint, string>();
 
 /** The endpoint's URL, parsed once. */
 function urlOf(ep: EtcdEndpoint): URL {
@@ -92,9 +93,14 @@ function urlOf(ep: EtcdEndpoint): URL {
 /** How an endpoint is named in results and errors: its URL with the member's host name, if known. */
 export function endpointLabel(ep: EtcdEndpoint): string {
   if (ep.hostName === undefined) return ep.url;
-  const u = new URL(ep.url);
-  u.hostname = ep.hostName;
-  return u.origin;
+  let label = labels.get(ep);
+  if (label === undefined) {
+    const u = new URL(ep.url);
+    u.hostname = ep.hostName;
+    label = u.origin;
+    labels.set(ep, label);
+  }
+  return label;
 }
 
 /** Reads `X-Etcd-Index` from response headers. */

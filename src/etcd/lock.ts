@@ -9,7 +9,7 @@ import {
   type LockRequest,
 } from '../core/lock.js';
 import type { EtcdClient, EtcdNode } from './client.js';
-import { EtcdKeyNotFoundError, EtcdError } from './errors.js';
+import { EtcdKeyNotFoundError, EtcdError, EtcdReadOnlyError } from './errors.js';
 import { etcdClientFor, lockClusterOf } from './factory.js';
 import { normalizeKey } from './url.js';
 
@@ -20,6 +20,13 @@ export interface EtcdLockManagerOptions {
   /** Where warnings go (a refresh that failed, a lock lost); default: nowhere. */
   warn?: (message: string) => void;
   now?: () => Date;
+  /**
+   * Where a release goes when the proxy refuses it because the cluster went read-only during
+   * the run (a switchover does that to the lock's cluster): a member's local client port, which
+   * the read-only switch does not guard, as the runbook does with curl on :2379. Without it,
+   * such a lock is left to expire by its TTL.
+   */
+  releaseClient?: EtcdClient;
 }
 
 /** The key segment of a lock name: one path part, whatever the name contains. */
@@ -65,8 +72,10 @@ export class EtcdLockManager implements LockManager {
   readonly #prefix: string;
   readonly #warn: (message: string) => void;
   readonly #now: () => Date;
+  readonly #releaseClient: EtcdClient | undefined;
 
   constructor(options: EtcdLockManagerOptions) {
+    this.#releaseClient = options.releaseClient;
     this.#client = options.client;
     this.#prefix = normalizeKey(options.prefix);
     this.#warn = options.warn ?? (() => undefined);
@@ -137,9 +146,16 @@ export class EtcdLockManager implements LockManager {
         released = true;
         clearInterval(timer);
         await refreshing;
-        await this.#deleteQuietly(key);
+        let client = this.#client;
         try {
-          await this.#client.delete(dir, { dir: true });
+          await this.#deleteQuietly(key);
+        } catch (e) {
+          if (!(e instanceof EtcdReadOnlyError) || !this.#releaseClient) throw e;
+          client = this.#releaseClient;
+          await this.#deleteQuietly(key, client);
+        }
+        try {
+          await client.delete(dir, { dir: true });
         } catch (e) {
           if (!(e instanceof EtcdError)) throw e; // not empty (other holders) or gone: fine
         }
@@ -147,9 +163,9 @@ export class EtcdLockManager implements LockManager {
     };
   }
 
-  async #deleteQuietly(key: string): Promise<void> {
+  async #deleteQuietly(key: string, client: EtcdClient = this.#client): Promise<void> {
     try {
-      await this.#client.delete(key);
+      await client.delete(key);
     } catch (e) {
       if (!(e instanceof EtcdKeyNotFoundError)) throw e;
     }
@@ -162,8 +178,8 @@ export class EtcdLockManager implements LockManager {
  */
 export function etcdLockManagerFor(
   config: GalleyConfig,
-  options: { client?: EtcdClient; warn?: (message: string) => void } = {},
+  options: { client?: EtcdClient; releaseClient?: EtcdClient; warn?: (message: string) => void } = {},
 ): EtcdLockManager {
   const client = options.client ?? etcdClientFor(config, lockClusterOf(config), { via: 'proxy' });
-  return new EtcdLockManager({ client, prefix: config.etcd.lockPrefix, warn: options.warn });
+  return new EtcdLockManager({ client, prefix: config.etcd.lockPrefix, warn: options.warn, releaseClient: options.releaseClient });
 }

@@ -139,7 +139,7 @@ export function formatClusters(s: ClusterStatus[]): string {
 
 export function formatReplication(r: ReplicationStatus | undefined): string {
   if (!r) return 'no replication configured';
-  const head = `master ${r.master ?? '?'}; replication ${r.direction ?? (r.mirrors.some((m) => m.running) ? 'RUNS IN BOTH DIRECTIONS' : 'NOT RUNNING')}`;
+  const head = `configured master ${r.master ?? '?'}; replication ${r.direction ?? (r.mirrors.some((m) => m.running) ? 'RUNS IN BOTH DIRECTIONS' : 'NOT RUNNING')}`;
   return [head, table([['  into', 'host', 'unit', 'state', 'lag (events)'], ...r.mirrors.map((m) => [`  ${m.datacenter}`, m.host, m.unit, m.running ? 'replicating' : (m.error ?? 'stopped'), m.lag === undefined || Number.isNaN(m.lag) ? '-' : String(m.lag)])])].join('\n');
 }
 

@@ -52,7 +52,7 @@ export interface LabOptions {
  * eqiad `/` from /__replication/__ROOT__). Off until bin/etcdmirror.js is ready: flip it to
  * true (or pass startMirror) to switch replication on in every lab.
  */
-export const START_ETCDMIRROR_ON_UP = false;
+export const START_ETCDMIRROR_ON_UP = true;
 
 export interface LabUpResult {
   configFile: string;

@@ -1,5 +1,5 @@
 import { ClusterError, InconsistencyError } from './errors.js';
-import { EtcdCode, type EtcdHttp, etcdError, keyPath } from './etcd-http.js';
+import { EtcdCode, type EtcdReply, etcdError, keyPath } from './etcd-http.js';
 import { ancestorsOf } from './keys.js';
 import { ABSENT, describeState, type NodeState, sameState, stateOf, type WritePlan } from './write-plan.js';
 import type { EtcdNode } from './etcd-http.js';
@@ -7,9 +7,15 @@ import type { EtcdNode } from './etcd-http.js';
 /** How a write went: written now, or found already in place (an event replayed after a restart). */
 export type ApplyOutcome = 'applied' | 'already-applied';
 
+/** The destination as the applier uses it (EtcdHttp; an in-memory store in unit tests). */
+export interface DstClient {
+  readonly display: string;
+  request(method: string, path: string, params?: Record<string, string>, isBodyNeededOnSuccess?: boolean): Promise<EtcdReply>;
+}
+
 /** What the applier needs to know beyond the plan. */
 export interface ApplyContext {
-  readonly dst: EtcdHttp;
+  readonly dst: DstClient;
   /** Plans still pending on exactly this destination key (any order of index). */
   pendingOn(dstKey: string): WritePlan[];
   /** Events up to this index may have been applied before a crash (0: none). */
@@ -30,7 +36,7 @@ const CONFLICT_CODES: ReadonlySet<number> = new Set([
 ]);
 
 /** Reads what a destination key holds. */
-export async function readState(dst: EtcdHttp, key: string): Promise<NodeState> {
+export async function readState(dst: DstClient, key: string): Promise<NodeState> {
   const r = await dst.request('GET', keyPath(key));
   const err = etcdError(r);
   if (err?.errorCode === EtcdCode.KEY_NOT_FOUND) return ABSENT;
@@ -83,7 +89,7 @@ export async function applyPlan(plan: WritePlan, ctx: ApplyContext): Promise<App
     if (!sameState(found, plan.before)) return recognise(plan, found, ctx, 'checked before writing');
     params = unconditional(params);
   }
-  const reply = await ctx.dst.request(plan.method, keyPath(plan.dstKey), params);
+  const reply = await ctx.dst.request(plan.method, keyPath(plan.dstKey), params, false);
   if (reply.status >= 200 && reply.status < 300) return 'applied';
   const err = etcdError(reply);
   if (err && CONFLICT_CODES.has(err.errorCode)) {

@@ -125,12 +125,15 @@ export class EtcdHttp {
     });
   }
 
-  /** One request, body read and parsed as JSON. */
-  async request(method: string, path: string, params?: Record<string, string>, signal?: AbortSignal): Promise<EtcdReply> {
+  /**
+   * One request, body read and parsed as JSON. With `isBodyNeededOnSuccess` false a 2xx answer's
+   * body is not parsed (the mirror's writes only need to know they succeeded: it saves CPU).
+   */
+  async request(method: string, path: string, params?: Record<string, string>, isBodyNeededOnSuccess = true): Promise<EtcdReply> {
     const query = params ? new URLSearchParams(params).toString() : '';
     const isBodyMethod = method === 'PUT' || method === 'POST';
     const fullPath = !isBodyMethod && query ? `${path}?${query}` : path;
-    const res = await this.open(method, fullPath, isBodyMethod ? query : undefined, signal);
+    const res = await this.open(method, fullPath, isBodyMethod ? query : undefined);
     const chunks: Buffer[] = [];
     await new Promise<void>((resolve, reject) => {
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -138,6 +141,10 @@ export class EtcdHttp {
       res.on('error', (e) => reject(new ClusterError(`${this.display}: reading the answer failed: ${e.message}`, e)));
       res.on('aborted', () => reject(new ClusterError(`${this.display}: the answer was cut`)));
     });
+    const idx = res.headers['x-etcd-index'];
+    const etcdIndex = idx === undefined ? undefined : Number(idx);
+    const status = res.statusCode ?? 0;
+    if (!isBodyNeededOnSuccess && status >= 200 && status < 300) return { status, etcdIndex, body: undefined };
     const text = Buffer.concat(chunks).toString('utf8');
     let body: unknown = text;
     try {
@@ -145,8 +152,7 @@ export class EtcdHttp {
     } catch {
       // not JSON (a proxy's error page): keep the text
     }
-    const idx = res.headers['x-etcd-index'];
-    return { status: res.statusCode ?? 0, etcdIndex: idx === undefined ? undefined : Number(idx), body };
+    return { status, etcdIndex, body };
   }
 
   /** Closes the pooled connections. */

@@ -56,6 +56,7 @@ export class Mirror {
   #server: http.Server | undefined;
   #finish: ((code: MirrorExitCode) => void) | undefined;
   #isStopping = false;
+  #isStopRequested = false;
   #feed: SourceFeed | undefined;
   #scheduler: OrderedScheduler<WritePlan> | undefined;
   #recordedIndex = 0;
@@ -70,7 +71,8 @@ export class Mirror {
 
   /** Asks the mirror to stop cleanly (SIGTERM). */
   stop(): void {
-    if (this.#isStopping) return;
+    if (this.#isStopping || this.#isStopRequested) return;
+    this.#isStopRequested = true;
     this.#s.log.info('stop requested: finishing the writes in flight');
     this.#finish?.(MirrorExit.OK);
   }
@@ -90,8 +92,8 @@ export class Mirror {
       } else {
         start = await readRecordedIndex(this.#s.dst, mapper.indexKey);
       }
-      if (this.#isStopping) return MirrorExit.OK;
-      this.#startReplication(start, true);
+      this.#recordedIndex = start;
+      if (!this.#isStopRequested) this.#startReplication(start, true);
     } catch (e) {
       return this.#end(e);
     }

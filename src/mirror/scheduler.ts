@@ -4,6 +4,7 @@ interface Job<T> {
   readonly index: number;
   readonly key: string | undefined;
   readonly payload: T | undefined;
+  ancestors: string[];
   waitingFor: number;
   readonly dependents: Job<T>[];
   isDone: boolean;
@@ -90,13 +91,14 @@ export class OrderedScheduler<T> {
   push(index: number, key: string | undefined, payload: T | undefined): void {
     if (index <= this.#receivedUpTo) throw new Error(`event index ${index} is not after ${this.#receivedUpTo}`);
     this.#receivedUpTo = index;
-    const job: Job<T> = { index, key, payload, waitingFor: 0, dependents: [], isDone: key === undefined };
+    const job: Job<T> = { index, key, payload, ancestors: [], waitingFor: 0, dependents: [], isDone: key === undefined };
     this.#order.push(job);
     if (key !== undefined) {
       const deps = new Set<Job<T>>();
       const same = this.#latest.get(key);
       if (same) deps.add(same);
       const ancestors = ancestorsOf(key);
+      job.ancestors = ancestors;
       for (const a of ancestors) {
         const on = this.#latest.get(a);
         if (on) deps.add(on);
@@ -166,7 +168,7 @@ export class OrderedScheduler<T> {
     this.#running--;
     job.isDone = true;
     const key = job.key as string;
-    if (this.#latest.get(key) === job) this.#untrack(key);
+    if (this.#latest.get(key) === job) this.#untrack(key, job.ancestors);
     removeFrom(this.#exact, key, job);
     for (const d of job.dependents) {
       d.waitingFor--;
@@ -176,9 +178,9 @@ export class OrderedScheduler<T> {
     this.#pump();
   }
 
-  #untrack(key: string): void {
+  #untrack(key: string, ancestors: string[] = ancestorsOf(key)): void {
     this.#latest.delete(key);
-    for (const a of ancestorsOf(key)) removeFrom(this.#below, a, key);
+    for (const a of ancestors) removeFrom(this.#below, a, key);
   }
 
   #advance(): void {

@@ -40,7 +40,7 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, fn: 
 }
 
 async function mustSucceed(client: EtcdHttp, method: string, key: string, params: Record<string, string>, allow: number[] = []): Promise<void> {
-  const r = await client.request(method, keyPath(key), params);
+  const r = await client.request(method, keyPath(key), params, false);
   if (r.status >= 200 && r.status < 300) return;
   const err = etcdError(r);
   if (err && allow.includes(err.errorCode)) return;

@@ -73,6 +73,8 @@ export class SourceFeed {
   #isStopped = false;
   #probeTimer: NodeJS.Timeout | undefined;
   #isProbing = false;
+  /** True while the history before the stream is being delivered (the stream is buffered meanwhile). */
+  #isCatchingUp = false;
   #failingSince: number | undefined;
 
   constructor(src: EtcdHttp, prefix: string, handlers: FeedHandlers, log: Logger, options: Partial<FeedOptions> = {}) {
@@ -131,11 +133,12 @@ export class SourceFeed {
       res.on('data', (chunk: string) => {
         if (connection !== this.#connection) return;
         partial += chunk;
+        let start = 0;
         let nl = partial.indexOf('\n');
         while (nl >= 0) {
-          const line = partial.slice(0, nl).trim();
-          partial = partial.slice(nl + 1);
-          nl = partial.indexOf('\n');
+          const line = partial.slice(start, nl).trim();
+          start = nl + 1;
+          nl = partial.indexOf('\n', start);
           if (!line) continue;
           let ev: EtcdEvent;
           try {
@@ -148,6 +151,7 @@ export class SourceFeed {
           if (buffered) buffered.push(ev);
           else this.#deliver(ev);
         }
+        partial = partial.slice(start);
       });
       const onClosed = (): void => {
         if (connection === this.#connection && !this.#isStopped) {
@@ -161,6 +165,7 @@ export class SourceFeed {
       this.#handlers.onSourceIndex(head);
       this.#log.debug(`watch stream open at index ${head}; catching up from ${this.#lastDelivered + 1}`);
       this.#handlers.onHistoryStart(head);
+      this.#isCatchingUp = true;
       const catchUpFrom = this.#lastDelivered + 1;
       const catchUpStarted = Date.now();
       await this.#fetchHistory(this.#lastDelivered + 1, head, (ev) => {
@@ -175,9 +180,11 @@ export class SourceFeed {
       this.#handlers.onCaughtUp(head);
       const pending = buffered;
       buffered = undefined;
+      this.#isCatchingUp = false;
       for (const ev of pending) this.#deliver(ev);
       this.#failingSince = undefined;
     } catch (e) {
+      if (connection === this.#connection) this.#isCatchingUp = false;
       if (this.#isStopped || connection !== this.#connection) return;
       if (e instanceof HistoryGapError) return this.#fatal(e);
       const now = Date.now();
@@ -283,7 +290,7 @@ export class SourceFeed {
 
   /** Checks that the stream still delivers: what history has next must arrive on the stream soon. */
   async #probe(): Promise<void> {
-    if (this.#isProbing || this.#isStopped) return;
+    if (this.#isProbing || this.#isStopped || this.#isCatchingUp) return;
     this.#isProbing = true;
     const connection = this.#connection;
     try {

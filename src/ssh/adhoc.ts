@@ -41,16 +41,24 @@ function parseDuration(raw: string, flag: string): number {
 }
 
 /** Renders progress as `12/50 hosts done`: in place on a terminal, about once a second otherwise. */
-function progressPrinter(io: AdHocIo): (p: ExecutionProgress) => void {
+function progressPrinter(io: AdHocIo): { onProgress: (p: ExecutionProgress) => void; finish: () => void } {
   let lastLine = 0;
-  return (p) => {
-    const line = `${p.done}/${p.total} hosts done`;
-    if (io.stderrIsTty) {
-      io.stderr(`\r${line}${p.done === p.total ? '\n' : ''}`);
-    } else if (p.done === p.total || Date.now() - lastLine >= 1000) {
-      lastLine = Date.now();
-      io.stderr(`${line}\n`);
-    }
+  let pending: ExecutionProgress | undefined;
+  return {
+    onProgress: (p) => {
+      const line = `${p.done}/${p.total} hosts done`;
+      pending = undefined;
+      if (io.stderrIsTty) {
+        io.stderr(`\r${line}${p.done === p.total ? '\n' : ''}`);
+      } else if (p.done === p.total || Date.now() - lastLine >= 1000) {
+        lastLine = Date.now();
+        io.stderr(`${line}\n`);
+      } else pending = p;
+    },
+    // A run stopped by the threshold never reaches total: end with where it stopped.
+    finish: () => {
+      if (pending) io.stderr(`${pending.done}/${pending.total} hosts done\n`);
+    },
   };
 }
 
@@ -81,14 +89,15 @@ export async function runAdHoc(request: AdHocRequest, io: AdHocIo): Promise<numb
     const config = (io.loadConfig ?? loadConfig)(configPath);
     remote = (io.openRemote ?? openRemote)(config, { dryRun: request.dryRun });
     const hosts = remote.hosts(request.hosts);
-    const showProgress = request.progress ?? io.stderrIsTty;
+    const progress = (request.progress ?? io.stderrIsTty) ? progressPrinter(io) : undefined;
     const report = await remote.executor.execute(hosts, command, {
       batchSize,
       batchSleepMs,
       successThreshold,
       timeoutMs,
-      onProgress: showProgress ? progressPrinter(io) : undefined,
+      onProgress: progress?.onProgress,
     });
+    progress?.finish();
     io.stdout(request.json ? `${JSON.stringify(reportToJson(report), null, 2)}\n` : formatReport(report));
     return report.thresholdMet ? ExitCode.OK : ExitCode.FAILED;
   } catch (e) {

@@ -1,8 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel } from 'ssh2';
-import { shellQuote } from './command.js';
 import { SshError } from './errors.js';
 import type { SshIdentity } from './identity.js';
 import { publicKeyAuthHandler } from './identity.js';
@@ -45,18 +45,37 @@ export const DEFAULT_KEX = [
   'diffie-hellman-group14-sha256',
 ];
 
-/** How long after the command timeout the client gives up on a host that does not answer. */
-const BACKSTOP_GRACE_MS = 3000;
+/** How long the clean-up of a timed-out command may take. */
+const KILL_TIMEOUT_MS = 10_000;
 
 /**
- * Wraps a command line so that the remote host enforces its timeout. Closing the channel does
- * not stop a command (no tty, so no SIGHUP), and OpenSSH refuses "signal" requests on root
- * sessions ("session signalling requires privilege separation"): coreutils' timeout does it,
- * then SIGKILL 2 s later. The command still runs in the user's login shell.
+ * Marks a command line with a run id in its environment, so that it can be found and killed
+ * if it times out. Costs nothing on the host (no extra process): closing the channel would not
+ * stop the command (no tty, no SIGHUP), OpenSSH refuses "signal" requests on root sessions
+ * ("session signalling requires privilege separation"), and wrapping every command in
+ * timeout(1) costs a process and a shell start per command.
  */
-export function remoteTimeoutCommand(command: string, timeoutMs: number): string {
-  const seconds = Math.max(0.001, timeoutMs / 1000);
-  return `exec timeout --kill-after=2 ${seconds}s "\${SHELL:-/bin/sh}" -c ${shellQuote(command)}`;
+export function markedCommand(command: string, runId: string): string {
+  return `GALLEY_RUN=${runId}; export GALLEY_RUN; ${command}`;
+}
+
+/**
+ * The shell script that kills a marked command: every session whose leader is a child of sshd
+ * and carries the run id (in its command line, or in its environment once bash has exec'd the
+ * last command). Daemons the command started have left the session and survive, as with
+ * systemd. The id is written `[x]yz…` so that the script never matches itself.
+ */
+export function killMarkedScript(runId: string): string {
+  if (!/^[0-9a-f]{8,}$/.test(runId)) throw new SshError(`invalid run id ${runId}`);
+  const pattern = `GALLEY_RUN=[${runId[0]}]${runId.slice(1)}`;
+  return [
+    `for f in $(grep -lsa '${pattern}' /proc/[0-9]*/cmdline /proc/[0-9]*/environ); do`,
+    '  p=${f#/proc/}; p=${p%%/*}',
+    `  pp=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f2)`,
+    '  [ "$(cat "/proc/$pp/comm" 2>/dev/null)" = sshd ] && pkill -KILL -s "$p"',
+    'done',
+    'true',
+  ].join('\n');
 }
 
 /** Upper bound on the output kept per stream, so a runaway command cannot exhaust memory. */
@@ -174,6 +193,7 @@ export class SshPool implements CommandTransport {
     } catch (e) {
       return failure((e as Error).message);
     }
+    const runId = randomBytes(8).toString('hex');
     return new Promise<CommandResult>((resolve) => {
       const onChannel = (err: Error | undefined, stream: ClientChannel) => {
         if (err) return resolve(failure(`cannot start the command on ${host}: ${err.message}`));
@@ -188,8 +208,6 @@ export class SshPool implements CommandTransport {
         let signal: string | undefined;
         let settled = false;
         const text = (b: Buffer[]) => Buffer.concat(b).toString('utf8');
-        const timedOutMessage = `timed out after ${Math.round(options.timeoutMs / 100) / 10}s`;
-        // Backstop only: the remote `timeout` (see remoteTimeoutCommand) normally ends the command first.
         const timer = setTimeout(() => {
           settled = true;
           try {
@@ -197,8 +215,15 @@ export class SshPool implements CommandTransport {
           } catch {
             /* the channel may already be gone */
           }
-          resolve(failure(timedOutMessage, { stdout: text(stdout), stderr: text(stderr) }));
-        }, options.timeoutMs + BACKSTOP_GRACE_MS);
+          void this.killMarked(client, runId).then((leftover) =>
+            resolve(
+              failure(`timed out after ${Math.round(options.timeoutMs / 100) / 10}s${leftover}`, {
+                stdout: text(stdout),
+                stderr: text(stderr),
+              }),
+            ),
+          );
+        }, options.timeoutMs);
         stream.on('data', keep(stdout, 0));
         stream.stderr.on('data', keep(stderr, 1));
         stream.on('exit', (code: number | null, sig?: string) => {
@@ -221,18 +246,41 @@ export class SshPool implements CommandTransport {
             result.error = signal
               ? `killed by signal ${signal}`
               : 'the connection closed before the command exited';
-          // 124: timeout(1) stopped it; 137: killed after the grace period.
-          else if ((exitCode === 124 || exitCode === 137) && result.durationMs >= options.timeoutMs)
-            result.error = timedOutMessage;
           resolve(result);
         });
         stream.end(options.stdin ?? undefined);
       };
       try {
-        client.exec(remoteTimeoutCommand(command, options.timeoutMs), onChannel);
+        client.exec(markedCommand(command, runId), onChannel);
       } catch (e) {
         this.connections.delete(host);
         resolve(failure(`cannot start the command on ${host}: ${(e as Error).message}`));
+      }
+    });
+  }
+
+  /** Kills a timed-out command on its host; returns '' or a note saying it may still run. */
+  private killMarked(client: Client, runId: string): Promise<string> {
+    const note = (why: string) => ` (it may still be running on the host: ${why})`;
+    return new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve(note('the clean-up did not answer')), KILL_TIMEOUT_MS);
+      try {
+        client.exec(killMarkedScript(runId), (err, stream) => {
+          if (err) {
+            clearTimeout(timer);
+            return resolve(note(err.message));
+          }
+          stream.resume();
+          stream.stderr.resume();
+          stream.on('close', () => {
+            clearTimeout(timer);
+            resolve('');
+          });
+          stream.end();
+        });
+      } catch (e) {
+        clearTimeout(timer);
+        resolve(note((e as Error).message));
       }
     });
   }

@@ -29,7 +29,7 @@ export function endpointFromConfig(config: Pick<GalleyConfig, 'hosts'>, host: st
  * never sent.
  */
 export function openRemote(config: GalleyConfig, options: { dryRun: boolean; kex?: string[] }): Remote {
-  const identity = loadIdentity(config.ssh.keyFile);
+  const identity = loadIdentity(config.ssh.keyFile ?? '');
   const knownHosts = KnownHosts.load(config.ssh.knownHosts);
   const pool = new SshPool({
     username: config.ssh.user,

@@ -41,7 +41,7 @@ describe('cookbook etcd.status against the lab', () => {
     expect(r.stdout).toMatch(/eqiad \(eqiad\): healthy, leader conf100[789]\.eqiad\.wmnet, etcd index \d+, proxy read-only/);
     expect(r.stdout).toMatch(/codfw \(codfw\): healthy, leader conf200[456]\.codfw\.wmnet, etcd index \d+, proxy read-write/);
     expect(r.stdout).toMatch(/_etcd\._tcp\.codfw\.wmnet +authdns2001\.codfw\.wmnet +\d+ +0 1 4001 conf2004\.codfw\.wmnet/);
-    expect(r.stdout).toContain('master codfw');
+    expect(r.stdout).toContain('configured master codfw; replication codfw → eqiad');
   });
 
   test('--json gives the same facts for scripts', () => {

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import type { EtcdHttp } from '../../../src/mirror/etcd-http.js';
 import { forEachLimited } from '../../../src/mirror/snapshot.js';
-import { currentIndex, recordedIndex, runMirrorToEnd, startEtcdPair, startMirror, stopMirror, tree, waitFor, write } from './helpers.js';
+import { type EtcdPair, currentIndex, recordedIndex, runMirrorToEnd, startEtcdPair, startMirror, stopMirror, tree, waitFor, write } from './helpers.js';
 
 jest.setTimeout(120_000);
 
-let pair: Awaited<ReturnType<typeof startEtcdPair>>;
+let pair: EtcdPair;
 let src: EtcdHttp;
 let dst: EtcdHttp;
 
@@ -25,8 +25,8 @@ afterAll(async () => {
 });
 
 /** `count` writes with large values, 16 at a time: more than the 1000-event history and the socket buffers. */
-async function burst(count: number, tag: string): Promise<void> {
-  const big = 'x'.repeat(2000);
+async function burst(count: number, tag: string, valueBytes = 2000): Promise<void> {
+  const big = 'x'.repeat(valueBytes);
   await forEachLimited(
     Array.from({ length: count }, (_, i) => i),
     16,
@@ -49,6 +49,24 @@ describe('falling out of the source history (etcd errorCode 401)', () => {
     expect(r.code).toBe(5);
     expect(r.log).toContain("fell out of the source's event history");
     expect(r.log).toContain('--resync-on-gap');
+  });
+
+  test('a watch stream that etcd dropped while the mirror was frozen is noticed and replaced without losing an event', async () => {
+    const m = startMirror(['--reload', '--listen', 'off', ...URLS()]);
+    await waitFor('the reload', async () => m.log().includes('Starting replication at'));
+    m.proc.kill('SIGSTOP');
+    // 800 events of 16 kB: more than the socket buffers and etcd's 100-event watcher queue, inside the 1000-event history
+    await burst(800, 'dropped', 16_000);
+    m.proc.kill('SIGCONT');
+    const target = await currentIndex(src);
+    await waitFor('the mirror to catch up', async () => (await recordedIndex(dst)) >= target, 30_000);
+    await write(src, 'PUT', '/after/drop', { value: 'live' });
+    const after = await currentIndex(src);
+    await waitFor('live replication on the new stream', async () => (await recordedIndex(dst)) >= after, 15_000);
+    expect(await tree(dst, '/')).toEqual(await tree(src, '/'));
+    expect(m.log()).not.toContain('ERROR the mirror fell out');
+    expect(m.log()).toContain('the watch stream stalled');
+    expect(await stopMirror(m)).toBe(0);
   });
 
   test('a burst that outruns a frozen mirror makes it exit with code 5 when it wakes up', async () => {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdHttp, keyPath, makeEndpoint } from '../../../src/mirror/etcd-http.js';
@@ -51,6 +52,8 @@ async function startEtcd(ip: string, dir: string): Promise<TestEtcd> {
   const url = `http://${ip}:2379`;
   const client = new EtcdHttp(makeEndpoint(url), 64);
   await waitFor(`etcd on ${ip}`, async () => {
+    // an etcd that exits at once could not bind: never talk to someone else's server instead
+    if (proc.exitCode !== null) throw new Error(`etcd on ${ip} exited with ${proc.exitCode} (address in use?)`);
     try {
       return (await client.request('GET', '/v2/keys/')).status === 200;
     } catch {
@@ -70,12 +73,39 @@ async function startEtcd(ip: string, dir: string): Promise<TestEtcd> {
   };
 }
 
-/** Two etcd clusters in the mirror's range 127.33.<n>.1 (source) and .2 (destination). */
-export async function startEtcdPair(n: number): Promise<{ src: TestEtcd; dst: TestEtcd; stop(): Promise<void> }> {
+function isPortFree(ip: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, ip, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A test etcd pair and the subnet it lives in (`<subnet>.3` is free for the mirror's endpoint). */
+export interface EtcdPair {
+  subnet: string;
+  src: TestEtcd;
+  dst: TestEtcd;
+  stop(): Promise<void>;
+}
+
+/**
+ * Two etcd clusters in the mirror's range: 127.33.<n>.1 (source) and .2 (destination), or, when
+ * another run holds those addresses, 127.33.<n+20k>.x.
+ */
+export async function startEtcdPair(n: number): Promise<EtcdPair> {
+  let subnet: string | undefined;
+  for (let k = 0; k < 12 && !subnet; k++) {
+    const candidate = `127.33.${n + 20 * k}`;
+    const free = await Promise.all([1, 2].flatMap((h) => [2379, 2380].map((p) => isPortFree(`${candidate}.${h}`, p))));
+    if (free.every(Boolean)) subnet = candidate;
+  }
+  if (!subnet) throw new Error(`no free address pair for test etcd clusters near 127.33.${n}`);
   const dir = mkdtempSync(join(tmpdir(), 'galley-mirror-test-'));
-  const src = await startEtcd(`127.33.${n}.1`, dir);
-  const dst = await startEtcd(`127.33.${n}.2`, dir);
+  const src = await startEtcd(`${subnet}.1`, dir);
+  const dst = await startEtcd(`${subnet}.2`, dir);
   return {
+    subnet,
     src,
     dst,
     stop: async () => {

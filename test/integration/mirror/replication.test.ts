@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import type { EtcdHttp } from '../../../src/mirror/etcd-http.js';
 import {
+  type EtcdPair,
   type MirrorProcess,
   currentIndex,
   httpGet,
@@ -17,13 +18,14 @@ import {
 
 jest.setTimeout(60_000);
 
-let pair: Awaited<ReturnType<typeof startEtcdPair>>;
+let pair: EtcdPair;
 let src: EtcdHttp;
 let dst: EtcdHttp;
-const LISTEN = '127.33.1.3:8000';
+let LISTEN = '';
 
 beforeAll(async () => {
   pair = await startEtcdPair(1);
+  LISTEN = `${pair.subnet}.3:8000`;
   src = pair.src.client;
   dst = pair.dst.client;
 });

@@ -118,7 +118,11 @@ export async function startSshd(count = 4): Promise<SshdFixture> {
   }
 
   const [type, key] = hostKeyPub.split(' ');
-  const knownHosts = [...hosts, { name: 'down.ssh.test', address: '127.30.0.99', port: 22 }]
+  const knownHosts = [
+    ...hosts,
+    { name: 'down.ssh.test', address: '127.30.0.99', port: 22 },
+    { name: 'mute.ssh.test', address: '127.30.0.98', port: 22 },
+  ]
     .map((h) => `${h.port === 22 ? h.address : `[${h.address}]:${h.port}`} ${type} ${key}`)
     .join('\n');
   const knownHostsFile = join(dir, 'known_hosts');
@@ -132,6 +136,7 @@ export async function startSshd(count = 4): Promise<SshdFixture> {
       'hosts:',
       ...hosts.map((h) => `  ${h.name}: {address: ${h.address}, datacenter: lab, ssh_port: ${h.port}}`),
       '  down.ssh.test: {address: 127.30.0.99, datacenter: lab}',
+      '  mute.ssh.test: {address: 127.30.0.98, datacenter: lab}',
       'aliases:',
       `  all: "t[1-${count}].ssh.test"`,
       '  first-two: "t1.ssh.test,t2.ssh.test"',
@@ -140,7 +145,7 @@ export async function startSshd(count = 4): Promise<SshdFixture> {
       '  user: root',
       `  key_file: ${keyFile}`,
       `  known_hosts: ${knownHostsPath}`,
-      '  connect_timeout: 5s',
+      '  connect_timeout: 2s',
       '  command_timeout: 20s',
       'etcd:',
       '  clusters: {}',
@@ -168,12 +173,13 @@ export async function startSshd(count = 4): Promise<SshdFixture> {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
-        await Promise.race([exited, delay(2000)]);
+        await Promise.race([exited, delay(2000, undefined, { ref: false })]);
       }
       // Session processes inherit sshd's stderr: let go of it so that nothing keeps jest alive.
       child.stderr?.destroy();
       child.unref();
       rmSync(dir, { recursive: true, force: true });
+      rmSync('/tmp/galley-ssh-it-units', { recursive: true, force: true });
     },
   };
 }

@@ -1,10 +1,16 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { loadConfig } from '../../../src/config/load.js';
 import { cmd, safeCmd } from '../../../src/ssh/command.js';
 import { HostSetError } from '../../../src/ssh/errors.js';
-import { openRemote, type Remote } from '../../../src/ssh/remote.js';
+import { loadIdentity } from '../../../src/ssh/identity.js';
+import { KnownHosts } from '../../../src/ssh/known-hosts.js';
+import { SshPool } from '../../../src/ssh/pool.js';
+import { endpointFromConfig, openRemote, type Remote } from '../../../src/ssh/remote.js';
 import { ServiceControl } from '../../../src/ssh/services.js';
 import { startSshd, type SshdFixture } from './sshd-fixture.js';
 
@@ -88,6 +94,18 @@ describe('commands on real sshd', () => {
     expect(after.results[0]?.stdout).toBe('none left\n');
   });
 
+  test('a shell loop past its timeout is stopped as a whole, and a daemon it started survives', async () => {
+    const loop = safeCmd`setsid sleep 37 </dev/null >/dev/null 2>&1 & while :; do sleep 0.2; done`;
+    const report = await remote.executor.execute(['t4.ssh.test'], loop, { timeoutMs: 500 });
+    expect(report.results[0]?.error).toBe('timed out after 0.5s');
+    // The patterns are written so that they do not match this checking command itself.
+    const after = await remote.executor.execute(
+      ['t4.ssh.test'],
+      safeCmd`pgrep -f ${'while :; do sleep 0[.]2'} || echo loop gone; daemon=$(pgrep -fx ${'sleep 37'}) && echo daemon alive && kill $daemon; true`,
+    );
+    expect(after.results[0]?.stdout).toBe('loop gone\ndaemon alive\n');
+  });
+
   test('one connection per host is reused by every command of the run', async () => {
     // $SSH_CONNECTION names the client's source port: the same port means the same TCP connection.
     const hosts = remote.hosts('A:all');
@@ -109,6 +127,49 @@ describe('commands on real sshd', () => {
       /^cannot connect to down\.ssh\.test \(127\.30\.0\.99:22\): .*ECONNREFUSED/,
     );
     expect(report.thresholdMet).toBe(true);
+  });
+});
+
+describe('connection setup on real sshd', () => {
+  test('a host that accepts TCP but never speaks SSH fails after the connect timeout', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(22, '127.30.0.98', resolve));
+    try {
+      const report = await remote.executor.execute(['mute.ssh.test'], safeCmd`true`);
+      expect(report.results[0]?.error).toBe(
+        'cannot connect to mute.ssh.test (127.30.0.98:22): Timed out while waiting for handshake',
+      );
+    } finally {
+      silent.close();
+    }
+  });
+
+  test('without a key file, the key held by ssh-agent is used', async () => {
+    const agentSocket = join(sshd.dir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', agentSocket], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !existsSync(agentSocket); i++) await delay(20);
+      execFileSync('ssh-add', [sshd.keyFile], {
+        env: { ...process.env, SSH_AUTH_SOCK: agentSocket },
+        stdio: 'ignore',
+      });
+      const config = loadConfig(sshd.configFile);
+      const pool = new SshPool({
+        username: 'root',
+        identity: loadIdentity('', { SSH_AUTH_SOCK: agentSocket }),
+        knownHosts: KnownHosts.load(sshd.knownHostsFile),
+        connectTimeoutMs: 5000,
+        endpoint: (host) => endpointFromConfig(config, host),
+      });
+      try {
+        const r = await pool.exec('t2.ssh.test', 'echo via agent', { timeoutMs: 5000 });
+        expect([r.exitCode, r.stdout]).toEqual([0, 'via agent\n']);
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      agent.kill('SIGTERM');
+    }
   });
 });
 

@@ -197,3 +197,19 @@ describe('the exec entry without oclif', () => {
     expect(() => parseExecArgv(['A:bench', '--bogus', '--', 'true'])).toThrow("Unknown option '--bogus'");
   });
 });
+
+describe('progress of cookbook exec', () => {
+  test('a run stopped by the threshold ends its progress where it stopped', async () => {
+    const h = harness(() => ({ exitCode: 1 }));
+    await h.run({ progress: true, batchSize: '2' });
+    expect(h.err.join('').trimEnd().split('\n').pop()).toBe('2/5 hosts done');
+  });
+
+  test('on a terminal progress is rewritten in place', async () => {
+    const h = harness(() => ({}), true);
+    await h.run({});
+    expect(h.err.join('')).toBe(
+      '\r1/5 hosts done\r2/5 hosts done\r3/5 hosts done\r4/5 hosts done\r5/5 hosts done\n',
+    );
+  });
+});

@@ -99,15 +99,18 @@ describe('quoting for a remote POSIX shell', () => {
   });
 });
 
-describe('remote timeouts', () => {
-  test('the command runs unchanged inside the login shell under timeout(1)', async () => {
-    const { remoteTimeoutCommand } = await import('../../../src/ssh/pool.js');
-    const wrapped = remoteTimeoutCommand("printf '%s|' \"it's\" 'a b'", 1500);
-    expect(wrapped).toBe(
-      `exec timeout --kill-after=2 1.5s "\${SHELL:-/bin/sh}" -c 'printf '\\''%s|'\\'' "it'\\''s" '\\''a b'\\'''`,
-    );
-    expect(
-      execFileSync('sh', ['-c', wrapped], { env: { ...process.env, SHELL: '/bin/sh' } }).toString(),
-    ).toBe("it's|a b|");
+describe('marking commands for their timeout', () => {
+  test('a marked command runs unchanged, with the run id in its environment', async () => {
+    const { markedCommand } = await import('../../../src/ssh/pool.js');
+    const marked = markedCommand("printf '%s|' \"it's\" 'a b' \"$GALLEY_RUN\"", '0123456789abcdef');
+    expect(execFileSync('sh', ['-c', marked]).toString()).toBe("it's|a b|0123456789abcdef|");
+  });
+
+  test('the kill script never matches its own text', async () => {
+    const { killMarkedScript } = await import('../../../src/ssh/pool.js');
+    const script = killMarkedScript('0123456789abcdef');
+    expect(script).toContain("grep -lsa 'GALLEY_RUN=[0]123456789abcdef'");
+    expect(script).not.toContain('GALLEY_RUN=0123456789abcdef');
+    expect(() => killMarkedScript("x'; reboot")).toThrow('invalid run id');
   });
 });

@@ -172,3 +172,43 @@ describe('dry-run', () => {
     expect(t.closed).toBe(true);
   });
 });
+
+describe('parallelism', () => {
+  test('at most maxParallel hosts are in flight at once, and results keep host order', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const transport = new FakeTransport();
+    const slow = {
+      exec: async (host: string, command: string, options: { stdin?: string; timeoutMs: number }) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight--;
+        return transport.exec(host, command, options);
+      },
+      close: () => transport.close(),
+    };
+    const ex = new RemoteExecutor(slow, { dryRun: false, defaultTimeoutMs: 1000, maxParallel: 3 });
+    const report = await ex.execute(hosts, cmd`true`);
+    expect(peak).toBe(3);
+    expect(report.results.map((r) => r.host)).toEqual(hosts);
+  });
+
+  test('by default every host of a batch is in flight at once', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const transport = new FakeTransport();
+    const slow = {
+      exec: async (host: string, command: string, options: { stdin?: string; timeoutMs: number }) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight--;
+        return transport.exec(host, command, options);
+      },
+      close: () => transport.close(),
+    };
+    await new RemoteExecutor(slow, { dryRun: false, defaultTimeoutMs: 1000 }).execute(hosts, cmd`true`);
+    expect(peak).toBe(10);
+  });
+});

@@ -1,0 +1,115 @@
+import { describe, expect, test } from '@jest/globals';
+import { type ApplyContext, type DstClient, applyPlan } from '../../../src/mirror/applier.js';
+import { InconsistencyError } from '../../../src/mirror/errors.js';
+import type { EtcdEvent, EtcdReply } from '../../../src/mirror/etcd-http.js';
+import { KeyMapper } from '../../../src/mirror/keys.js';
+import { type WritePlan, planEvent } from '../../../src/mirror/write-plan.js';
+
+/** A tiny in-memory etcd v2 keyspace: files only (enough for the applier's conditions). */
+class MemoryEtcd implements DstClient {
+  readonly display = 'memory';
+  readonly files = new Map<string, string>();
+  readonly requests: string[] = [];
+
+  async request(method: string, path: string, params: Record<string, string> = {}): Promise<EtcdReply> {
+    const key = decodeURIComponent(path.replace(/^\/v2\/keys/, ''));
+    this.requests.push(`${method} ${key} ${new URLSearchParams(params).toString()}`);
+    const has = this.files.has(key);
+    const fail = (errorCode: number, message: string): EtcdReply => ({ status: errorCode === 100 ? 404 : 412, etcdIndex: 1, body: { errorCode, message } });
+    if (method === 'GET') return has ? { status: 200, etcdIndex: 1, body: { node: { key, value: this.files.get(key) } } } : fail(100, 'Key not found');
+    if (params.prevExist === 'false' && has) return fail(105, 'Key already exists');
+    if (params.prevExist === 'true' && !has) return fail(100, 'Key not found');
+    if (params.prevValue !== undefined && params.prevValue !== '') {
+      if (!has) return fail(100, 'Key not found');
+      if (this.files.get(key) !== params.prevValue) return fail(101, 'Compare failed');
+    }
+    if (method === 'PUT') this.files.set(key, params.value ?? '');
+    else if (!has) return fail(100, 'Key not found');
+    else this.files.delete(key);
+    return { status: 200, etcdIndex: 1, body: { node: { key } } };
+  }
+}
+
+const mapper = new KeyMapper({ srcPrefix: '/', dstPrefix: '/', strip: false });
+
+function plan(ev: EtcdEvent): WritePlan {
+  const p = planEvent(ev, mapper);
+  if (p.kind !== 'write') throw new Error('not a write');
+  return p.plan;
+}
+
+function context(dst: MemoryEtcd, options: { replayUpTo?: number; pending?: WritePlan[] } = {}): ApplyContext {
+  return {
+    dst,
+    replayUpTo: options.replayUpTo ?? 0,
+    pendingOn: (key) => (options.pending ?? []).filter((p) => p.dstKey === key),
+    replayQueued: () => Promise.resolve(),
+    lastApplied: () => 41,
+  };
+}
+
+const cas = (index: number, from: string, to: string): WritePlan =>
+  plan({ action: 'compareAndSwap', node: { key: '/k', value: to, modifiedIndex: index }, prevNode: { key: '/k', value: from } });
+
+describe('applyPlan', () => {
+  test('a write whose condition holds is applied', async () => {
+    const dst = new MemoryEtcd();
+    dst.files.set('/k', 'a');
+    expect(await applyPlan(cas(42, 'a', 'b'), context(dst))).toBe('applied');
+    expect(dst.files.get('/k')).toBe('b');
+  });
+
+  test('a refused condition stops replication naming the key, the expected and found values and the last applied index', async () => {
+    const dst = new MemoryEtcd();
+    dst.files.set('/k', 'tampered');
+    const error = await applyPlan(cas(42, 'a', 'b'), context(dst)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InconsistencyError);
+    expect((error as Error).message).toBe(
+      'inconsistency at /k (source event compareAndSwap at index 42): expected value "a", found value "tampered"; replication stopped, last applied index 41',
+    );
+  });
+
+  test('an event replayed after a restart is recognised when the key already holds its result', async () => {
+    const dst = new MemoryEtcd();
+    dst.files.set('/k', 'b');
+    expect(await applyPlan(cas(42, 'a', 'b'), context(dst))).toBe('already-applied');
+  });
+
+  test('a replayed event is recognised when a later event on the key, applied before the crash, explains the value', async () => {
+    const dst = new MemoryEtcd();
+    dst.files.set('/k', 'c');
+    const later = cas(43, 'b', 'c');
+    expect(await applyPlan(cas(42, 'a', 'b'), context(dst, { replayUpTo: 43, pending: [later] }))).toBe('already-applied');
+    expect(await applyPlan(later, context(dst, { replayUpTo: 43 }))).toBe('already-applied');
+  });
+
+  test('outside the replay range the same value is an inconsistency', async () => {
+    const dst = new MemoryEtcd();
+    dst.files.set('/k', 'c');
+    const later = cas(43, 'b', 'c');
+    await expect(applyPlan(cas(42, 'a', 'b'), context(dst, { replayUpTo: 0, pending: [later] }))).rejects.toBeInstanceOf(InconsistencyError);
+  });
+
+  test('expire tolerates a key that is already gone', async () => {
+    const dst = new MemoryEtcd();
+    const p = plan({ action: 'expire', node: { key: '/t', modifiedIndex: 50 }, prevNode: { key: '/t', value: 'x' } });
+    expect(await applyPlan(p, context(dst))).toBe('already-applied');
+  });
+
+  test('create over a key that exists with another value is an inconsistency', async () => {
+    const dst = new MemoryEtcd();
+    dst.files.set('/k', 'other');
+    const p = plan({ action: 'create', node: { key: '/k', value: 'new', modifiedIndex: 60 } });
+    await expect(applyPlan(p, context(dst))).rejects.toThrow('expected no key, found value "other"');
+  });
+
+  test('an empty previous value is compared by reading the key before an unconditional write', async () => {
+    const dst = new MemoryEtcd();
+    dst.files.set('/k', '');
+    const p = plan({ action: 'set', node: { key: '/k', value: 'v', modifiedIndex: 70 }, prevNode: { key: '/k', value: '' } });
+    expect(await applyPlan(p, context(dst))).toBe('applied');
+    expect(dst.requests).toEqual(['GET /k ', 'PUT /k value=v']);
+    dst.files.set('/k', 'changed');
+    await expect(applyPlan({ ...p, index: 71 }, context(dst))).rejects.toThrow('expected value "", found value "changed"');
+  });
+});

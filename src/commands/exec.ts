@@ -1,6 +1,4 @@
 import { Args, Command, Flags } from '@oclif/core';
-import { defaultConfigPaths } from '../config/load.js';
-import { runAdHoc } from '../ssh/adhoc.js';
 
 /** `cookbook exec HOSTS -- CMD…`: the cumin-like ad-hoc command. Thin: the work is in src/ssh/adhoc.ts. */
 export default class Exec extends Command {
@@ -56,6 +54,9 @@ Output is grouped by identical output. The exit code is 0 when the success thres
   async run(): Promise<void> {
     const { args, argv, flags } = await this.parse(Exec);
     const command = (argv as string[]).slice(1);
+    // Loaded here, not at start-up (oclif imports every command to list them).
+    const { defaultConfigPaths } = await import('../config/load.js');
+    const { runAdHoc } = await import('../ssh/adhoc.js');
     const code = await runAdHoc(
       {
         hosts: args.hosts,

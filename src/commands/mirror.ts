@@ -1,6 +1,5 @@
 import { Command } from '@oclif/core';
 import { MIRROR_USAGE } from '../mirror/options.js';
-import { runMirrorCli } from '../mirror/main.js';
 
 /** `cookbook mirror …`: etcdmirror, with the same arguments and the same code. */
 export default class Mirror extends Command {
@@ -13,6 +12,7 @@ export default class Mirror extends Command {
   ];
 
   async run(): Promise<void> {
+    const { runMirrorCli } = await import('../mirror/main.js');
     const code = await runMirrorCli(this.argv);
     if (code !== 0) this.exit(code);
   }

@@ -1,5 +1,6 @@
 import { ClusterError, InconsistencyError } from './errors.js';
-import { EtcdCode, type EtcdReply, etcdError, keyPath } from './etcd-http.js';
+import { EtcdCode, etcdError, keyPath } from './etcd-http.js';
+import { type EtcdRequester, requestRetrying } from './retry.js';
 import { ancestorsOf } from './keys.js';
 import { ABSENT, describeState, type NodeState, sameState, stateOf, type WritePlan } from './write-plan.js';
 import type { EtcdNode } from './etcd-http.js';
@@ -8,10 +9,7 @@ import type { EtcdNode } from './etcd-http.js';
 export type ApplyOutcome = 'applied' | 'already-applied';
 
 /** The destination as the applier uses it (EtcdHttp; an in-memory store in unit tests). */
-export interface DstClient {
-  readonly display: string;
-  request(method: string, path: string, params?: Record<string, string>, isBodyNeededOnSuccess?: boolean): Promise<EtcdReply>;
-}
+export type DstClient = EtcdRequester;
 
 /** What the applier needs to know beyond the plan. */
 export interface ApplyContext {
@@ -37,10 +35,11 @@ const CONFLICT_CODES: ReadonlySet<number> = new Set([
 
 /** Reads what a destination key holds. */
 export async function readState(dst: DstClient, key: string): Promise<NodeState> {
-  const r = await dst.request('GET', keyPath(key));
+  const r = await requestRetrying(dst, 'GET', keyPath(key));
   const err = etcdError(r);
   if (err?.errorCode === EtcdCode.KEY_NOT_FOUND) return ABSENT;
-  if (err || r.status >= 300) throw new ClusterError(`${dst.display}: reading ${key} failed: ${err?.message ?? `HTTP ${r.status}`}`);
+  if (err || r.status >= 300)
+    throw new ClusterError(`${dst.display}: reading ${key} failed: ${err?.message ?? `HTTP ${r.status}`}`);
   return stateOf((r.body as { node: EtcdNode }).node);
 }
 
@@ -48,17 +47,28 @@ export async function readState(dst: DstClient, key: string): Promise<NodeState>
 function replayStates(plan: WritePlan, ctx: ApplyContext): NodeState[] {
   if (plan.index > ctx.replayUpTo) return [];
   const out: NodeState[] = [];
-  for (const p of ctx.pendingOn(plan.dstKey)) if (p.index > plan.index && p.index <= ctx.replayUpTo) out.push(p.after);
+  for (const p of ctx.pendingOn(plan.dstKey))
+    if (p.index > plan.index && p.index <= ctx.replayUpTo) out.push(p.after);
   for (const a of ancestorsOf(plan.dstKey)) {
     for (const p of ctx.pendingOn(a)) {
-      if (p.index > plan.index && p.index <= ctx.replayUpTo && (p.method === 'DELETE' || p.after.kind === 'file')) out.push(ABSENT);
+      if (
+        p.index > plan.index &&
+        p.index <= ctx.replayUpTo &&
+        (p.method === 'DELETE' || p.after.kind === 'file')
+      )
+        out.push(ABSENT);
     }
   }
   return out;
 }
 
 /** Accepts a destination state that shows the event already applied, or stops with an inconsistency. */
-async function recognise(plan: WritePlan, found: NodeState, ctx: ApplyContext, detail: string): Promise<ApplyOutcome> {
+async function recognise(
+  plan: WritePlan,
+  found: NodeState,
+  ctx: ApplyContext,
+  detail: string,
+): Promise<ApplyOutcome> {
   if (sameState(found, plan.after)) return 'already-applied';
   if (plan.index <= ctx.replayUpTo) {
     // a later event on this key may have been applied before the restart; if none queued so far
@@ -67,8 +77,17 @@ async function recognise(plan: WritePlan, found: NodeState, ctx: ApplyContext, d
     await ctx.replayQueued();
     if (replayStates(plan, ctx).some((s) => sameState(found, s))) return 'already-applied';
   }
-  const foundText = sameState(found, plan.before) ? `${describeState(found)} but the write was refused (${detail})` : describeState(found);
-  throw new InconsistencyError(plan.dstKey, describeState(plan.before), foundText, ctx.lastApplied(), plan.index, plan.action);
+  const foundText = sameState(found, plan.before)
+    ? `${describeState(found)} but the write was refused (${detail})`
+    : describeState(found);
+  throw new InconsistencyError(
+    plan.dstKey,
+    describeState(plan.before),
+    foundText,
+    ctx.lastApplied(),
+    plan.index,
+    plan.action,
+  );
 }
 
 function unconditional(params: Record<string, string>): Record<string, string> {
@@ -89,16 +108,23 @@ export async function applyPlan(plan: WritePlan, ctx: ApplyContext): Promise<App
     if (!sameState(found, plan.before)) return recognise(plan, found, ctx, 'checked before writing');
     params = unconditional(params);
   }
-  const reply = await ctx.dst.request(plan.method, keyPath(plan.dstKey), params, false);
+  const reply = await requestRetrying(ctx.dst, plan.method, keyPath(plan.dstKey), params, false);
   if (reply.status >= 200 && reply.status < 300) return 'applied';
   const err = etcdError(reply);
   if (err && CONFLICT_CODES.has(err.errorCode)) {
     if (plan.tolerateMissing && err.errorCode === EtcdCode.KEY_NOT_FOUND) return 'already-applied';
     const found = await readState(ctx.dst, plan.dstKey);
-    return recognise(plan, found, ctx, `etcd error ${err.errorCode}: ${err.message}${err.cause ? ` ${err.cause}` : ''}`);
+    return recognise(
+      plan,
+      found,
+      ctx,
+      `etcd error ${err.errorCode}: ${err.message}${err.cause ? ` ${err.cause}` : ''}`,
+    );
   }
   throw new ClusterError(
     `${ctx.dst.display}: ${plan.method} ${plan.dstKey} (source index ${plan.index}) failed: ` +
-      (err ? `etcd error ${err.errorCode}: ${err.message}` : `HTTP ${reply.status} ${String(reply.body).slice(0, 200)}`),
+      (err
+        ? `etcd error ${err.errorCode}: ${err.message}`
+        : `HTTP ${reply.status} ${String(reply.body).slice(0, 200)}`),
   );
 }

@@ -68,7 +68,9 @@ export class InconsistencyError extends MirrorError {
       `inconsistency at ${key} (source event ${action} at index ${eventIndex}): expected ${expected}, found ${found}; ` +
         `replication stopped, last applied index ${lastAppliedIndex}`,
       MirrorExit.INCONSISTENT,
-      ['inspect the key on both clusters; a full reload (--reload) makes the destination equal to the source again'],
+      [
+        'inspect the key on both clusters; a full reload (--reload) makes the destination equal to the source again',
+      ],
     );
   }
 }
@@ -91,6 +93,11 @@ export class HistoryGapError extends MirrorError {
 /** A cluster could not be reached, or refused a request for a reason that is not an inconsistency. */
 export class ClusterError extends MirrorError {
   constructor(message: string, cause?: unknown) {
-    super(message, MirrorExit.FAILED, ['check that the cluster is up and reachable; restarting etcdmirror is safe'], cause);
+    super(
+      message,
+      MirrorExit.FAILED,
+      ['check that the cluster is up and reachable; restarting etcdmirror is safe'],
+      cause,
+    );
   }
 }

@@ -58,7 +58,8 @@ export function makeEndpoint(rawUrl: string, options: { password?: string; ca?: 
   u.password = '';
   let authorization: string | undefined;
   if (user) {
-    if (password === undefined) throw new ClusterError(`${u.origin}: a user is given but no password (use --password-file)`);
+    if (password === undefined)
+      throw new ClusterError(`${u.origin}: a user is given but no password (use --password-file)`);
     registerSecret(password);
     authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     registerSecret(authorization.slice(6));
@@ -97,7 +98,12 @@ export class EtcdHttp {
   }
 
   /** Opens a request and returns the response object (headers received, body not read). */
-  open(method: string, path: string, body: string | undefined, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  open(
+    method: string,
+    path: string,
+    body: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<http.IncomingMessage> {
     const headers: http.OutgoingHttpHeaders = {};
     if (this.#endpoint.authorization) headers.authorization = this.#endpoint.authorization;
     if (body !== undefined) {
@@ -120,7 +126,9 @@ export class EtcdHttp {
         resolve,
       );
       req.setNoDelay(true);
-      req.on('error', (e) => reject(new ClusterError(`${this.display}: ${method} ${path.split('?')[0]} failed: ${e.message}`, e)));
+      req.on('error', (e) =>
+        reject(new ClusterError(`${this.display}: ${method} ${path.split('?')[0]} failed: ${e.message}`, e)),
+      );
       req.end(body);
     });
   }
@@ -129,7 +137,12 @@ export class EtcdHttp {
    * One request, body read and parsed as JSON. With `isBodyNeededOnSuccess` false a 2xx answer's
    * body is not parsed (the mirror's writes only need to know they succeeded: it saves CPU).
    */
-  async request(method: string, path: string, params?: Record<string, string>, isBodyNeededOnSuccess = true): Promise<EtcdReply> {
+  async request(
+    method: string,
+    path: string,
+    params?: Record<string, string>,
+    isBodyNeededOnSuccess = true,
+  ): Promise<EtcdReply> {
     const query = params ? new URLSearchParams(params).toString() : '';
     const isBodyMethod = method === 'PUT' || method === 'POST';
     const fullPath = !isBodyMethod && query ? `${path}?${query}` : path;
@@ -138,13 +151,16 @@ export class EtcdHttp {
     await new Promise<void>((resolve, reject) => {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', resolve);
-      res.on('error', (e) => reject(new ClusterError(`${this.display}: reading the answer failed: ${e.message}`, e)));
+      res.on('error', (e) =>
+        reject(new ClusterError(`${this.display}: reading the answer failed: ${e.message}`, e)),
+      );
       res.on('aborted', () => reject(new ClusterError(`${this.display}: the answer was cut`)));
     });
     const idx = res.headers['x-etcd-index'];
     const etcdIndex = idx === undefined ? undefined : Number(idx);
     const status = res.statusCode ?? 0;
-    if (!isBodyNeededOnSuccess && status >= 200 && status < 300) return { status, etcdIndex, body: undefined };
+    if (!isBodyNeededOnSuccess && status >= 200 && status < 300)
+      return { status, etcdIndex, body: undefined };
     const text = Buffer.concat(chunks).toString('utf8');
     let body: unknown = text;
     try {

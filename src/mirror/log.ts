@@ -12,7 +12,10 @@ export interface Logger {
 }
 
 /** A logger writing `time LEVEL message` lines (redacted) to a sink, stderr by default. */
-export function makeLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export function makeLogger(
+  level: LogLevel,
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
   const min = RANK[level];
   const emit = (l: LogLevel, message: string): void => {
     if (RANK[l] >= min) write(`${new Date().toISOString()} ${l.toUpperCase()} ${redact(message)}\n`);

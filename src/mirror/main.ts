@@ -12,32 +12,59 @@ import { MIRROR_USAGE, parseMirrorArgs, readFlagFile } from './options.js';
  * resolves with the exit code. SIGTERM and SIGINT stop it cleanly.
  */
 export async function runMirrorCli(argv: string[]): Promise<MirrorExitCode> {
-  let mirror: Mirror;
-  try {
-    const o = parseMirrorArgs(argv);
-    if (o.isHelp) {
-      process.stdout.write(MIRROR_USAGE);
-      return MirrorExit.OK;
-    }
-    const password = o.passwordFile ? readFlagFile('--password-file', o.passwordFile).toString('utf8').replace(/\r?\n$/, '') : undefined;
-    const ca = o.caFile ? readFlagFile('--ca-file', o.caFile) : undefined;
-    const log = makeLogger(o.logLevel);
-    const src = new EtcdHttp(makeEndpoint(o.srcUrl, { password, ca }), 8);
-    const dst = new EtcdHttp(makeEndpoint(o.dstUrl, { password, ca }), o.concurrency + 8);
-    const mapper = new KeyMapper({ srcPrefix: o.srcPrefix, dstPrefix: o.dstPrefix, strip: o.strip, ignoreRegex: o.ignoreRegex });
-    mirror = new Mirror({ src, dst, mapper, log, reload: o.reload, resyncOnGap: o.resyncOnGap, concurrency: o.concurrency, listen: o.listen });
-  } catch (e) {
-    process.stderr.write(`etcdmirror: ${formatError(e)}\n`);
-    return e instanceof MirrorError ? e.mirrorExit : MirrorExit.UNEXPECTED;
-  }
-  const onSignal = (): void => mirror.stop();
+  let mirror: Mirror | undefined;
+  let isStopRequested = false;
+  const onSignal = (): void => {
+    isStopRequested = true;
+    mirror?.stop();
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    return await mirror.run();
+    return await runUntilStopped();
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+  }
+
+  async function runUntilStopped(): Promise<MirrorExitCode> {
+    try {
+      const o = parseMirrorArgs(argv);
+      if (o.isHelp) {
+        process.stdout.write(MIRROR_USAGE);
+        return MirrorExit.OK;
+      }
+      const password = o.passwordFile
+        ? readFlagFile('--password-file', o.passwordFile)
+            .toString('utf8')
+            .replace(/\r?\n$/, '')
+        : undefined;
+      const ca = o.caFile ? readFlagFile('--ca-file', o.caFile) : undefined;
+      const log = makeLogger(o.logLevel);
+      const src = new EtcdHttp(makeEndpoint(o.srcUrl, { password, ca }), 8);
+      const dst = new EtcdHttp(makeEndpoint(o.dstUrl, { password, ca }), o.concurrency + 8);
+      const mapper = new KeyMapper({
+        srcPrefix: o.srcPrefix,
+        dstPrefix: o.dstPrefix,
+        strip: o.strip,
+        ignoreRegex: o.ignoreRegex,
+      });
+      mirror = new Mirror({
+        src,
+        dst,
+        mapper,
+        log,
+        reload: o.reload,
+        resyncOnGap: o.resyncOnGap,
+        concurrency: o.concurrency,
+        listen: o.listen,
+      });
+    } catch (e) {
+      process.stderr.write(`etcdmirror: ${formatError(e)}\n`);
+      return e instanceof MirrorError ? e.mirrorExit : MirrorExit.UNEXPECTED;
+    }
+    if (isStopRequested) return MirrorExit.OK;
+    return mirror.run();
   }
 }
 

@@ -25,7 +25,8 @@ export class MirrorMetrics {
       '# HELP etcdmirror_events_applied_total Source events applied to the destination, by action.',
       '# TYPE etcdmirror_events_applied_total counter',
     ];
-    for (const [action, n] of [...this.appliedByAction].sort()) lines.push(`etcdmirror_events_applied_total{action="${action}"} ${n}`);
+    for (const [action, n] of [...this.appliedByAction].sort())
+      lines.push(`etcdmirror_events_applied_total{action="${action}"} ${n}`);
     lines.push(
       '# HELP etcdmirror_events_already_applied_total Replayed events found already applied (after a restart).',
       '# TYPE etcdmirror_events_already_applied_total counter',

@@ -1,6 +1,13 @@
 import type http from 'node:http';
 import { type ApplyContext, applyPlan } from './applier.js';
-import { ClusterError, HistoryGapError, MirrorError, MirrorExit, type MirrorExitCode, NoIndexError } from './errors.js';
+import {
+  ClusterError,
+  HistoryGapError,
+  MirrorError,
+  MirrorExit,
+  type MirrorExitCode,
+  NoIndexError,
+} from './errors.js';
 import { EtcdCode, type EtcdEvent, type EtcdHttp, type EtcdNode, etcdError, keyPath } from './etcd-http.js';
 import type { KeyMapper } from './keys.js';
 import type { Logger } from './log.js';
@@ -34,13 +41,18 @@ export async function readRecordedIndex(dst: EtcdHttp, indexKey: string): Promis
   const r = await dst.request('GET', keyPath(indexKey));
   const err = etcdError(r);
   if (err?.errorCode === EtcdCode.KEY_NOT_FOUND) throw new NoIndexError(indexKey);
-  if (err || r.status !== 200) throw new ClusterError(`${dst.display}: reading ${indexKey} failed: ${err?.message ?? `HTTP ${r.status}`}`);
+  if (err || r.status !== 200)
+    throw new ClusterError(
+      `${dst.display}: reading ${indexKey} failed: ${err?.message ?? `HTTP ${r.status}`}`,
+    );
   const value = (r.body as { node: EtcdNode }).node.value ?? '';
   const index = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(index)) {
-    throw new MirrorError(`the replication index at ${indexKey} is not a number: ${JSON.stringify(value)}`, MirrorExit.NO_INDEX, [
-      'run etcdmirror once with --reload',
-    ]);
+    throw new MirrorError(
+      `the replication index at ${indexKey} is not a number: ${JSON.stringify(value)}`,
+      MirrorExit.NO_INDEX,
+      ['run etcdmirror once with --reload'],
+    );
   }
   return index;
 }
@@ -84,7 +96,9 @@ export class Mirror {
     try {
       if (this.#s.listen) {
         this.#server = await startStatusServer(this.metrics, this.#s.listen.host, this.#s.listen.port);
-        log.info(`status endpoint on http://${this.#s.listen.host}:${this.#s.listen.port} (/lag, /metrics, /health)`);
+        log.info(
+          `status endpoint on http://${this.#s.listen.host}:${this.#s.listen.port} (/lag, /metrics, /health)`,
+        );
       }
       let start: number;
       if (this.#s.reload) {
@@ -93,7 +107,8 @@ export class Mirror {
         start = await readRecordedIndex(this.#s.dst, mapper.indexKey);
       }
       this.#recordedIndex = start;
-      if (!this.#isStopRequested) this.#startReplication(start, true);
+      // after a reload the destination is exactly the snapshot: nothing can have been applied beyond it
+      if (!this.#isStopRequested) this.#startReplication(start, !this.#s.reload);
     } catch (e) {
       return this.#end(e);
     }
@@ -173,7 +188,10 @@ export class Mirror {
     }
     if (planned.kind === 'skip') {
       this.metrics.ignored++;
-      if (this.#s.log.isDebug) this.#s.log.debug(`index ${index}: ${planned.action} ${planned.srcKey} not replicated (${planned.reason})`);
+      if (this.#s.log.isDebug)
+        this.#s.log.debug(
+          `index ${index}: ${planned.action} ${planned.srcKey} not replicated (${planned.reason})`,
+        );
       scheduler.push(index, undefined, undefined);
     } else {
       scheduler.push(index, planned.plan.dstKey, planned.plan);
@@ -185,7 +203,9 @@ export class Mirror {
     if (outcome === 'already-applied') this.metrics.alreadyApplied++;
     this.metrics.countApplied(plan.action);
     if (this.#s.log.isDebug) {
-      this.#s.log.debug(`index ${plan.index}: ${plan.action} ${plan.srcKey} -> ${plan.dstKey}${outcome === 'already-applied' ? ' (already applied)' : ''}`);
+      this.#s.log.debug(
+        `index ${plan.index}: ${plan.action} ${plan.srcKey} -> ${plan.dstKey}${outcome === 'already-applied' ? ' (already applied)' : ''}`,
+      );
     }
   }
 
@@ -226,7 +246,13 @@ export class Mirror {
     try {
       await scheduler?.whenIdle();
       await this.#waitRecording();
-      const index = await resyncDestination(this.#s.src, this.#s.dst, this.#s.mapper, log, this.#s.concurrency);
+      const index = await resyncDestination(
+        this.#s.src,
+        this.#s.dst,
+        this.#s.mapper,
+        log,
+        this.#s.concurrency,
+      );
       await writeIndex(this.#s.dst, this.#s.mapper.indexKey, index);
       if (this.#isStopping) return;
       this.#startReplication(index, false);
@@ -250,6 +276,8 @@ export class Mirror {
     this.metrics.errors++;
     this.#s.log.error(formatError(e));
     this.#server?.close();
+    this.#s.src.close();
+    this.#s.dst.close();
     return e instanceof MirrorError ? e.mirrorExit : MirrorExit.UNEXPECTED;
   }
 
@@ -267,7 +295,9 @@ export class Mirror {
         await writeIndex(this.#s.dst, this.#s.mapper.indexKey, scheduler.watermark);
         this.#recordedIndex = scheduler.watermark;
       }
-      this.#s.log.info(`replication stopped; last applied index ${this.#recordedIndex} recorded in ${this.#s.mapper.indexKey}`);
+      this.#s.log.info(
+        `replication stopped; last applied index ${this.#recordedIndex} recorded in ${this.#s.mapper.indexKey}`,
+      );
     } catch (e) {
       this.#s.log.error(`could not record the last applied index: ${formatError(e)}`);
       if (code === MirrorExit.OK) code = MirrorExit.FAILED;

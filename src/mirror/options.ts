@@ -60,7 +60,8 @@ ${MIRROR_EXIT_CODES_HELP}
 function parseListen(raw: string): { host: string; port: number } | undefined {
   if (raw === 'off') return undefined;
   const m = /^(.*):(\d+)$/.exec(raw);
-  if (!m || Number(m[2]) > 65535) throw new MirrorUsageError(`--listen ${raw}: expected ADDR:PORT, e.g. 127.0.0.1:8000`);
+  if (!m || Number(m[2]) > 65535)
+    throw new MirrorUsageError(`--listen ${raw}: expected ADDR:PORT, e.g. 127.0.0.1:8000`);
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port: Number(m[2]) };
 }
 
@@ -92,7 +93,8 @@ export function parseMirrorArgs(argv: string[]): MirrorCliOptions {
   const v = parsed.values;
   const isHelp = v.help === true;
   const [srcUrl, dstUrl, ...extra] = parsed.positionals;
-  if (!isHelp && (!srcUrl || !dstUrl || extra.length)) throw new MirrorUsageError('expected exactly two arguments: SRC_URL DST_URL', ['etcdmirror --help']);
+  if (!isHelp && (!srcUrl || !dstUrl || extra.length))
+    throw new MirrorUsageError('expected exactly two arguments: SRC_URL DST_URL', ['etcdmirror --help']);
   for (const u of [srcUrl, dstUrl]) {
     if (u === undefined) continue;
     let url: URL;
@@ -101,12 +103,15 @@ export function parseMirrorArgs(argv: string[]): MirrorCliOptions {
     } catch {
       throw new MirrorUsageError(`not a URL: ${u}`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MirrorUsageError(`${url.origin}: only http and https URLs are supported`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new MirrorUsageError(`${url.origin}: only http and https URLs are supported`);
   }
   const level = v['log-level'] as string;
-  if (level !== 'debug' && level !== 'info' && level !== 'error') throw new MirrorUsageError(`--log-level ${level}: use debug, info or error`);
+  if (level !== 'debug' && level !== 'info' && level !== 'error')
+    throw new MirrorUsageError(`--log-level ${level}: use debug, info or error`);
   const concurrency = Number(v.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new MirrorUsageError(`--concurrency ${v.concurrency}: a number from 1 to 256`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
+    throw new MirrorUsageError(`--concurrency ${v.concurrency}: a number from 1 to 256`);
   const ignoreRegex = v['src-ignore-keys-regex'] as string;
   try {
     new RegExp(ignoreRegex);
@@ -136,6 +141,8 @@ export function readFlagFile(flag: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new MirrorUsageError(`${flag} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new MirrorUsageError(
+      `${flag} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+    );
   }
 }

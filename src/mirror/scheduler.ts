@@ -89,9 +89,18 @@ export class OrderedScheduler<T> {
    * (ignored or hidden); it only moves the watermark, in order.
    */
   push(index: number, key: string | undefined, payload: T | undefined): void {
-    if (index <= this.#receivedUpTo) throw new Error(`event index ${index} is not after ${this.#receivedUpTo}`);
+    if (index <= this.#receivedUpTo)
+      throw new Error(`event index ${index} is not after ${this.#receivedUpTo}`);
     this.#receivedUpTo = index;
-    const job: Job<T> = { index, key, payload, ancestors: [], waitingFor: 0, dependents: [], isDone: key === undefined };
+    const job: Job<T> = {
+      index,
+      key,
+      payload,
+      ancestors: [],
+      waitingFor: 0,
+      dependents: [],
+      isDone: key === undefined,
+    };
     this.#order.push(job);
     if (key !== undefined) {
       const deps = new Set<Job<T>>();
@@ -143,7 +152,11 @@ export class OrderedScheduler<T> {
   }
 
   #pump(): void {
-    while (!this.#isStopped && this.#running < this.#options.concurrency && this.#readyHead < this.#ready.length) {
+    while (
+      !this.#isStopped &&
+      this.#running < this.#options.concurrency &&
+      this.#readyHead < this.#ready.length
+    ) {
       const job = this.#ready[this.#readyHead++]!;
       if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
         this.#ready = this.#ready.slice(this.#readyHead);

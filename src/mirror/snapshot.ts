@@ -1,6 +1,7 @@
 import { ClusterError } from './errors.js';
 import { EtcdCode, type EtcdHttp, type EtcdNode, etcdError, keyPath } from './etcd-http.js';
 import { isHidden, isUnder, type KeyMapper } from './keys.js';
+import { requestRetrying } from './retry.js';
 import type { Logger } from './log.js';
 import { type NodeState, sameState, stateOf } from './write-plan.js';
 
@@ -18,12 +19,18 @@ function flatten(node: EtcdNode, into: Map<string, NodeState>): void {
 
 /** Reads a subtree at one index (a single recursive, quorum GET). */
 export async function readSnapshot(client: EtcdHttp, prefix: string): Promise<Snapshot> {
-  const r = await client.request('GET', keyPath(prefix), { recursive: 'true', sorted: 'true', quorum: 'true' });
+  const r = await client.request('GET', keyPath(prefix), {
+    recursive: 'true',
+    sorted: 'true',
+    quorum: 'true',
+  });
   const err = etcdError(r);
   const nodes = new Map<string, NodeState>();
   if (err?.errorCode === EtcdCode.KEY_NOT_FOUND) return { index: r.etcdIndex ?? err.index ?? 0, nodes };
   if (err || r.status !== 200 || r.etcdIndex === undefined) {
-    throw new ClusterError(`${client.display}: reading ${prefix} failed: ${err?.message ?? `HTTP ${r.status}`}`);
+    throw new ClusterError(
+      `${client.display}: reading ${prefix} failed: ${err?.message ?? `HTTP ${r.status}`}`,
+    );
   }
   flatten((r.body as { node: EtcdNode }).node, nodes);
   if (prefix === '/') nodes.delete('/');
@@ -31,7 +38,11 @@ export async function readSnapshot(client: EtcdHttp, prefix: string): Promise<Sn
 }
 
 /** Runs `fn` over items with at most `limit` in flight. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) await fn(items[next++]!);
@@ -39,12 +50,20 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, fn: 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-async function mustSucceed(client: EtcdHttp, method: string, key: string, params: Record<string, string>, allow: number[] = []): Promise<void> {
-  const r = await client.request(method, keyPath(key), params, false);
+async function mustSucceed(
+  client: EtcdHttp,
+  method: string,
+  key: string,
+  params: Record<string, string>,
+  allow: number[] = [],
+): Promise<void> {
+  const r = await requestRetrying(client, method, keyPath(key), params, false);
   if (r.status >= 200 && r.status < 300) return;
   const err = etcdError(r);
   if (err && allow.includes(err.errorCode)) return;
-  throw new ClusterError(`${client.display}: ${method} ${key} failed: ${err ? `etcd error ${err.errorCode}: ${err.message}` : `HTTP ${r.status}`}`);
+  throw new ClusterError(
+    `${client.display}: ${method} ${key} failed: ${err ? `etcd error ${err.errorCode}: ${err.message}` : `HTTP ${r.status}`}`,
+  );
 }
 
 /** The source snapshot mapped to destination keys, without the keys that are not replicated. */
@@ -58,7 +77,12 @@ function wantedState(snapshot: Snapshot, mapper: KeyMapper): Map<string, NodeSta
 }
 
 /** Writes the wanted states that differ from `current`: directories without children, then files. */
-async function writeDifferences(dst: EtcdHttp, wanted: Map<string, NodeState>, current: Map<string, NodeState>, concurrency: number): Promise<number> {
+async function writeDifferences(
+  dst: EtcdHttp,
+  wanted: Map<string, NodeState>,
+  current: Map<string, NodeState>,
+  concurrency: number,
+): Promise<number> {
   const hasChild = new Set<string>();
   for (const k of wanted.keys()) hasChild.add(k.slice(0, k.lastIndexOf('/')) || '/');
   const dirs: string[] = [];
@@ -70,7 +94,9 @@ async function writeDifferences(dst: EtcdHttp, wanted: Map<string, NodeState>, c
       if (!hasChild.has(k)) dirs.push(k);
     } else if (s.kind === 'file') files.push([k, s.value]);
   }
-  await forEachLimited(dirs, concurrency, (k) => mustSucceed(dst, 'PUT', k, { dir: 'true' }, [EtcdCode.NOT_FILE, EtcdCode.NODE_EXIST]));
+  await forEachLimited(dirs, concurrency, (k) =>
+    mustSucceed(dst, 'PUT', k, { dir: 'true' }, [EtcdCode.NOT_FILE, EtcdCode.NODE_EXIST]),
+  );
   await forEachLimited(files, concurrency, ([k, v]) => mustSucceed(dst, 'PUT', k, { value: v }));
   return dirs.length + files.length;
 }
@@ -85,30 +111,48 @@ export async function writeIndex(dst: EtcdHttp, indexKey: string, index: number)
  * source prefix), copies every key of a consistent source snapshot, and records its index.
  * Returns the snapshot's index.
  */
-export async function reloadDestination(src: EtcdHttp, dst: EtcdHttp, mapper: KeyMapper, log: Logger, concurrency = 32): Promise<number> {
+export async function reloadDestination(
+  src: EtcdHttp,
+  dst: EtcdHttp,
+  mapper: KeyMapper,
+  log: Logger,
+  concurrency = 32,
+): Promise<number> {
   const base = mapper.dstBase;
-  log.info(`RELOAD: ERASING EVERYTHING under ${base} on the destination ${dst.display}, then copying ${mapper.srcPrefix} from ${src.display}`);
+  log.info(
+    `RELOAD: ERASING EVERYTHING under ${base} on the destination ${dst.display}, then copying ${mapper.srcPrefix} from ${src.display}`,
+  );
   if (base === '/') {
     const top = await readTopLevel(dst, '/');
-    await forEachLimited(top, concurrency, (k) => mustSucceed(dst, 'DELETE', k, { dir: 'true', recursive: 'true' }, [EtcdCode.KEY_NOT_FOUND]));
+    await forEachLimited(top, concurrency, (k) =>
+      mustSucceed(dst, 'DELETE', k, { dir: 'true', recursive: 'true' }, [EtcdCode.KEY_NOT_FOUND]),
+    );
     log.info(`RELOAD: erased ${top.length} top-level keys on the destination`);
   } else {
-    await mustSucceed(dst, 'DELETE', base, { dir: 'true', recursive: 'true' }, [EtcdCode.KEY_NOT_FOUND, EtcdCode.NOT_DIR]);
+    await mustSucceed(dst, 'DELETE', base, { dir: 'true', recursive: 'true' }, [
+      EtcdCode.KEY_NOT_FOUND,
+      EtcdCode.NOT_DIR,
+    ]);
     await mustSucceed(dst, 'DELETE', base, {}, [EtcdCode.KEY_NOT_FOUND, EtcdCode.NOT_FILE]);
     log.info(`RELOAD: erased ${base} on the destination`);
   }
   const snapshot = await readSnapshot(src, mapper.srcPrefix);
   const written = await writeDifferences(dst, wantedState(snapshot, mapper), new Map(), concurrency);
   await writeIndex(dst, mapper.indexKey, snapshot.index);
-  log.info(`RELOAD: copied ${written} keys at source index ${snapshot.index}; recorded it in ${mapper.indexKey}`);
+  log.info(
+    `RELOAD: copied ${written} keys at source index ${snapshot.index}; recorded it in ${mapper.indexKey}`,
+  );
   return snapshot.index;
 }
 
 async function readTopLevel(client: EtcdHttp, key: string): Promise<string[]> {
   const r = await client.request('GET', keyPath(key));
   const err = etcdError(r);
-  if (err || r.status !== 200) throw new ClusterError(`${client.display}: listing ${key} failed: ${err?.message ?? `HTTP ${r.status}`}`);
-  return ((r.body as { node: EtcdNode }).node.nodes ?? []).map((n) => n.key ?? '').filter((k) => k && !isHidden(k));
+  if (err || r.status !== 200)
+    throw new ClusterError(`${client.display}: listing ${key} failed: ${err?.message ?? `HTTP ${r.status}`}`);
+  return ((r.body as { node: EtcdNode }).node.nodes ?? [])
+    .map((n) => n.key ?? '')
+    .filter((k) => k && !isHidden(k));
 }
 
 /**
@@ -116,7 +160,13 @@ async function readTopLevel(client: EtcdHttp, key: string): Promise<string[]> {
  * the differences (no erase): keys missing or different are written, keys the source does not
  * have are deleted (ignored keys are left alone). Returns the snapshot's index.
  */
-export async function resyncDestination(src: EtcdHttp, dst: EtcdHttp, mapper: KeyMapper, log: Logger, concurrency = 32): Promise<number> {
+export async function resyncDestination(
+  src: EtcdHttp,
+  dst: EtcdHttp,
+  mapper: KeyMapper,
+  log: Logger,
+  concurrency = 32,
+): Promise<number> {
   const snapshot = await readSnapshot(src, mapper.srcPrefix);
   const wanted = wantedState(snapshot, mapper);
   const current = (await readSnapshot(dst, mapper.dstBase)).nodes;
@@ -135,8 +185,12 @@ export async function resyncDestination(src: EtcdHttp, dst: EtcdHttp, mapper: Ke
       for (const sub of sorted) if (isUnder(sub, k)) current.delete(sub);
     }
   }
-  await forEachLimited(removals, concurrency, (k) => mustSucceed(dst, 'DELETE', k, { dir: 'true', recursive: 'true' }, [EtcdCode.KEY_NOT_FOUND]));
+  await forEachLimited(removals, concurrency, (k) =>
+    mustSucceed(dst, 'DELETE', k, { dir: 'true', recursive: 'true' }, [EtcdCode.KEY_NOT_FOUND]),
+  );
   const written = await writeDifferences(dst, wanted, current, concurrency);
-  log.info(`RESYNC: made the destination equal to source index ${snapshot.index}: ${removals.length} removed, ${written} written`);
+  log.info(
+    `RESYNC: made the destination equal to source index ${snapshot.index}: ${removals.length} removed, ${written} written`,
+  );
   return snapshot.index;
 }

@@ -52,7 +52,9 @@ function gapError(requested: number, cause: string | undefined): HistoryGapError
   return new HistoryGapError(requested, m ? Number(m[1]) : undefined);
 }
 
-type PollResult = { kind: 'event'; event: EtcdEvent; sourceIndex: number | undefined } | { kind: 'quiet'; sourceIndex: number | undefined };
+type PollResult =
+  | { kind: 'event'; event: EtcdEvent; sourceIndex: number | undefined }
+  | { kind: 'quiet'; sourceIndex: number | undefined };
 
 /**
  * The source's events, in order, without loss: one streamed recursive watch (`stream=true`,
@@ -77,7 +79,13 @@ export class SourceFeed {
   #isCatchingUp = false;
   #failingSince: number | undefined;
 
-  constructor(src: EtcdHttp, prefix: string, handlers: FeedHandlers, log: Logger, options: Partial<FeedOptions> = {}) {
+  constructor(
+    src: EtcdHttp,
+    prefix: string,
+    handlers: FeedHandlers,
+    log: Logger,
+    options: Partial<FeedOptions> = {},
+  ) {
     this.#src = src;
     this.#prefix = prefix;
     this.#handlers = handlers;
@@ -121,7 +129,12 @@ export class SourceFeed {
     this.#streamAbort = abort;
     let buffered: EtcdEvent[] | undefined = [];
     try {
-      const res = await this.#src.open('GET', `${keyPath(this.#prefix)}?wait=true&recursive=true&stream=true`, undefined, abort.signal);
+      const res = await this.#src.open(
+        'GET',
+        `${keyPath(this.#prefix)}?wait=true&recursive=true&stream=true`,
+        undefined,
+        abort.signal,
+      );
       if (res.statusCode !== 200) {
         res.resume();
         throw new ClusterError(`${this.#src.display}: the watch was refused with HTTP ${res.statusCode}`);
@@ -155,7 +168,9 @@ export class SourceFeed {
       });
       const onClosed = (): void => {
         if (connection === this.#connection && !this.#isStopped) {
-          this.#log.info(`the watch stream from ${this.#src.display} closed at index ${this.#lastDelivered}, reconnecting`);
+          this.#log.info(
+            `the watch stream from ${this.#src.display} closed at index ${this.#lastDelivered}, reconnecting`,
+          );
           void this.#reconnect(connection);
         }
       };
@@ -215,7 +230,8 @@ export class SourceFeed {
     } catch (e) {
       throw e instanceof Error ? e : new ClusterError(String(e));
     }
-    const sourceIndex = res.headers['x-etcd-index'] === undefined ? undefined : Number(res.headers['x-etcd-index']);
+    const sourceIndex =
+      res.headers['x-etcd-index'] === undefined ? undefined : Number(res.headers['x-etcd-index']);
     return new Promise<PollResult>((resolve, reject) => {
       const chunks: Buffer[] = [];
       // a busy event loop runs timers before reading sockets: look once more after the poll phase
@@ -235,12 +251,18 @@ export class SourceFeed {
         try {
           body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         } catch {
-          return reject(new ClusterError(`${this.#src.display}: unreadable long-poll answer (HTTP ${res.statusCode})`));
+          return reject(
+            new ClusterError(`${this.#src.display}: unreadable long-poll answer (HTTP ${res.statusCode})`),
+          );
         }
         const err = etcdError({ status: res.statusCode ?? 0, etcdIndex: sourceIndex, body });
         if (err?.errorCode === EtcdCode.EVENT_INDEX_CLEARED) return reject(gapError(waitIndex, err.cause));
         if (err || res.statusCode !== 200) {
-          return reject(new ClusterError(`${this.#src.display}: long-poll at ${waitIndex} failed: ${err?.message ?? `HTTP ${res.statusCode}`}`));
+          return reject(
+            new ClusterError(
+              `${this.#src.display}: long-poll at ${waitIndex} failed: ${err?.message ?? `HTTP ${res.statusCode}`}`,
+            ),
+          );
         }
         resolve({ kind: 'event', event: body as EtcdEvent, sourceIndex });
       });
@@ -299,7 +321,11 @@ export class SourceFeed {
       if (r.sourceIndex !== undefined) this.#handlers.onSourceIndex(r.sourceIndex);
       if (connection !== this.#connection || this.#isStopped) return;
       if (r.kind === 'quiet') {
-        if (r.sourceIndex !== undefined && r.sourceIndex > this.#lastDelivered && this.#lastDelivered === waitIndex - 1) {
+        if (
+          r.sourceIndex !== undefined &&
+          r.sourceIndex > this.#lastDelivered &&
+          this.#lastDelivered === waitIndex - 1
+        ) {
           this.#lastDelivered = r.sourceIndex;
           this.#handlers.onQuiet(r.sourceIndex);
         }
@@ -314,7 +340,9 @@ export class SourceFeed {
       if (i <= this.#lastDelivered) return;
       await new Promise((res) => setTimeout(res, this.#options.stallGraceMs));
       if (connection === this.#connection && !this.#isStopped && this.#lastDelivered < i) {
-        this.#log.error(`the watch stream stalled (event ${i} seen in history but not streamed); reconnecting`);
+        this.#log.error(
+          `the watch stream stalled (event ${i} seen in history but not streamed); reconnecting`,
+        );
         await this.#connect();
       }
     } catch (e) {

@@ -13,7 +13,9 @@ export function startStatusServer(metrics: MirrorMetrics, host: string, port: nu
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
     } else if (path === '/health') {
-      res.writeHead(metrics.isReplicating ? 200 : 503, { 'content-type': 'text/plain' }).end(metrics.isReplicating ? 'ok\n' : 'not replicating\n');
+      res
+        .writeHead(metrics.isReplicating ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(metrics.isReplicating ? 'ok\n' : 'not replicating\n');
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('try /lag, /metrics or /health\n');
     }

@@ -51,7 +51,9 @@ export interface WritePlan {
 }
 
 /** The outcome of mapping one event: a write, or the reason it is not replicated. */
-export type EventPlan = { kind: 'write'; plan: WritePlan } | { kind: 'skip'; reason: SkipReason; index: number; srcKey: string; action: string };
+export type EventPlan =
+  | { kind: 'write'; plan: WritePlan }
+  | { kind: 'skip'; reason: SkipReason; index: number; srcKey: string; action: string };
 
 /** The source index of an event. */
 export function eventIndex(ev: EtcdEvent): number {
@@ -71,9 +73,14 @@ function putCondition(before: NodeState): { params: Record<string, string>; chec
 }
 
 /** The condition that makes a DELETE strict given what the key held before. */
-function deleteCondition(before: NodeState, isDir: boolean): { params: Record<string, string>; checkFirst: boolean } {
-  if (isDir || before.kind === 'dir') return { params: { dir: 'true', recursive: 'true' }, checkFirst: false };
-  if (before.kind === 'file' && before.value !== '') return { params: { prevValue: before.value }, checkFirst: false };
+function deleteCondition(
+  before: NodeState,
+  isDir: boolean,
+): { params: Record<string, string>; checkFirst: boolean } {
+  if (isDir || before.kind === 'dir')
+    return { params: { dir: 'true', recursive: 'true' }, checkFirst: false };
+  if (before.kind === 'file' && before.value !== '')
+    return { params: { prevValue: before.value }, checkFirst: false };
   return { params: {}, checkFirst: before.kind === 'file' };
 }
 
@@ -117,7 +124,13 @@ export function planEvent(ev: EtcdEvent, mapper: KeyMapper): EventPlan {
     case 'create':
       return {
         kind: 'write',
-        plan: { ...base, method: 'PUT', params: { ...writeParams(ev.node), prevExist: 'false' }, after: stateOf(ev.node), checkFirst: false },
+        plan: {
+          ...base,
+          method: 'PUT',
+          params: { ...writeParams(ev.node), prevExist: 'false' },
+          after: stateOf(ev.node),
+          checkFirst: false,
+        },
       };
     case 'set':
     case 'update':
@@ -125,7 +138,13 @@ export function planEvent(ev: EtcdEvent, mapper: KeyMapper): EventPlan {
       const c = putCondition(before);
       return {
         kind: 'write',
-        plan: { ...base, method: 'PUT', params: { ...writeParams(ev.node), ...c.params }, after: stateOf(ev.node), checkFirst: c.checkFirst },
+        plan: {
+          ...base,
+          method: 'PUT',
+          params: { ...writeParams(ev.node), ...c.params },
+          after: stateOf(ev.node),
+          checkFirst: c.checkFirst,
+        },
       };
     }
     case 'delete':
@@ -134,7 +153,14 @@ export function planEvent(ev: EtcdEvent, mapper: KeyMapper): EventPlan {
       const c = deleteCondition(before, ev.node.dir === true);
       return {
         kind: 'write',
-        plan: { ...base, method: 'DELETE', params: c.params, after: ABSENT, checkFirst: c.checkFirst, tolerateMissing: ev.action === 'expire' },
+        plan: {
+          ...base,
+          method: 'DELETE',
+          params: c.params,
+          after: ABSENT,
+          checkFirst: c.checkFirst,
+          tolerateMissing: ev.action === 'expire',
+        },
       };
     }
     default:

@@ -75,13 +75,14 @@ describe('cookbook etcd.switchover against the lab', () => {
       }
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(code).toBe(97);
     expect(out).toContain('rollback complete');
+    expect(code).toBe(97);
     expect(await world()).toEqual(codfwMaster);
   }, 120_000);
 
   test('a switchover to eqiad and back leaves each side as the runbook says, writes flowing the new way', async () => {
     const there = cli(['etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y', '-t', 'T358636', '-r', 'test']);
+    expect(there.stdout).toContain('✓ etcd.switchover done');
     expect(there.code).toBe(0);
     expect(there.stdout).toContain('a write through eqiad reached codfw');
     expect(await world()).toEqual({
@@ -92,6 +93,7 @@ describe('cookbook etcd.switchover against the lab', () => {
       conftool: Array(2).fill('300 conf1007.eqiad.wmnet,300 conf1008.eqiad.wmnet,300 conf1009.eqiad.wmnet'),
     });
     const back = cli(['etcd.switchover', '--from', 'eqiad', '--to', 'codfw', '-y']);
+    expect(back.stdout).toContain('✓ etcd.switchover done');
     expect(back.code).toBe(0);
     expect(back.stdout).toContain('a write through codfw reached eqiad');
     expect(await world()).toEqual(codfwMaster);

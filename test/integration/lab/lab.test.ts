@@ -96,6 +96,8 @@ describe('the nginx proxy in front of etcd', () => {
     expect(put.status).toBe(201);
     const event = JSON.parse((await watch).body) as { action: string; node: { value: string } };
     expect(event).toMatchObject({ action: 'set', node: { value: 'seen' } });
+    // Written into the replica directly: remove it, so that the replica holds only what replication put there.
+    expect((await fetch(`${lab.etcd.eqiad!.clientUrls[0]}/v2/keys${key}`, { method: 'DELETE' })).status).toBe(200);
   });
 
   test('the read-only switch of the environment file flips the eqiad proxy to read-write and back with an nginx reload', async () => {
@@ -113,6 +115,9 @@ describe('the nginx proxy in front of etcd', () => {
     }
     await new Promise((r) => setTimeout(r, 500));
     expect((await httpsRequest(lab, url, { method: 'PUT', auth: true, form: { value: 'ro' } })).status).toBe(403);
+    // Written into the replica directly: remove it (on the local port, which the switch does not guard).
+    const local = url.replace(lab.etcd.eqiad!.proxyUrls[0]!, lab.etcd.eqiad!.clientUrls[0]!);
+    expect((await fetch(local, { method: 'DELETE' })).status).toBe(200);
   });
 
   test('the environment file names the read-only switch and the proxy credentials', () => {

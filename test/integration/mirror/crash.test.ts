@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import type { EtcdHttp } from '../../../src/mirror/etcd-http.js';
-import { type EtcdPair, currentIndex, recordedIndex, startEtcdPair, startMirror, stopMirror, tree, waitFor, write } from './helpers.js';
+import {
+  type EtcdPair,
+  currentIndex,
+  recordedIndex,
+  startEtcdPair,
+  startMirror,
+  stopMirror,
+  tree,
+  waitFor,
+  write,
+} from './helpers.js';
 
 jest.setTimeout(240_000);
 
@@ -87,7 +97,11 @@ describe('crash safety', () => {
       // one kill in four during start-up, the others anywhere in the first 2.5 s of replication
       if (kill % 4 !== 3) {
         const current = m;
-        await waitFor('the mirror to start replicating', () => current.log().includes('Starting replication at'), 20_000);
+        await waitFor(
+          'the mirror to start replicating',
+          () => current.log().includes('Starting replication at'),
+          20_000,
+        );
       }
       await new Promise((r) => setTimeout(r, rand(2500)));
       m.proc.kill('SIGKILL');
@@ -96,13 +110,20 @@ describe('crash safety', () => {
       m = startMirror(['--listen', 'off', pair.src.url, pair.dst.url]);
     }
     const writes = await load.stop();
-    await waitFor('TTL keys to expire on the source', async () => (await tree(src, '/load')).every(([k]) => !k.startsWith('/ttl')), 10_000);
+    await waitFor(
+      'TTL keys to expire on the source',
+      async () => (await tree(src, '/load')).every(([k]) => !k.startsWith('/ttl')),
+      10_000,
+    );
     const target = await currentIndex(src);
     await waitFor(
       'the mirror to catch up',
       async () => {
-        if (m.proc.exitCode !== null) throw new Error(`the mirror exited with ${m.proc.exitCode}:\n${m.log()}\nearlier runs:\n${logs.join('\n')}`);
-        return (await recordedIndex(dst)) >= target;
+        if (m.proc.exitCode !== null)
+          throw new Error(
+            `the mirror exited with ${m.proc.exitCode}:\n${m.log()}\nearlier runs:\n${logs.join('\n')}`,
+          );
+        return m.log().includes('Starting replication at') && (await recordedIndex(dst)) >= target;
       },
       30_000,
     );

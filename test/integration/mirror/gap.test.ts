@@ -1,7 +1,18 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import type { EtcdHttp } from '../../../src/mirror/etcd-http.js';
 import { forEachLimited } from '../../../src/mirror/snapshot.js';
-import { type EtcdPair, currentIndex, recordedIndex, runMirrorToEnd, startEtcdPair, startMirror, stopMirror, tree, waitFor, write } from './helpers.js';
+import {
+  type EtcdPair,
+  currentIndex,
+  recordedIndex,
+  runMirrorToEnd,
+  startEtcdPair,
+  startMirror,
+  stopMirror,
+  tree,
+  waitFor,
+  write,
+} from './helpers.js';
 
 jest.setTimeout(120_000);
 
@@ -62,7 +73,11 @@ describe('falling out of the source history (etcd errorCode 401)', () => {
     await waitFor('the mirror to catch up', async () => (await recordedIndex(dst)) >= target, 30_000);
     await write(src, 'PUT', '/after/drop', { value: 'live' });
     const after = await currentIndex(src);
-    await waitFor('live replication on the new stream', async () => (await recordedIndex(dst)) >= after, 15_000);
+    await waitFor(
+      'live replication on the new stream',
+      async () => (await recordedIndex(dst)) >= after,
+      15_000,
+    );
     expect(await tree(dst, '/')).toEqual(await tree(src, '/'));
     expect(m.log()).not.toContain('ERROR the mirror fell out');
     expect(m.log()).toContain('the watch stream stalled');

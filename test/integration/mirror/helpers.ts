@@ -8,7 +8,11 @@ import { readSnapshot } from '../../../src/mirror/snapshot.js';
 import type { NodeState } from '../../../src/mirror/write-plan.js';
 
 /** Waits until `check` returns true, polling, or throws after `timeoutMs`. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 15_000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -22,53 +26,68 @@ export interface TestEtcd {
   url: string;
   client: EtcdHttp;
   stop(): Promise<void>;
+  /** Stops it, waits `downMs`, and starts it again on the same data. */
+  restart(downMs: number): Promise<void>;
 }
 
 async function startEtcd(ip: string, dir: string): Promise<TestEtcd> {
   const name = `m${ip.replace(/\./g, '-')}`;
-  const proc = spawn(
-    'etcd',
-    [
-      '--enable-v2=true',
-      '--name',
-      name,
-      '--data-dir',
-      join(dir, name),
-      '--listen-client-urls',
-      `http://${ip}:2379`,
-      '--advertise-client-urls',
-      `http://${ip}:2379`,
-      '--listen-peer-urls',
-      `http://${ip}:2380`,
-      '--initial-advertise-peer-urls',
-      `http://${ip}:2380`,
-      '--initial-cluster',
-      `${name}=http://${ip}:2380`,
-      '--log-level',
-      'error',
-    ],
-    { stdio: 'ignore' },
-  );
   const url = `http://${ip}:2379`;
   const client = new EtcdHttp(makeEndpoint(url), 64);
-  await waitFor(`etcd on ${ip}`, async () => {
-    // an etcd that exits at once could not bind: never talk to someone else's server instead
-    if (proc.exitCode !== null) throw new Error(`etcd on ${ip} exited with ${proc.exitCode} (address in use?)`);
-    try {
-      return (await client.request('GET', '/v2/keys/')).status === 200;
-    } catch {
-      return false;
+  const launch = async (): Promise<ChildProcess> => {
+    const proc = spawn(
+      'etcd',
+      [
+        '--enable-v2=true',
+        '--name',
+        name,
+        '--data-dir',
+        join(dir, name),
+        '--listen-client-urls',
+        url,
+        '--advertise-client-urls',
+        url,
+        '--listen-peer-urls',
+        `http://${ip}:2380`,
+        '--initial-advertise-peer-urls',
+        `http://${ip}:2380`,
+        '--initial-cluster',
+        `${name}=http://${ip}:2380`,
+        '--log-level',
+        'error',
+      ],
+      { stdio: 'ignore' },
+    );
+    await waitFor(`etcd on ${ip}`, async () => {
+      // an etcd that exits at once could not bind: never talk to someone else's server instead
+      if (proc.exitCode !== null)
+        throw new Error(`etcd on ${ip} exited with ${proc.exitCode} (address in use?)`);
+      try {
+        return (await client.request('GET', '/v2/keys/')).status === 200;
+      } catch {
+        return false;
+      }
+    });
+    return proc;
+  };
+  let proc = await launch();
+  const kill = async (): Promise<void> => {
+    if (proc.exitCode === null) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
     }
-  });
+  };
   return {
     url,
     client,
     stop: async () => {
       client.close();
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        await new Promise((r) => proc.once('exit', r));
-      }
+      await kill();
+    },
+    restart: async (downMs) => {
+      await kill();
+      await new Promise((r) => setTimeout(r, downMs));
+      proc = await launch();
     },
   };
 }
@@ -97,7 +116,9 @@ export async function startEtcdPair(n: number): Promise<EtcdPair> {
   let subnet: string | undefined;
   for (let k = 0; k < 12 && !subnet; k++) {
     const candidate = `127.33.${n + 20 * k}`;
-    const free = await Promise.all([1, 2].flatMap((h) => [2379, 2380].map((p) => isPortFree(`${candidate}.${h}`, p))));
+    const free = await Promise.all(
+      [1, 2].flatMap((h) => [2379, 2380].map((p) => isPortFree(`${candidate}.${h}`, p))),
+    );
     if (free.every(Boolean)) subnet = candidate;
   }
   if (!subnet) throw new Error(`no free address pair for test etcd clusters near 127.33.${n}`);
@@ -138,7 +159,10 @@ export function startMirror(args: string[]): MirrorProcess {
 }
 
 /** Runs etcdmirror to its end and returns its exit code and output. */
-export async function runMirrorToEnd(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; log: string }> {
+export async function runMirrorToEnd(
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; log: string }> {
   const m = startMirror(args);
   const timer = setTimeout(() => m.proc.kill('SIGKILL'), timeoutMs);
   const code = await m.exited;
@@ -153,7 +177,12 @@ export async function stopMirror(m: MirrorProcess): Promise<number | null> {
 }
 
 /** PUTs or DELETEs a key and returns the etcd index of the write. */
-export async function write(client: EtcdHttp, method: 'PUT' | 'DELETE' | 'POST', key: string, params: Record<string, string> = {}): Promise<number> {
+export async function write(
+  client: EtcdHttp,
+  method: 'PUT' | 'DELETE' | 'POST',
+  key: string,
+  params: Record<string, string> = {},
+): Promise<number> {
   const r = await client.request(method, keyPath(key), params);
   if (r.status >= 300) throw new Error(`${method} ${key} failed: ${JSON.stringify(r.body)}`);
   return (r.body as { node: { modifiedIndex: number } }).node.modifiedIndex;

@@ -3,7 +3,16 @@ import { describe, expect, jest, test } from '@jest/globals';
 import type { GalleyConfig } from '../../../src/config/schema.js';
 import { EtcdHttp, makeEndpoint } from '../../../src/mirror/etcd-http.js';
 import { labConfig } from '../lab.js';
-import { httpGet, recordedIndex, startEtcdPair, startMirror, stopMirror, valueOf, waitFor, write } from './helpers.js';
+import {
+  httpGet,
+  recordedIndex,
+  startEtcdPair,
+  startMirror,
+  stopMirror,
+  valueOf,
+  waitFor,
+  write,
+} from './helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -26,9 +35,15 @@ describe('etcdmirror in the lab', () => {
       const tag = `${process.pid}-${Date.now()}`;
       await write(master, 'PUT', `${cfg.etcd.lockPrefix}/mirror-test-${tag}`, { value: 'lock' });
       const index = await write(master, 'PUT', `/galley-test/mirror/${tag}`, { value: 'replicated' });
-      await waitFor('the key to reach the replica', async () => (await valueOf(replicaClient, `/galley-test/mirror/${tag}`)) === 'replicated');
+      await waitFor(
+        'the key to reach the replica',
+        async () => (await valueOf(replicaClient, `/galley-test/mirror/${tag}`)) === 'replicated',
+      );
       expect(await valueOf(replicaClient, `${cfg.etcd.lockPrefix}/mirror-test-${tag}`)).toBeUndefined();
-      await waitFor('the index key to record the write', async () => (await recordedIndex(replicaClient)) >= index);
+      await waitFor(
+        'the index key to record the write',
+        async () => (await recordedIndex(replicaClient)) >= index,
+      );
       const metrics = await httpGet(mirror.metricsUrl);
       expect(metrics.status).toBe(200);
       expect(metrics.text).toContain('etcdmirror_up 1');
@@ -73,7 +88,10 @@ describe('etcdmirror in the lab', () => {
     try {
       await waitFor('replication to start', () => m.log().includes('Starting replication at'));
       await write(master, 'PUT', `/galley-test/tls-${tag}/key`, { value: 'through the proxy' });
-      await waitFor('the key to be replicated', async () => (await valueOf(pair.dst.client, '/copy/key')) === 'through the proxy');
+      await waitFor(
+        'the key to be replicated',
+        async () => (await valueOf(pair.dst.client, '/copy/key')) === 'through the proxy',
+      );
       const cmdline = readFileSync(`/proc/${m.proc.pid}/cmdline`, 'utf8');
       expect(cmdline).not.toContain(password);
       expect(m.log()).not.toContain(password);

@@ -35,13 +35,27 @@ afterAll(async () => {
 });
 
 function args(...extra: string[]): string[] {
-  return ['--src-prefix', '/src', '--dst-prefix', '/dst', '--strip', '--src-ignore-keys-regex', '^/src/locks(/|$)', ...extra, pair.src.url, pair.dst.url];
+  return [
+    '--src-prefix',
+    '/src',
+    '--dst-prefix',
+    '/dst',
+    '--strip',
+    '--src-ignore-keys-regex',
+    '^/src/locks(/|$)',
+    ...extra,
+    pair.src.url,
+    pair.dst.url,
+  ];
 }
 
 /** Waits until the destination index key records the source's current index. */
 async function waitCaughtUp(indexKey = '/__replication/dst'): Promise<void> {
   const target = await currentIndex(src);
-  await waitFor(`index key ${indexKey} at ${target}`, async () => (await recordedIndex(dst, indexKey)) >= target);
+  await waitFor(
+    `index key ${indexKey} at ${target}`,
+    async () => (await recordedIndex(dst, indexKey)) >= target,
+  );
 }
 
 describe('etcdmirror between two real etcd clusters', () => {
@@ -96,21 +110,39 @@ describe('etcdmirror between two real etcd clusters', () => {
     await waitCaughtUp();
     // the TTL is not copied: the source's expire event deletes the key
     expect(await valueOf(dst, '/dst/ttl')).toBe('short');
-    await waitFor('the source key to expire', async () => (await valueOf(src, '/src/ttl')) === undefined, 10_000);
+    await waitFor(
+      'the source key to expire',
+      async () => (await valueOf(src, '/src/ttl')) === undefined,
+      10_000,
+    );
     await waitCaughtUp();
     // batch 3: ignored and hidden keys are not replicated but still move the index
     const ignored = await write(src, 'PUT', '/src/locks/other', { value: 'x' });
     const hidden = await write(src, 'PUT', '/src/_hidden', { value: 'h' });
-    await waitFor('the index to pass the ignored keys', async () => (await recordedIndex(dst, '/__replication/dst')) >= Math.max(ignored, hidden));
+    await waitFor(
+      'the index to pass the ignored keys',
+      async () => (await recordedIndex(dst, '/__replication/dst')) >= Math.max(ignored, hidden),
+    );
     expect(await valueOf(dst, '/dst/locks/other')).toBeUndefined();
     expect(await valueOf(dst, '/dst/_hidden')).toBeUndefined();
 
     const source = (await tree(src, '/src')).filter(([k]) => !k.startsWith('/locks'));
     expect(await tree(dst, '/dst')).toEqual(source);
-    expect(source).toContainEqual([`/queue/${String(posted).padStart(20, '0')}`, { kind: 'file', value: 'job' }]);
+    expect(source).toContainEqual([
+      `/queue/${String(posted).padStart(20, '0')}`,
+      { kind: 'file', value: 'job' },
+    ]);
 
     const metrics = (await httpGet(`http://${LISTEN}/metrics`)).text;
-    for (const action of ['create', 'set', 'update', 'compareAndSwap', 'compareAndDelete', 'delete', 'expire']) {
+    for (const action of [
+      'create',
+      'set',
+      'update',
+      'compareAndSwap',
+      'compareAndDelete',
+      'delete',
+      'expire',
+    ]) {
       expect(metrics).toMatch(new RegExp(`etcdmirror_events_applied_total\\{action="${action}"\\} [1-9]`));
     }
     expect(metrics).toMatch(/etcdmirror_events_ignored_total [1-9]/);
@@ -137,6 +169,15 @@ describe('etcdmirror between two real etcd clusters', () => {
     expect(await valueOf(dst, '/dst/while-stopped')).toBe('later');
   });
 
+  test('the destination going away for a few seconds delays replication without stopping it', async () => {
+    const restarting = pair.dst.restart(3_000);
+    await write(src, 'PUT', '/src/during-restart', { value: 'waited' });
+    await restarting;
+    await waitCaughtUp();
+    expect(await valueOf(dst, '/dst/during-restart')).toBe('waited');
+    expect(mirror.proc.exitCode).toBeNull();
+  });
+
   test('an injected inconsistency stops replication with the key, the expected and found values and the last applied index', async () => {
     await write(dst, 'PUT', '/dst/a', { value: 'tampered' });
     const last = await currentIndex(src);
@@ -150,10 +191,23 @@ describe('etcdmirror between two real etcd clusters', () => {
   });
 
   test('without --strip the source key is kept whole under the destination prefix', async () => {
-    const m = startMirror(['--reload', '--src-prefix', '/src', '--dst-prefix', '/whole', '--listen', 'off', pair.src.url, pair.dst.url]);
+    const m = startMirror([
+      '--reload',
+      '--src-prefix',
+      '/src',
+      '--dst-prefix',
+      '/whole',
+      '--listen',
+      'off',
+      pair.src.url,
+      pair.dst.url,
+    ]);
     await write(src, 'PUT', '/src/nostrip', { value: 'n' });
     const target = await currentIndex(src);
-    await waitFor('the whole-key mirror', async () => (await recordedIndex(dst, '/__replication/whole')) >= target);
+    await waitFor(
+      'the whole-key mirror',
+      async () => (await recordedIndex(dst, '/__replication/whole')) >= target,
+    );
     expect(await valueOf(dst, '/whole/src/nostrip')).toBe('n');
     expect(await valueOf(dst, '/whole/src/a')).toBe('3');
     expect(await stopMirror(m)).toBe(0);

@@ -15,8 +15,15 @@ class MemoryEtcd implements DstClient {
     const key = decodeURIComponent(path.replace(/^\/v2\/keys/, ''));
     this.requests.push(`${method} ${key} ${new URLSearchParams(params).toString()}`);
     const has = this.files.has(key);
-    const fail = (errorCode: number, message: string): EtcdReply => ({ status: errorCode === 100 ? 404 : 412, etcdIndex: 1, body: { errorCode, message } });
-    if (method === 'GET') return has ? { status: 200, etcdIndex: 1, body: { node: { key, value: this.files.get(key) } } } : fail(100, 'Key not found');
+    const fail = (errorCode: number, message: string): EtcdReply => ({
+      status: errorCode === 100 ? 404 : 412,
+      etcdIndex: 1,
+      body: { errorCode, message },
+    });
+    if (method === 'GET')
+      return has
+        ? { status: 200, etcdIndex: 1, body: { node: { key, value: this.files.get(key) } } }
+        : fail(100, 'Key not found');
     if (params.prevExist === 'false' && has) return fail(105, 'Key already exists');
     if (params.prevExist === 'true' && !has) return fail(100, 'Key not found');
     if (params.prevValue !== undefined && params.prevValue !== '') {
@@ -38,7 +45,10 @@ function plan(ev: EtcdEvent): WritePlan {
   return p.plan;
 }
 
-function context(dst: MemoryEtcd, options: { replayUpTo?: number; pending?: WritePlan[] } = {}): ApplyContext {
+function context(
+  dst: MemoryEtcd,
+  options: { replayUpTo?: number; pending?: WritePlan[] } = {},
+): ApplyContext {
   return {
     dst,
     replayUpTo: options.replayUpTo ?? 0,
@@ -49,7 +59,11 @@ function context(dst: MemoryEtcd, options: { replayUpTo?: number; pending?: Writ
 }
 
 const cas = (index: number, from: string, to: string): WritePlan =>
-  plan({ action: 'compareAndSwap', node: { key: '/k', value: to, modifiedIndex: index }, prevNode: { key: '/k', value: from } });
+  plan({
+    action: 'compareAndSwap',
+    node: { key: '/k', value: to, modifiedIndex: index },
+    prevNode: { key: '/k', value: from },
+  });
 
 describe('applyPlan', () => {
   test('a write whose condition holds is applied', async () => {
@@ -79,7 +93,9 @@ describe('applyPlan', () => {
     const dst = new MemoryEtcd();
     dst.files.set('/k', 'c');
     const later = cas(43, 'b', 'c');
-    expect(await applyPlan(cas(42, 'a', 'b'), context(dst, { replayUpTo: 43, pending: [later] }))).toBe('already-applied');
+    expect(await applyPlan(cas(42, 'a', 'b'), context(dst, { replayUpTo: 43, pending: [later] }))).toBe(
+      'already-applied',
+    );
     expect(await applyPlan(later, context(dst, { replayUpTo: 43 }))).toBe('already-applied');
   });
 
@@ -87,12 +103,18 @@ describe('applyPlan', () => {
     const dst = new MemoryEtcd();
     dst.files.set('/k', 'c');
     const later = cas(43, 'b', 'c');
-    await expect(applyPlan(cas(42, 'a', 'b'), context(dst, { replayUpTo: 0, pending: [later] }))).rejects.toBeInstanceOf(InconsistencyError);
+    await expect(
+      applyPlan(cas(42, 'a', 'b'), context(dst, { replayUpTo: 0, pending: [later] })),
+    ).rejects.toBeInstanceOf(InconsistencyError);
   });
 
   test('expire tolerates a key that is already gone', async () => {
     const dst = new MemoryEtcd();
-    const p = plan({ action: 'expire', node: { key: '/t', modifiedIndex: 50 }, prevNode: { key: '/t', value: 'x' } });
+    const p = plan({
+      action: 'expire',
+      node: { key: '/t', modifiedIndex: 50 },
+      prevNode: { key: '/t', value: 'x' },
+    });
     expect(await applyPlan(p, context(dst))).toBe('already-applied');
   });
 
@@ -106,10 +128,16 @@ describe('applyPlan', () => {
   test('an empty previous value is compared by reading the key before an unconditional write', async () => {
     const dst = new MemoryEtcd();
     dst.files.set('/k', '');
-    const p = plan({ action: 'set', node: { key: '/k', value: 'v', modifiedIndex: 70 }, prevNode: { key: '/k', value: '' } });
+    const p = plan({
+      action: 'set',
+      node: { key: '/k', value: 'v', modifiedIndex: 70 },
+      prevNode: { key: '/k', value: '' },
+    });
     expect(await applyPlan(p, context(dst))).toBe('applied');
     expect(dst.requests).toEqual(['GET /k ', 'PUT /k value=v']);
     dst.files.set('/k', 'changed');
-    await expect(applyPlan({ ...p, index: 71 }, context(dst))).rejects.toThrow('expected value "", found value "changed"');
+    await expect(applyPlan({ ...p, index: 71 }, context(dst))).rejects.toThrow(
+      'expected value "", found value "changed"',
+    );
   });
 });

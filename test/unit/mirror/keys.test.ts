@@ -1,5 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
-import { DEFAULT_IGNORE_REGEX, KeyMapper, ancestorsOf, indexKeyFor, isHidden, normalizePrefix } from '../../../src/mirror/keys.js';
+import {
+  DEFAULT_IGNORE_REGEX,
+  KeyMapper,
+  ancestorsOf,
+  indexKeyFor,
+  isHidden,
+  normalizePrefix,
+} from '../../../src/mirror/keys.js';
 
 describe('prefixes and keys', () => {
   test('prefixes are normalised to a leading slash and no trailing slash', () => {
@@ -49,7 +56,12 @@ describe('KeyMapper', () => {
   });
 
   test('keys outside the source prefix, hidden keys and ignored keys are not replicated', () => {
-    const m = new KeyMapper({ srcPrefix: '/', dstPrefix: '/', strip: false, ignoreRegex: DEFAULT_IGNORE_REGEX });
+    const m = new KeyMapper({
+      srcPrefix: '/',
+      dstPrefix: '/',
+      strip: false,
+      ignoreRegex: DEFAULT_IGNORE_REGEX,
+    });
     expect(m.skipReason('/__replication/__ROOT__')).toBe('hidden');
     expect(m.skipReason('/spicerack/locks/etcd/foo')).toBe('ignored');
     expect(m.skipReason('/galley/locks/dns.switch')).toBe('ignored');

@@ -58,7 +58,12 @@ describe('etcdmirror arguments', () => {
   });
 
   test('bad usage is refused with exit code 2', () => {
-    for (const argv of [['http://a'], ['ftp://a', 'http://b'], ['--log-level', 'loud', 'http://a', 'http://b'], ['--listen', 'nowhere', 'http://a', 'http://b']]) {
+    for (const argv of [
+      ['http://a'],
+      ['ftp://a', 'http://b'],
+      ['--log-level', 'loud', 'http://a', 'http://b'],
+      ['--listen', 'nowhere', 'http://a', 'http://b'],
+    ]) {
       let error: unknown;
       try {
         parseMirrorArgs(argv);
@@ -75,7 +80,8 @@ describe('etcdmirror arguments', () => {
   });
 
   test('the help documents every exit code', () => {
-    for (const code of ['0 ', '1 ', '2 ', '3 ', '4 ', '5 ', '99']) expect(MIRROR_USAGE).toContain(`\n  ${code}`);
+    for (const code of ['0 ', '1 ', '2 ', '3 ', '4 ', '5 ', '99'])
+      expect(MIRROR_USAGE).toContain(`\n  ${code}`);
   });
 });
 

@@ -152,7 +152,8 @@ describe('OrderedScheduler against a model store', () => {
       if (op.kind === 'rmdir') {
         for (const k of [...store.keys()]) if (k === op.key || k.startsWith(`${op.key}/`)) store.delete(k);
       } else {
-        for (const k of [...store.keys()]) if (k.startsWith(`${op.key}/`) || op.key.startsWith(`${k}/`)) store.delete(k);
+        for (const k of [...store.keys()])
+          if (k.startsWith(`${op.key}/`) || op.key.startsWith(`${k}/`)) store.delete(k);
         store.set(op.key, op.value);
       }
     };

@@ -2,13 +2,13 @@
 // Benchmark of the lab: wall time of `lab up` (fresh and already up) and `lab down`, and the
 // memory of the lab's processes (sum of RSS, and of PSS, which counts shared pages once).
 // Runs the built code (dist/); as root. Range and directory: GALLEY_BENCH_LAB_BASE (default
-// 127.21, the test lab's range) and GALLEY_BENCH_LAB_DIR (default /tmp/galley-bench-lab).
+// 127.24, next to the test lab's 127.21) and GALLEY_BENCH_LAB_DIR (default /tmp/galley-bench-lab).
 import { readFileSync } from 'node:fs';
 import { labDown, labUp } from '../dist/src/lab/index.js';
 import { labProcesses } from '../dist/src/lab/down.js';
 import { LabLayout } from '../dist/src/lab/layout.js';
 
-const base = process.env.GALLEY_BENCH_LAB_BASE ?? '127.21';
+const base = process.env.GALLEY_BENCH_LAB_BASE ?? '127.24';
 const dir = process.env.GALLEY_BENCH_LAB_DIR ?? '/tmp/galley-bench-lab';
 const rounds = Number(process.env.GALLEY_BENCH_LAB_ROUNDS ?? 3);
 

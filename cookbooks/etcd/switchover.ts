@@ -53,7 +53,7 @@ export default defineCookbook({
         return [setRecordTtl({ name: conftool, type: 'SRV', ttlSeconds: SWITCH_TTL_SECONDS })];
       }),
       step(`Make ${from} read-only`, [setProxyMode(config, from, 'read-only')]),
-      check(`${from} refuses writes`, () => checkProxyMode(ctx, from, 'read-only')),
+      check(`${from} refuses writes`, () => checkProxyMode(ctx, from, 'read-only'), { timeoutMs: 5000 }),
       check(`${to} holds everything ${from} holds`, () => checkReplicaHoldsSource(ctx, from, to), { timeoutMs: 30_000 }),
       step(`Stop replication into ${to}`, [ensureService({ host: mirrorIntoTo.host, unit: mirrorIntoTo.unit, state: 'inactive' })]),
       step(`Point ${conftool} at ${to}`, [

@@ -4,7 +4,6 @@ import { defineAction, type ActionEnv } from '../core/action.js';
 import { CheckError, ConfigError } from '../core/errors.js';
 import { EtcdCompareFailedError, EtcdKeyNotFoundError, EtcdReadOnlyError, etcdClientFor, type EtcdClient } from '../etcd/index.js';
 import { argvCommand } from '../ssh/command.js';
-import { observeUntil } from '../core/verify.js';
 import { mutateOn, readRemoteFile } from './remote.js';
 
 /**
@@ -96,11 +95,7 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
   },
   async verify(p, _b, env) {
     const cluster = clusterOfDatacenter(env.config(), p.datacenter);
-    await Promise.all(
-      p.hosts.map((h) =>
-        observeUntil(`${h} proxy ${p.mode}`, () => probeProxyMode(env, cluster, h), (m) => m === p.mode, 10_000),
-      ),
-    );
+    await Promise.all(p.hosts.map((h) => waitForMode(env, cluster, h, p.mode)));
     if (p.mode === 'read-write') {
       // The runbook's check: a real write through the proxy succeeds.
       const canary = switchConfig(env.config()).canaryKey;
@@ -124,11 +119,28 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
       p.hosts.map(async (h) => {
         const was = modeOf(env.config(), b.files[h] ?? null);
         if (was === 'unknown') return;
-        await observeUntil(`${h} proxy back to ${was}`, () => probeProxyMode(env, cluster, h), (m) => m === was, 10_000);
+        await waitForMode(env, cluster, h, was);
       }),
     );
   },
 });
+
+/**
+ * Waits until a member's proxy answers as `mode` several times in a row: right after
+ * `nginx -s reload`, old workers may still answer a request or two with the old configuration.
+ */
+async function waitForMode(env: ActionEnv, cluster: string, host: string, mode: ProxyMode, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let streak = 0;
+  let last: ProxyMode | undefined;
+  while (streak < 3) {
+    last = await probeProxyMode(env, cluster, host);
+    streak = last === mode ? streak + 1 : 0;
+    if (streak >= 3) return;
+    if (Date.now() > deadline) throw new CheckError(`${host}'s proxy still answers ${last}, expected ${mode} (waited ${timeoutMs / 1000}s after the reload)`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function writeAndReload(env: ActionEnv, host: string, file: string, content: string, reload: string[]): Promise<void> {
   await mutateOn(env, host, argvCommand(['sh', '-c', 'cat > "$1.galley.tmp" && mv "$1.galley.tmp" "$1"', 'write', file]), { stdin: content });

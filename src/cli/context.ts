@@ -8,6 +8,9 @@ import { ConfigError } from '../core/errors.js';
 import { FileLockManager } from '../core/file-lock.js';
 import { defaultStateDir } from '../core/journal.js';
 import type { LockManager } from '../core/lock.js';
+import { streamLogger, type Output } from '../core/log.js';
+import { terminalPrompter } from '../core/prompt.js';
+import type { RunOptions } from '../core/runner.js';
 
 /** What every run resolves from its flags: the config file, the state directory, the audit log and the locks. */
 export interface CliContext {
@@ -66,5 +69,22 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
         },
       };
     },
+  };
+}
+
+/** The options of a run that come from the CLI's context: config, state, audit, locks, and the terminal. */
+export function terminalRunOptions(
+  ctx: CliContext,
+  out: Output = process.stdout,
+): Pick<RunOptions, 'configFile' | 'loadConfig' | 'stateDir' | 'audit' | 'locks' | 'prompter' | 'out' | 'log'> {
+  return {
+    configFile: ctx.configFile,
+    loadConfig: ctx.loadConfig,
+    stateDir: ctx.stateDir,
+    audit: ctx.audit,
+    locks: ctx.locks,
+    prompter: terminalPrompter(),
+    out,
+    log: streamLogger(process.stderr),
   };
 }

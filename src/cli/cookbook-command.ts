@@ -2,7 +2,6 @@ import { Args, type Command, Flags, type Interfaces } from '@oclif/core';
 import { GalleyCommand, reportError } from './base.js';
 import { type Cookbook } from '../core/cookbook.js';
 import { EXIT_CODES_HELP } from '../core/errors.js';
-import { streamLogger } from '../core/log.js';
 import { runFlags } from './flags.js';
 
 type AnyFlag = Interfaces.Flag<unknown>;
@@ -49,9 +48,8 @@ export function cookbookCommand(name: string, cookbook: Cookbook): Command.Class
       let code: number;
       try {
         // Loaded here, not at start-up: `cookbook list` and --help stay fast.
-        const { cliContext } = await import('./context.js');
+        const { cliContext, terminalRunOptions } = await import('./context.js');
         const { runCookbook } = await import('../core/runner.js');
-        const { terminalPrompter } = await import('../core/prompt.js');
         const ctx = cliContext(f);
         const rawArgs: Record<string, string | undefined> = {};
         for (const [n, s] of Object.entries(cookbook.args)) {
@@ -71,14 +69,7 @@ export function cookbookCommand(name: string, cookbook: Cookbook): Command.Class
           noLocks: !f.locks,
           planOut: f['plan-out'],
           planIn: f.plan,
-          configFile: ctx.configFile,
-          loadConfig: ctx.loadConfig,
-          stateDir: ctx.stateDir,
-          audit: ctx.audit,
-          locks: ctx.locks,
-          prompter: terminalPrompter(),
-          out,
-          log: streamLogger(process.stderr),
+          ...terminalRunOptions(ctx, out),
         });
         if (f.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         code = result.exitCode;

@@ -3,7 +3,6 @@ import { GalleyCommand, reportError } from '../cli/base.js';
 import { runFlags } from '../cli/flags.js';
 import { EXIT_CODES_HELP, UsageError } from '../core/errors.js';
 import { readJournal, summarize } from '../core/journal.js';
-import { streamLogger } from '../core/log.js';
 
 /** `cookbook resume RUN`: continue a failed or interrupted run where it stopped. */
 export default class Resume extends GalleyCommand {
@@ -19,8 +18,7 @@ export default class Resume extends GalleyCommand {
     try {
       const { loadCookbook } = await import('../cli/catalog.js');
       const { runCookbook } = await import('../core/runner.js');
-      const { terminalPrompter } = await import('../core/prompt.js');
-      const { cliContext } = await import('../cli/context.js');
+      const { cliContext, terminalRunOptions } = await import('../cli/context.js');
       const ctx = cliContext(flags);
       const s = summarize(readJournal(ctx.stateDir, args.run));
       if (!s) throw new UsageError(`run ${args.run} has no start record`);
@@ -36,14 +34,7 @@ export default class Resume extends GalleyCommand {
         task: s.task,
         reason: s.reason,
         noLocks: !flags.locks,
-        configFile: ctx.configFile,
-        loadConfig: ctx.loadConfig,
-        stateDir: ctx.stateDir,
-        audit: ctx.audit,
-        locks: ctx.locks,
-        prompter: terminalPrompter(),
-        out: process.stdout,
-        log: streamLogger(),
+        ...terminalRunOptions(ctx),
         resumeRunId: args.run,
       });
       code = result.exitCode;

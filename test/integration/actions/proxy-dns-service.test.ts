@@ -26,7 +26,7 @@ describe('the proxy read-only switch on the lab', () => {
       args: {},
       steps: () => [
         step('codfw read-only', [setProxyMode(config, 'codfw', 'read-only')]),
-        check('codfw refuses writes', () => checkProxyMode(env, 'codfw', 'read-only')),
+        check('codfw refuses writes', () => checkProxyMode(env, 'codfw', 'read-only'), { timeoutMs: 5000 }),
         step('fail', [fail({ why: 'boom' })]),
       ],
     });

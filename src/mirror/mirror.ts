@@ -238,14 +238,9 @@ export class Mirror {
     const { log } = this.#s;
     log.error(`${e.message}; --resync-on-gap: repairing the destination from a source snapshot`);
     this.metrics.errors++;
-    this.metrics.isReplicating = false;
-    this.#feed?.stop();
-    this.#releaseWaiters();
-    const scheduler = this.#scheduler;
-    scheduler?.stop();
+    const stopping = this.#stopApplying();
     try {
-      await scheduler?.whenIdle();
-      await this.#waitRecording();
+      await stopping.idle;
       const index = await resyncDestination(
         this.#s.src,
         this.#s.dst,
@@ -259,6 +254,23 @@ export class Mirror {
     } catch (err) {
       this.#fail(err);
     }
+  }
+
+  /**
+   * Stops taking events (feed, waiters, scheduler); `idle` resolves once every write in flight
+   * and the index recording in progress are done.
+   */
+  #stopApplying(): { scheduler: OrderedScheduler<WritePlan> | undefined; idle: Promise<void> } {
+    this.metrics.isReplicating = false;
+    this.#feed?.stop();
+    this.#releaseWaiters();
+    const scheduler = this.#scheduler;
+    scheduler?.stop();
+    const idle = (async () => {
+      await scheduler?.whenIdle();
+      await this.#waitRecording();
+    })();
+    return { scheduler, idle };
   }
 
   async #waitRecording(): Promise<void> {
@@ -283,14 +295,9 @@ export class Mirror {
 
   async #shutdown(code: MirrorExitCode): Promise<MirrorExitCode> {
     this.#isStopping = true;
-    this.metrics.isReplicating = false;
-    this.#feed?.stop();
-    this.#releaseWaiters();
-    const scheduler = this.#scheduler;
-    scheduler?.stop();
+    const { scheduler, idle } = this.#stopApplying();
     try {
-      await scheduler?.whenIdle();
-      await this.#waitRecording();
+      await idle;
       if (scheduler && scheduler.watermark > this.#recordedIndex && this.#recordFailure === undefined) {
         await writeIndex(this.#s.dst, this.#s.mapper.indexKey, scheduler.watermark);
         this.#recordedIndex = scheduler.watermark;

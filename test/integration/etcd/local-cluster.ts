@@ -1,3 +1,5 @@
+import { afterAll, beforeAll } from '@jest/globals';
+import { EtcdClient } from '../../../src/etcd/client.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -180,4 +182,22 @@ export class LocalEtcdCluster {
     for (const m of this.members) await this.stop(m);
     rmSync(this.#root, { recursive: true, force: true });
   }
+}
+
+/**
+ * A real cluster for one test file: started before its tests (beforeAll), destroyed after
+ * them (afterAll). `local.etcd` is a client of every member; `local.cluster` controls them.
+ */
+export function useLocalCluster(subnet: number, size: number): { readonly cluster: LocalEtcdCluster; readonly etcd: EtcdClient } {
+  const local = {} as { cluster: LocalEtcdCluster; etcd: EtcdClient };
+  beforeAll(async () => {
+    local.cluster = new LocalEtcdCluster(subnet, size);
+    await local.cluster.start();
+    local.etcd = new EtcdClient({ endpoints: local.cluster.clientUrls.map((url) => ({ url })), timeoutMs: 5000 });
+  }, 60_000);
+  afterAll(async () => {
+    local.etcd?.close();
+    await local.cluster?.destroy();
+  });
+  return local;
 }

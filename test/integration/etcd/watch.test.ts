@@ -1,21 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { EtcdClient, eventIndex, type EtcdEvent } from '../../../src/etcd/client.js';
 import { EtcdIndexClearedError } from '../../../src/etcd/errors.js';
-import { LocalEtcdCluster } from './local-cluster.js';
+import { useLocalCluster } from './local-cluster.js';
 
-let cluster: LocalEtcdCluster;
-let etcd: EtcdClient;
-
-beforeAll(async () => {
-  cluster = new LocalEtcdCluster(202, 1);
-  await cluster.start();
-  etcd = new EtcdClient({ endpoints: cluster.clientUrls.map((url) => ({ url })), timeoutMs: 5000 });
-}, 60_000);
-
-afterAll(async () => {
-  etcd?.close();
-  await cluster?.destroy();
-});
+const local = useLocalCluster(202, 1);
 
 /** Collects `count` events from a stream watch, then stops it. */
 async function collect(stream: AsyncGenerator<EtcdEvent>, count: number): Promise<EtcdEvent[]> {
@@ -29,35 +17,35 @@ async function collect(stream: AsyncGenerator<EtcdEvent>, count: number): Promis
 
 describe('etcd v2 watch against a real etcd', () => {
   test('a long-poll from a past index returns the first change at or after it', async () => {
-    const a = await etcd.set('/w1/a', '1');
-    await etcd.set('/w1/b', '2');
-    const ev = await etcd.watch('/w1', { recursive: true, waitIndex: a.node.modifiedIndex });
+    const a = await local.etcd.set('/w1/a', '1');
+    await local.etcd.set('/w1/b', '2');
+    const ev = await local.etcd.watch('/w1', { recursive: true, waitIndex: a.node.modifiedIndex });
     expect(ev).toMatchObject({ action: 'set', node: { key: '/w1/a', value: '1' } });
-    const next = await etcd.watch('/w1', { recursive: true, waitIndex: a.node.modifiedIndex + 1 });
+    const next = await local.etcd.watch('/w1', { recursive: true, waitIndex: a.node.modifiedIndex + 1 });
     expect(next.node.key).toBe('/w1/b');
   });
 
   test('a long-poll without index waits for the next change and reports the previous value', async () => {
-    await etcd.set('/w2/k', 'old');
-    const pending = etcd.watch('/w2', { recursive: true });
+    await local.etcd.set('/w2/k', 'old');
+    const pending = local.etcd.watch('/w2', { recursive: true });
     await new Promise((r) => setTimeout(r, 100));
-    await etcd.set('/w2/k', 'new');
+    await local.etcd.set('/w2/k', 'new');
     const ev = await pending;
     expect(ev).toMatchObject({ action: 'set', node: { key: '/w2/k', value: 'new' }, prevNode: { value: 'old' } });
   });
 
   test('an aborted long-poll rejects and sends nothing more', async () => {
     const ac = new AbortController();
-    const pending = etcd.watch('/w-abort', { recursive: true, signal: ac.signal });
+    const pending = local.etcd.watch('/w-abort', { recursive: true, signal: ac.signal });
     ac.abort();
     await expect(pending).rejects.toThrow(/abort/i);
   });
 
   test('a stream watch yields live changes in order over one response', async () => {
-    const stream = etcd.watchStream('/w3', { recursive: true });
+    const stream = local.etcd.watchStream('/w3', { recursive: true });
     const got = collect(stream, 20);
     await new Promise((r) => setTimeout(r, 150));
-    for (let i = 0; i < 20; i++) await etcd.set(`/w3/k${i % 4}`, String(i));
+    for (let i = 0; i < 20; i++) await local.etcd.set(`/w3/k${i % 4}`, String(i));
     const events = await got;
     expect(events.map((e) => e.node.value)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
     const indexes = events.map(eventIndex);
@@ -65,22 +53,22 @@ describe('etcd v2 watch against a real etcd', () => {
   });
 
   test('a stream watch from a past index catches up on history, then keeps streaming live changes', async () => {
-    const first = await etcd.set('/w4/h0', 'h0');
-    for (let i = 1; i < 5; i++) await etcd.set(`/w4/h${i}`, `h${i}`);
-    const got = collect(etcd.watchStream('/w4', { recursive: true, waitIndex: first.node.modifiedIndex }), 8);
+    const first = await local.etcd.set('/w4/h0', 'h0');
+    for (let i = 1; i < 5; i++) await local.etcd.set(`/w4/h${i}`, `h${i}`);
+    const got = collect(local.etcd.watchStream('/w4', { recursive: true, waitIndex: first.node.modifiedIndex }), 8);
     await new Promise((r) => setTimeout(r, 300));
-    for (let i = 0; i < 3; i++) await etcd.set(`/w4/live${i}`, `l${i}`);
+    for (let i = 0; i < 3; i++) await local.etcd.set(`/w4/live${i}`, `l${i}`);
     const events = await got;
     expect(events.map((e) => e.node.value)).toEqual(['h0', 'h1', 'h2', 'h3', 'h4', 'l0', 'l1', 'l2']);
   });
 
   test('a stream watch reports deletes and TTL expiries', async () => {
-    await etcd.set('/w5/gone', 'x');
-    const got = collect(etcd.watchStream('/w5', { recursive: true }), 2);
+    await local.etcd.set('/w5/gone', 'x');
+    const got = collect(local.etcd.watchStream('/w5', { recursive: true }), 2);
     await new Promise((r) => setTimeout(r, 150));
-    await etcd.delete('/w5/gone');
-    await etcd.set('/w5/ttl', 'y', { ttlSeconds: 1 });
-    const events = await collect(etcd.watchStream('/w5/ttl', { waitIndex: (await etcd.get('/w5/ttl')).node.modifiedIndex + 1 }), 1);
+    await local.etcd.delete('/w5/gone');
+    await local.etcd.set('/w5/ttl', 'y', { ttlSeconds: 1 });
+    const events = await collect(local.etcd.watchStream('/w5/ttl', { waitIndex: (await local.etcd.get('/w5/ttl')).node.modifiedIndex + 1 }), 1);
     expect((await got).map((e) => e.action)).toEqual(['delete', 'set']);
     expect(events[0]?.action).toBe('expire');
   });
@@ -89,40 +77,40 @@ describe('etcd v2 watch against a real etcd', () => {
     const ac = new AbortController();
     const seen: string[] = [];
     const done = (async () => {
-      for await (const ev of etcd.watchStream('/w6', { recursive: true, signal: ac.signal })) {
+      for await (const ev of local.etcd.watchStream('/w6', { recursive: true, signal: ac.signal })) {
         seen.push(ev.node.value ?? '');
         ac.abort();
       }
     })();
     await new Promise((r) => setTimeout(r, 150));
-    await etcd.set('/w6/k', 'only');
+    await local.etcd.set('/w6/k', 'only');
     await expect(done).resolves.toBeUndefined();
     expect(seen).toEqual(['only']);
   });
 
   test('a watch from an index older than the 1000-event history fails with EtcdIndexClearedError and its cause', async () => {
-    const start = await etcd.set('/cleared/start', 's');
+    const start = await local.etcd.set('/cleared/start', 's');
     const writes: Promise<unknown>[] = [];
     for (let i = 0; i < 1100; i++) {
-      writes.push(etcd.set(`/cleared/k${i % 50}`, String(i)));
+      writes.push(local.etcd.set(`/cleared/k${i % 50}`, String(i)));
       if (writes.length === 32) await Promise.all(writes.splice(0));
     }
     await Promise.all(writes);
-    const e = await etcd.watch('/cleared', { recursive: true, waitIndex: start.node.modifiedIndex }).catch((x: unknown) => x);
+    const e = await local.etcd.watch('/cleared', { recursive: true, waitIndex: start.node.modifiedIndex }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(EtcdIndexClearedError);
     const cleared = e as EtcdIndexClearedError;
     expect(cleared.errorCode).toBe(401);
     expect(cleared.requestedIndex).toBe(start.node.modifiedIndex);
     expect(cleared.oldestIndex).toBeGreaterThan(start.node.modifiedIndex);
     expect(cleared.message).toContain(`[${cleared.oldestIndex}/${start.node.modifiedIndex}]`);
-    await expect(collect(etcd.watchStream('/cleared', { recursive: true, waitIndex: 1 }), 1)).rejects.toBeInstanceOf(EtcdIndexClearedError);
+    await expect(collect(local.etcd.watchStream('/cleared', { recursive: true, waitIndex: 1 }), 1)).rejects.toBeInstanceOf(EtcdIndexClearedError);
   });
 });
 
 /** A TCP relay to the etcd member whose current connections can be cut or frozen. */
 async function startRelay(address: string) {
   const net = await import('node:net');
-  const target = new URL(cluster.clientUrls[0]!);
+  const target = new URL(local.cluster.clientUrls[0]!);
   const pairs = new Set<{ inbound: import('node:net').Socket; outbound: import('node:net').Socket }>();
   const server = net.createServer((inbound) => {
     const outbound = net.connect(Number(target.port), target.hostname);
@@ -174,10 +162,10 @@ describe('stream watch across a broken connection', () => {
       }
     })();
     await new Promise((r) => setTimeout(r, 150));
-    for (let i = 0; i < 10; i++) await etcd.set(`/cut/k${i % 3}`, `v${i}`);
+    for (let i = 0; i < 10; i++) await local.etcd.set(`/cut/k${i % 3}`, `v${i}`);
     while (values.length < 10) await new Promise((r) => setTimeout(r, 20));
     relay.cut();
-    for (let i = 10; i < 30; i++) await etcd.set(`/cut/k${i % 3}`, `v${i}`);
+    for (let i = 10; i < 30; i++) await local.etcd.set(`/cut/k${i % 3}`, `v${i}`);
     await done;
     expect(values).toEqual(Array.from({ length: 30 }, (_, i) => `v${i}`));
     viaRelay.close();
@@ -195,10 +183,10 @@ describe('stream watch across a broken connection', () => {
       }
     })();
     await new Promise((r) => setTimeout(r, 150));
-    for (let i = 0; i < 5; i++) await etcd.set(`/stall/k${i % 2}`, `v${i}`);
+    for (let i = 0; i < 5; i++) await local.etcd.set(`/stall/k${i % 2}`, `v${i}`);
     while (values.length < 5) await new Promise((r) => setTimeout(r, 20));
     relay.freeze();
-    for (let i = 5; i < 20; i++) await etcd.set(`/stall/k${i % 2}`, `v${i}`);
+    for (let i = 5; i < 20; i++) await local.etcd.set(`/stall/k${i % 2}`, `v${i}`);
     await done;
     expect(values).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
     viaRelay.close();
@@ -214,10 +202,10 @@ describe('stream watch across a broken connection', () => {
       for await (const ev of viaRelay.watchStream('/silent', { recursive: true, stallCheckMs: 0, signal: ac.signal })) values.push(ev.node.value ?? '');
     })();
     await new Promise((r) => setTimeout(r, 150));
-    await etcd.set('/silent/k', 'before');
+    await local.etcd.set('/silent/k', 'before');
     while (values.length < 1) await new Promise((r) => setTimeout(r, 20));
     relay.freeze();
-    await etcd.set('/silent/k', 'after');
+    await local.etcd.set('/silent/k', 'after');
     await new Promise((r) => setTimeout(r, 1500));
     expect(values).toEqual(['before']);
     ac.abort();

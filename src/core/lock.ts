@@ -37,8 +37,8 @@ export interface LockHolder {
 
 export const DEFAULT_LOCK_TTL_MS = 60_000;
 
-/** "user@host [pid]" of this process. */
-export function currentOwner(): string {
+/** Who runs this process: the user behind sudo (SUDO_USER) when there is one, as audit logs want. */
+export function currentUser(): string {
   let user = process.env.SUDO_USER ?? process.env.USER ?? '';
   if (!user) {
     try {
@@ -47,7 +47,12 @@ export function currentOwner(): string {
       user = 'unknown';
     }
   }
-  return `${user}@${hostname()} [${process.pid}]`;
+  return user;
+}
+
+/** "user@host [pid]" of this process. */
+export function currentOwner(): string {
+  return `${currentUser()}@${hostname()} [${process.pid}]`;
 }
 
 /** How a holder is shown in a LockHeldError: "owner since TIME (run ID)". */

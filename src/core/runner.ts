@@ -1,4 +1,4 @@
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import type { GalleyConfig } from '../config/schema.js';
 import { formatDuration } from '../util/duration.js';
 import { type ActionEnv, type AnyAction, type Change, actionFromJournal, isReversible } from './action.js';
@@ -6,7 +6,7 @@ import type { AuditLog } from './audit.js';
 import { type Cookbook, type Step, parseArgs } from './cookbook.js';
 import { CheckError, ConfigError, ExitCode, GalleyError, InterruptedError, UsageError, formatError } from './errors.js';
 import { Journal, type RunOutcome, journalState, newRunId, readJournal } from './journal.js';
-import type { LockHandle, LockManager } from './lock.js';
+import { currentOwner, currentUser, type LockHandle, type LockManager } from './lock.js';
 import type { Logger, Output } from './log.js';
 import { type Plan, type PlannedStep, makePlan, planDrift, readPlan, writePlan } from './plan.js';
 import type { Prompter } from './prompt.js';
@@ -125,7 +125,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   const resumed = o.resumeRunId ? readJournal(o.stateDir, o.resumeRunId) : undefined;
   const runId = o.resumeRunId ?? newRunId();
   const journal = new Journal(o.stateDir, runId);
-  const who = { user: userInfo().username, host: hostname() };
+  const who = { user: currentUser(), host: hostname() };
   const argText = Object.entries(o.rawArgs)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `--${k}=${v}`)
@@ -423,7 +423,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       if (o.locks && !o.noLocks) {
         const spec = o.cookbook.lock?.(args);
         if (spec) {
-          lock = await (await o.locks(env)).acquire({ name: spec.name, concurrency: spec.concurrency, ttlMs: spec.ttlMs, owner: `${who.user}@${who.host} [${process.pid}]`, runId });
+          lock = await (await o.locks(env)).acquire({ name: spec.name, concurrency: spec.concurrency, ttlMs: spec.ttlMs, owner: currentOwner(), runId });
           w(`  🔒 lock ${spec.name} taken`);
         }
       }
@@ -487,7 +487,7 @@ export async function rollbackRun(o: RollbackOptions): Promise<RunResult> {
   const journal = new Journal(o.stateDir, o.runId);
   const w = (line: string) => o.out.write(`${redact(line)}\n`);
   const env = makeEnv(o.loadConfig, o.log, new AbortController().signal, false);
-  const who = { user: userInfo().username, host: hostname() };
+  const who = { user: currentUser(), host: hostname() };
   const applied: AppliedRecord[] = journalState(entries).applied.map((a) => ({
     step: a.step,
     index: a.index,

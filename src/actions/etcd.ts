@@ -84,7 +84,7 @@ function comparableEq(a: KeyState, b: KeyState): boolean {
   return JSON.stringify(comparable(a)) === JSON.stringify(comparable(b));
 }
 
-interface MembersState {
+export interface MembersState {
   members: { id: string; name: string; peerURLs: string[] }[];
 }
 
@@ -97,7 +97,8 @@ export function peerUrlOf(env: ActionEnv, cluster: string, host: string): string
   return `http://${h.address}:${c.peerPort}`;
 }
 
-async function readMembers(env: ActionEnv, cluster: string): Promise<MembersState> {
+/** The members of a cluster (id, name, peer URLs), read through a member's local port. */
+export async function readMembers(env: ActionEnv, cluster: string): Promise<MembersState> {
   const members: EtcdMember[] = await etcdOf(env, cluster, 'local').members();
   return { members: members.map((m) => ({ id: m.id, name: m.name, peerURLs: [...m.peerURLs].sort() })).sort((a, b) => a.id.localeCompare(b.id)) };
 }
@@ -135,12 +136,13 @@ export const addMember = defineAction<MemberParams, MembersState>({
 
 /**
  * Removes a member from a cluster. Refuses to remove the leader (transfer leadership first, as
- * the runbook says). Undo adds it back (its data must be wiped and etcd restarted with
- * ETCD_INITIAL_CLUSTER_STATE=existing before it can rejoin).
+ * the runbook says). Irreversible: a removed member comes back only through etcd.member-add
+ * (its data wiped, etcd restarted with ETCD_INITIAL_CLUSTER_STATE=existing).
  */
 export const removeMember = defineAction<MemberParams, MembersState>({
   kind: 'etcd.remove-member',
   describe: (p) => `${p.cluster}: remove member ${p.host} (${p.peerUrl})`,
+  irreversibleBecause: 'a removed member rejoins only through etcd.member-add (wiped data, state existing)',
   observe: (p, env) => readMembers(env, p.cluster),
   plan: (p, b) => {
     const m = hasPeer(b, p.peerUrl);
@@ -152,9 +154,6 @@ export const removeMember = defineAction<MemberParams, MembersState>({
     const leader = (await etcdOf(env, p.cluster, 'local').selfStats()).leaderId;
     if (leader === m.id) throw new CheckError(`${p.host} is the leader of ${p.cluster}: transfer leadership (restart it) before removing it`);
     await etcdOf(env, p.cluster, 'local').removeMember(m.id);
-  },
-  async undo(p, _b, env) {
-    if (!hasPeer(await readMembers(env, p.cluster), p.peerUrl)) await etcdOf(env, p.cluster, 'local').addMember([p.peerUrl]);
   },
   comparable: (s) => s.members.map((m) => m.peerURLs.join(',')).sort(),
 });

@@ -1,4 +1,4 @@
-import { defineAction, type ActionEnv } from '../core/action.js';
+import { defineAction, type ActionEnv, type Change } from '../core/action.js';
 import { CheckError } from '../core/errors.js';
 import { argvCommand, type RemoteCommand } from '../ssh/command.js';
 import { openRemote, type Remote } from '../ssh/remote.js';
@@ -87,7 +87,7 @@ export const writeRemoteFile = defineAction<{ host: string; path: string; conten
   kind: 'ssh.write-file',
   describe: (p) => `${p.host}: write ${p.path}`,
   observe: (p, env) => readRemoteFile(env, p.host, p.path),
-  plan: (p, b) => (b.content === p.content ? [] : [{ subject: `${p.host}:${p.path}`, from: b.exists ? JSON.stringify(b.content) : 'absent', to: JSON.stringify(p.content) }]),
+  plan: (p, b) => (b.content === p.content ? [] : fileChanges(`${p.host}:${p.path}`, b.exists ? (b.content ?? '') : undefined, p.content)),
   async apply(p, _b, env) {
     await mutateOn(env, p.host, argvCommand(['sh', '-c', 'cat > "$1.galley.tmp" && mv "$1.galley.tmp" "$1"', 'write', p.path]), { stdin: p.content });
   },
@@ -96,6 +96,16 @@ export const writeRemoteFile = defineAction<{ host: string; path: string; conten
     else await mutateOn(env, p.host, argvCommand(['rm', '-f', '--', p.path]));
   },
 });
+
+/** A file's change, line by line when only some lines of a longer file change. */
+function fileChanges(subject: string, before: string | undefined, after: string): Change[] {
+  const a = before?.split('\n');
+  const b = after.split('\n');
+  if (a && a.length === b.length && a.length > 1) {
+    return b.flatMap((line, i) => (line === a[i] ? [] : [{ subject: `${subject} line ${i + 1}`, from: JSON.stringify(a[i]), to: JSON.stringify(line) }]));
+  }
+  return [{ subject, from: before === undefined ? 'absent' : JSON.stringify(before), to: JSON.stringify(after) }];
+}
 
 /** Reads a file on a host (read-only). */
 export async function readRemoteFile(env: ActionEnv, host: string, path: string): Promise<{ exists: boolean; content?: string }> {
@@ -107,3 +117,22 @@ export async function readRemoteFile(env: ActionEnv, host: string, path: string)
 export async function unitState(env: ActionEnv, host: string, unit: string): Promise<string> {
   return services(env).isActive(host, unit);
 }
+
+/**
+ * Empties a directory on a host (keeps the directory). Irreversible: what was there is gone,
+ * so the Runner asks for an explicit go and a rollback that reaches it stops (exit 93).
+ */
+export const wipeDirectory = defineAction<{ host: string; path: string }, { entries: number }>({
+  kind: 'ssh.wipe-directory',
+  describe: (p) => `${p.host}: empty ${p.path}`,
+  irreversibleBecause: 'the files are deleted',
+  async observe(p, env) {
+    const r = await readOn(env, p.host, argvCommand(['sh', '-c', 'if [ -d "$1" ]; then ls -A -- "$1" | wc -l; else echo 0; fi', 'count', p.path], { isSafe: true }));
+    return { entries: Number(r.stdout.trim()) || 0 };
+  },
+  plan: (p, b) => (b.entries ? [{ subject: `${p.host}:${p.path}`, from: `${b.entries} entr${b.entries === 1 ? 'y' : 'ies'}`, to: 'empty' }] : []),
+  async apply(p, _b, env) {
+    if (!p.path.startsWith('/') || p.path.split('/').filter(Boolean).length < 2) throw new CheckError(`refusing to empty ${p.path}: not a directory two levels deep`);
+    await mutateOn(env, p.host, argvCommand(['find', p.path, '-mindepth', '1', '-delete']));
+  },
+});

@@ -158,10 +158,22 @@ export class EtcdTransport {
     return new EtcdTransport({ ...this.#options, endpoints: [ep] }, { http: this.#httpAgent, https: this.#httpsAgent });
   }
 
-  /** Sends a request and buffers the answer, failing over to the next endpoint on connection errors. */
+  /** Sends a request and buffers the answer, failing over to the next endpoint on connection errors (and a proxy's 502/503/504). */
   async request(req: EtcdHttpRequest): Promise<EtcdHttpResponse> {
     const failures: EtcdUnreachableError[] = [];
-    const res = await this.#withFailover(req, (ep) => this.#once(ep, req), failures);
+    const res = await this.#withFailover(
+      req,
+      async (ep) => {
+        const r = await this.#once(ep, req);
+        // nginx answers 502/503/504 itself (not JSON) when the member's etcd behind it is down:
+        // that member is unreachable, like a refused connection, so the next one is tried.
+        if ((r.status === 502 || r.status === 503 || r.status === 504) && !/^\s*\{/.test(r.body)) {
+          throw new EtcdUnreachableError(this.#context(ep, req), 'network', `the proxy answered HTTP ${r.status}: the etcd behind it is not reachable`);
+        }
+        return r;
+      },
+      failures,
+    );
     return failures.length ? { ...res, failedOver: failures } : res;
   }
 

@@ -1,6 +1,6 @@
 import { setRecordSet } from '../../src/actions/dns.js';
-import { addMember, peerUrlOf, readMembers } from '../../src/actions/etcd.js';
-import { checkClusterHealthy, clusterOfHost, initialCluster, withEnvironment } from '../../src/actions/membership.js';
+import { addMember, readMembers } from '../../src/actions/etcd.js';
+import { checkClusterHealthy, initialCluster, memberOf, membershipLock, withEnvironment } from '../../src/actions/membership.js';
 import { ensureService, readRemoteFile, wipeDirectory, writeRemoteFile } from '../../src/actions/remote.js';
 import { arg, check, defineCookbook, step } from '../../src/core/cookbook.js';
 import { CheckError } from '../../src/core/errors.js';
@@ -19,12 +19,10 @@ export default defineCookbook({
   args: {
     host: arg.host({ description: 'the host to add (configured in etcd.clusters.*.members)', positional: true }),
   },
-  lock: (args) => ({ name: `etcd.membership:${args.host}` }),
+  lock: (args) => membershipLock(args.host),
   steps: (ctx) => {
     const { host } = ctx.args;
-    const cluster = clusterOfHost(ctx, host);
-    const c = ctx.config().etcd.clusters[cluster]!;
-    const peerUrl = peerUrlOf(ctx, cluster, host);
+    const { cluster, config: c, peerUrl } = memberOf(ctx, host);
     return [
       check(`${cluster} is healthy and ${host} is not a member`, async () => {
         const { members } = await readMembers(ctx, cluster);

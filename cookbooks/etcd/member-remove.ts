@@ -1,6 +1,6 @@
 import { setRecordSet } from '../../src/actions/dns.js';
-import { peerUrlOf, readMembers, removeMember } from '../../src/actions/etcd.js';
-import { checkClusterHealthy, clusterOfHost } from '../../src/actions/membership.js';
+import { readMembers, removeMember } from '../../src/actions/etcd.js';
+import { checkClusterHealthy, memberOf, membershipLock } from '../../src/actions/membership.js';
 import { ensureService } from '../../src/actions/remote.js';
 import { arg, check, defineCookbook, step } from '../../src/core/cookbook.js';
 import { CheckError } from '../../src/core/errors.js';
@@ -18,12 +18,10 @@ export default defineCookbook({
   args: {
     host: arg.host({ description: 'the member to remove', positional: true }),
   },
-  lock: (args) => ({ name: `etcd.membership:${args.host}` }),
+  lock: (args) => membershipLock(args.host),
   steps: (ctx) => {
     const { host } = ctx.args;
-    const cluster = clusterOfHost(ctx, host);
-    const c = ctx.config().etcd.clusters[cluster]!;
-    const peerUrl = peerUrlOf(ctx, cluster, host);
+    const { cluster, config: c, peerUrl } = memberOf(ctx, host);
     const members = async () => (await readMembers(ctx, cluster)).members;
     return [
       check(`${cluster} is healthy and ${host} is a member, not the leader`, async () => {

@@ -1,6 +1,7 @@
+import type { EtcdClusterConfig } from '../config/schema.js';
 import type { ActionEnv } from '../core/action.js';
 import { CheckError } from '../core/errors.js';
-import { etcdOf, readMembers } from './etcd.js';
+import { etcdOf, peerUrlOf, readMembers } from './etcd.js';
 
 /** Membership helpers shared by etcd.member-add and etcd.member-remove (all read-only). */
 
@@ -11,6 +12,15 @@ export function clusterOfHost(env: ActionEnv, host: string): string {
   if (!c) throw new CheckError(`${host} is not configured as a member of any etcd cluster (etcd.clusters.*.members in ${config.file})`);
   return c.name;
 }
+
+/** Where a host belongs as an etcd member: its cluster's name and config, and its peer URL. */
+export function memberOf(env: ActionEnv, host: string): { cluster: string; config: EtcdClusterConfig; peerUrl: string } {
+  const cluster = clusterOfHost(env, host);
+  return { cluster, config: env.config().etcd.clusters[cluster]!, peerUrl: peerUrlOf(env, cluster, host) };
+}
+
+/** The lock member-add and member-remove share: one membership change per host at a time. */
+export const membershipLock = (host: string) => ({ name: `etcd.membership:${host}` });
 
 /** Fails unless every current member answers healthy and there is one leader; says who is the leader. */
 export async function checkClusterHealthy(env: ActionEnv, cluster: string, expectMembers?: number): Promise<string> {

@@ -32,19 +32,7 @@ export type JournalEntry =
       resumed?: boolean;
     }
   | { type: 'step'; time: string; step: number; title: string; status: StepStatus; changes?: number }
-  | {
-      type: 'action';
-      time: string;
-      step: number;
-      index: number;
-      kind: string;
-      params: unknown;
-      summary: string;
-      before: unknown;
-      changes: Change[];
-      status: ActionStatus;
-      error?: string;
-    }
+  | (AppliedAction & { type: 'action'; time: string; changes: Change[]; status: ActionStatus; error?: string })
   | { type: 'fact'; time: string; key: string; value: unknown }
   | { type: 'run-end'; time: string; outcome: RunOutcome; exitCode: number; message?: string };
 

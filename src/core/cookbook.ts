@@ -146,6 +146,21 @@ export interface LockSpec {
   ttlMs?: number;
 }
 
+/**
+ * An invariant that must hold whenever a run of the cookbook ends, whatever the outcome
+ * (the switchover: exactly one datacenter read-write, replication running into the other).
+ * The Runner checks it after every rollback, abort, failure or interruption; when it does
+ * not hold, it says so first and loudly, with what would restore it, and exits 93.
+ */
+export interface SafeState {
+  /** What must hold, in one line ("exactly one datacenter read-write, replication into the other"). */
+  title: string;
+  /** Read-only; throws (CheckError) saying what does not hold. Returns a line for the operator. */
+  check(): Promise<string | void>;
+  /** What to run to restore it, given what does not hold (commands, cookbooks, by hand). */
+  restore?(problem: string): string[] | Promise<string[]>;
+}
+
 export interface CookbookDefinition<S extends ArgsSpec> {
   title: string;
   description?: string;
@@ -156,6 +171,8 @@ export interface CookbookDefinition<S extends ArgsSpec> {
   /** Extra validation once the arguments are parsed (e.g. --from differs from --to); throw UsageError. */
   validate?(args: ArgValues<S>, ctx: ArgContext): void;
   steps(ctx: CookbookContext<ArgValues<S>>): Step[];
+  /** The invariant that holds at every end of a run (see SafeState). */
+  safeState?(ctx: CookbookContext<ArgValues<S>>): SafeState;
 }
 
 export interface Cookbook<S extends ArgsSpec = ArgsSpec> extends CookbookDefinition<S> {

@@ -58,6 +58,16 @@ export class UsageError extends GalleyError {
 /** A check or a verification did not hold. */
 export class CheckError extends GalleyError {}
 
+/**
+ * An undo guard refused: undoing now would lose data (e.g. the cluster that would get the
+ * writes back does not hold every write acknowledged since). The action stays applied.
+ */
+export class GuardError extends GalleyError {
+  constructor(message: string, suggestions: string[] = []) {
+    super(message, { suggestions, exitCode: ExitCode.ROLLBACK_FAILED });
+  }
+}
+
 /** The operator aborted (answered "abort", or no terminal to ask). */
 export class AbortedError extends GalleyError {
   constructor(message: string) {

@@ -17,6 +17,8 @@ export interface SshConfig {
   knownHosts: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** SSH handshakes in flight at once (the fan-out window); absent: the transport's default. */
+  fanout?: number;
 }
 
 /** One etcd cluster: its members are hosts of the inventory. */
@@ -174,13 +176,15 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   for (const [name, a] of root.child('aliases').entries()) aliases[name] = a.string();
 
   const sshR = root.child('ssh').object();
-  sshR.onlyKeys(['user', 'key_file', 'known_hosts', 'connect_timeout', 'command_timeout']);
+  sshR.onlyKeys(['user', 'key_file', 'known_hosts', 'connect_timeout', 'command_timeout', 'fanout']);
+  const fanoutR = sshR.child('fanout');
   const ssh: SshConfig = {
     user: sshR.child('user').string('root'),
     keyFile: sshR.child('key_file').optionalString(),
     knownHosts: sshR.child('known_hosts').string(),
     connectTimeoutMs: sshR.child('connect_timeout').durationMs('5s'),
     commandTimeoutMs: sshR.child('command_timeout').durationMs('5m'),
+    ...(fanoutR.present ? { fanout: fanoutR.integer(undefined, 1, 10_000) } : {}),
   };
 
   const etcdR = root.child('etcd').object();

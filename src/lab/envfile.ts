@@ -15,7 +15,7 @@ import {
   etcdDataDir,
   srvRecordOf,
 } from './render.js';
-import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, PROXY_PORT, allHosts, type LabTopology } from './topology.js';
+import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, PROXY_PORT, allHosts, benchHostSet, type LabTopology } from './topology.js';
 
 export type ZoneBackendKind = 'zonefile' | 'rfc2136';
 
@@ -72,7 +72,7 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
           },
         };
   const bench = t.bench.map((h) => h.name);
-  const benchAlias = bench.length ? { bench: `bench[001-${String(bench.length).padStart(3, '0')}].lab.wmnet` } : {};
+  const benchAlias = bench.length ? { bench: benchHostSet(bench.length) } : {};
   return {
     name: backend === 'zonefile' ? 'lab' : 'lab-rfc2136',
     state_dir: `${layout.dir}/galley`,

@@ -46,6 +46,34 @@ export const SSH_PORT = 22;
 export const DNS_PORT = 53;
 export const MIRROR_METRICS_PORT = 8000;
 export const DEFAULT_BENCH_HOSTS = 50;
+/** Bench hosts per /24: 127.N.9.1-250, then 127.N.10.1-250, and so on. */
+export const BENCH_HOSTS_PER_SUBNET = 250;
+/** The first /24 of the bench hosts (127.N.9.x). */
+export const BENCH_FIRST_SUBNET = 9;
+/** The most bench hosts a lab can have: eight /24s, 127.N.9.x to 127.N.16.x. */
+export const MAX_BENCH_HOSTS = 2000;
+
+/** Digits of the bench host numbers: three (bench001), or more when the count needs them (bench0001 for 1,000). */
+export function benchDigits(benchHosts: number): number {
+  return Math.max(3, String(benchHosts).length);
+}
+
+/** The name of bench host `i` (from 1) of a lab with `benchHosts` of them: zero-padded, so that names sort. */
+export function benchHostName(i: number, benchHosts: number): string {
+  return `bench${String(i).padStart(benchDigits(benchHosts), '0')}.lab.wmnet`;
+}
+
+/** Every bench host as one host set (`bench[001-050].lab.wmnet`, `bench[0001-1000].lab.wmnet`). */
+export function benchHostSet(benchHosts: number): string {
+  const d = benchDigits(benchHosts);
+  return `bench[${'1'.padStart(d, '0')}-${String(benchHosts).padStart(d, '0')}].lab.wmnet`;
+}
+
+/** The address of bench host `i` (from 1): 250 per /24 from 127.N.9.1. */
+export function benchAddress(base: string, i: number): string {
+  const third = BENCH_FIRST_SUBNET + Math.floor((i - 1) / BENCH_HOSTS_PER_SUBNET);
+  return `${base}.${third}.${((i - 1) % BENCH_HOSTS_PER_SUBNET) + 1}`;
+}
 
 /** Checks a base of the form `A.B` inside 127.0.0.0/8. */
 export function parseBase(base: string): string {
@@ -65,7 +93,7 @@ function conf(base: string, dc: string, domainNumber: number, third: number, hos
   };
 }
 
-/** The production-named topology on addresses under `base` (eqiad 1.7-9, codfw 2.4-6, authdns 3.1-2, knot 3.53, bench 9.N). */
+/** The production-named topology on addresses under `base` (eqiad 1.7-9, codfw 2.4-6, authdns 3.1-2, knot 3.53, bench 9.1-250, 10.1-250…). */
 export function labTopology(rawBase: string, benchHosts = DEFAULT_BENCH_HOSTS): LabTopology {
   const base = parseBase(rawBase);
   const eqiad = [7, 8, 9].map((n) => conf(base, 'eqiad', n, 1, 1000 + n));
@@ -74,11 +102,14 @@ export function labTopology(rawBase: string, benchHosts = DEFAULT_BENCH_HOSTS): 
     { name: 'authdns1001.eqiad.wmnet', address: `${base}.3.1`, datacenter: 'eqiad', role: 'authdns' },
     { name: 'authdns2001.codfw.wmnet', address: `${base}.3.2`, datacenter: 'codfw', role: 'authdns' },
   ];
+  if (!Number.isInteger(benchHosts) || benchHosts < 0 || benchHosts > MAX_BENCH_HOSTS) {
+    throw new Error(`bench hosts must be a whole number from 0 to ${MAX_BENCH_HOSTS}, not ${benchHosts}`);
+  }
   const bench: LabHost[] = [];
   for (let i = 1; i <= benchHosts; i++) {
     bench.push({
-      name: `bench${String(i).padStart(3, '0')}.lab.wmnet`,
-      address: `${base}.9.${i}`,
+      name: benchHostName(i, benchHosts),
+      address: benchAddress(base, i),
       datacenter: 'eqiad',
       role: 'bench',
     });

@@ -240,7 +240,8 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
   for (const h of [...namespacedHosts(t).map((x) => x.name), ...benchGroupNames(t.bench.length)]) bootHost(layout, h);
   await startKnot(layout, t, zone, secrets.tsigSecret);
   try {
-    await waitReady(layout, t, o.readyTimeoutMs ?? 30_000);
+    // 30 s, and more for a big bench (63 sshd processes for 1,000 hosts on a loaded machine).
+    await waitReady(layout, t, o.readyTimeoutMs ?? 30_000 + 30 * t.bench.length);
   } catch (e) {
     await stopLab(layout);
     throw e;

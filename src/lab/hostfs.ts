@@ -22,6 +22,7 @@ import {
   renderMirrorUnit,
   renderNginxConf,
   renderNginxUnit,
+  renderSpareEtcdDefault,
   renderSshdConfig,
 } from './render.js';
 import type { LabHost, LabTopology } from './topology.js';
@@ -101,6 +102,24 @@ export async function writeConfHost(layout: LabLayout, t: LabTopology, host: Lab
     await put(join(dir, 'sbin', 'reload-etcdmirror'), renderMirrorReloadScript(t, m, o.nodeBinary, o.etcdmirrorScript), 0o755);
     await mkdir(join(dir, 'var-log', m.unit), { recursive: true });
   }
+}
+
+/**
+ * Writes a host of a spare cluster: etcd installed and configured (its unit, /etc/default/etcd
+ * listing every member with state new), nothing started at boot, no proxy. Only its sshd runs.
+ */
+export async function writeSpareHost(layout: LabLayout, t: LabTopology, host: LabHost): Promise<void> {
+  const cluster = t.spareClusters.find((c) => c.members.some((m) => m.name === host.name));
+  if (!cluster) throw new Error(`${host.name} is not a member of a spare cluster`);
+  const dir = layout.hostDir(host.name);
+  const mounts: Mount[] = [['etc-default', '/etc/default'], ['var-lib-etcd', '/var/lib/etcd'], ...COMMON_MOUNTS];
+  await writeHostBase(t, dir, mounts, [], sshdFor(layout, host));
+  await installSystemctl(dir);
+  await put(join(dir, 'etc-default', 'etcd'), renderSpareEtcdDefault(cluster, host));
+  await mkdir(join(dir, 'var-lib-etcd'), { recursive: true });
+  await mkdir(join(dir, 'var-log', 'etcd'), { recursive: true });
+  await mkdir(join(dir, 'srv', 'backup', 'etcd'), { recursive: true });
+  await put(join(dir, 'systemd', 'etcd.service'), renderEtcdUnit(host));
 }
 
 /**

@@ -61,6 +61,11 @@ export interface MirrorConfig {
   host: string;
   unit: string;
   metricsUrl: string;
+  /**
+   * Runs etcdmirror once in the foreground with --reload on the mirror host (the unit stopped):
+   * erases the destination prefix and copies everything afresh. Used by etcd.replication-reload.
+   */
+  reloadCommand: string[];
 }
 
 export interface ReplicationConfig {
@@ -252,10 +257,12 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     for (const [dc, m] of replR.child('mirrors').object().entries()) {
       dcKnown(m, dc);
       m.object();
-      m.onlyKeys(['host', 'unit', 'metrics_url']);
+      m.onlyKeys(['host', 'unit', 'metrics_url', 'reload_command']);
       const host = m.child('host').string();
       hostKnown(m.child('host'), host);
-      mirrors[dc] = { host, unit: m.child('unit').string(), metricsUrl: m.child('metrics_url').string() };
+      const reloadCommand = command(m.child('reload_command'), ['reload-etcdmirror']);
+      if (m.child('reload_command').present && !reloadCommand.length) m.child('reload_command').problem('must name a command');
+      mirrors[dc] = { host, unit: m.child('unit').string(), metricsUrl: m.child('metrics_url').string(), reloadCommand };
     }
     const ignore = replR.child('ignore_keys_regex').string('^/spicerack/locks/etcd');
     try {

@@ -77,7 +77,7 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
   }
   const mirrors: Record<string, unknown> = {};
   for (const m of t.mirrors) {
-    mirrors[m.datacenter] = { host: m.host.name, unit: m.unit, metrics_url: `http://${m.host.address}:${m.metricsPort}/metrics` };
+    mirrors[m.datacenter] = { host: m.host.name, unit: m.unit, metrics_url: `http://${m.host.address}:${m.metricsPort}/metrics`, reload_command: ['reload-etcdmirror'] };
   }
   const authdnsServers = t.authdns.map((h) => h.name);
   const knotServer = `${t.knot.address}:${t.knot.port}`;

@@ -57,6 +57,12 @@ export function keyDigest(root: EtcdNode): { keys: number; digest: string; sampl
   return { keys: lines.length, digest: createHash('sha256').update(lines.join('\n')).digest('hex'), sample: lines.slice(0, 3) };
 }
 
+/** The key count and digest of what one member serves (its local client port, a local read). */
+export async function clusterKeyDigest(env: ActionEnv, cluster: string, host: string): Promise<{ keys: number; digest: string }> {
+  const r = await memberClient(env, cluster, host).get('/', { recursive: true, sorted: true });
+  return keyDigest(r.node);
+}
+
 const LIST_SCRIPT =
   'cd "$1" 2>/dev/null || exit 0; for d in */; do d=${d%/}; [ -d "$d/member" ] || continue; if [ -f "$d/VERIFIED" ]; then printf "%s\\t%s\\n" "$d" "$(tr -d "\\n" < "$d/VERIFIED")"; else printf "%s\\t-\\n" "$d"; fi; done';
 
@@ -236,6 +242,12 @@ export function backupsToPrune(backups: BackupEntry[], keep: number): BackupEntr
   const kept = new Set(verified.slice(-keep).map((b) => b.path));
   const newest = verified[verified.length - 1]?.name ?? '';
   return sorted.filter((b) => !kept.has(b.path) && (b.verified || b.name < newest));
+}
+
+/** Which backup and run restored a member's data directory (`BACKUP RUNID`), if any (read-only). */
+export async function restoredBy(env: ActionEnv, host: string, dataDir: string): Promise<string | undefined> {
+  const r = await readOn(env, host, argvCommand(['cat', `${dataDir}.galley-restore`], { isSafe: true }), { allowExit: [1] });
+  return r.exitCode === 0 ? r.stdout.trim() || undefined : undefined;
 }
 
 /**

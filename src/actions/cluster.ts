@@ -55,6 +55,13 @@ export async function probeMembers(env: ActionEnv, cluster: string): Promise<Mem
   );
 }
 
+/** Whether etcd answers on a member's local client port. */
+export async function memberAnswers(env: ActionEnv, cluster: string, host: string): Promise<boolean> {
+  return memberClient(env, cluster, host)
+    .selfStats()
+    .then(() => true, () => false);
+}
+
 /** The members list as the first answering member sees it, or undefined when none answers. */
 export async function membersIfUp(env: ActionEnv, cluster: string): Promise<MembersState | undefined> {
   for (const p of await probeMembers(env, cluster)) {

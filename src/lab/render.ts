@@ -170,6 +170,29 @@ exec ${node} ${script} --reload ${rest.join(' ')} "$@"
 `;
 }
 
+/** The nightly backup of the lab: a timer on the first member of each cluster, and the oneshot unit it starts. */
+export const BACKUP_UNIT = 'etcd-backup';
+export const BACKUP_TIMER = `${BACKUP_UNIT}.timer`;
+export const BACKUP_TIME = '02:00';
+
+/**
+ * The oneshot unit that runs `cookbook etcd.backup CLUSTER --yes` from the member (as the
+ * production cron job does every night), with the lab's environment file.
+ */
+export function renderBackupUnit(cluster: string, nodeBinary: string, cookbookScript: string, configFile: string): string {
+  return unitFile({
+    Description: `nightly verified v2 backup of etcd ${cluster} (cookbook etcd.backup)`,
+    Type: 'oneshot',
+    ExecStart: [nodeBinary, cookbookScript, 'etcd.backup', cluster, '--yes', '--config', configFile, '--reason', "'nightly backup'"].join(' '),
+    'X-LabLog': `/var/log/${BACKUP_UNIT}.log`,
+  });
+}
+
+/** The timer that starts the backup unit every night at BACKUP_TIME. */
+export function renderBackupTimer(): string {
+  return `# Galley lab timer (read by the lab's systemctl stand-in)\n[Timer]\nDescription=nightly etcd backup\nOnCalendar=${BACKUP_TIME}\nUnit=${BACKUP_UNIT}.service\n`;
+}
+
 /** nginx.conf of a conf host: TLS on :4001, basic auth, the read-only switch, proxy to the local etcd. */
 export function renderNginxConf(host: LabHost): string {
   return `# Galley lab: the etcd TLS + basic-auth proxy of ${host.name}

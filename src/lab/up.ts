@@ -232,7 +232,12 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
   ];
   const secrets = await ensureCredentials(layout, hostKeys, known);
   const zone = renderWmnetZone(t, Math.floor(Date.now() / 1000));
-  const confOptions = { nodeBinary: process.execPath, etcdmirrorScript: join(repoRoot(), 'bin', 'etcdmirror.js') };
+  const confOptions = {
+    nodeBinary: process.execPath,
+    etcdmirrorScript: join(repoRoot(), 'bin', 'etcdmirror.js'),
+    cookbookScript: join(repoRoot(), 'bin', 'run.js'),
+    configFile: layout.configFile,
+  };
   await Promise.all([
     ...t.clusters.flatMap((c) =>
       c.members.map((h) => writeConfHost(layout, t, h, { ...confOptions, readOnly: c.datacenter !== t.master })),

@@ -137,7 +137,7 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
     expect(unknown.code).toBe(2);
     expect(unknown.stderr.split('\n')[0]).toContain('unknown etcd cluster "eqiad2"');
     expect(await eqiadSnapshot()).toEqual(before);
-  }, 300_000);
+  }, 900_000);
 
   test('a cluster that has quorum is refused (exit 1), changing nothing', async () => {
     const before = await eqiadSnapshot();
@@ -145,7 +145,7 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('eqiad has quorum');
     expect(await eqiadSnapshot()).toEqual(before);
-  }, 300_000);
+  }, 900_000);
 
   test('two of three members killed with their data wiped: disaster recovery brings back 3 healthy members holding every key of the backup', async () => {
     const victims = eqiad.members.filter((h) => h !== backupHost).slice(0, 2);

@@ -40,7 +40,15 @@ export interface EtcdClusterConfig {
   dataDir: string;
   /** Environment file of etcd on each member (ETCD_INITIAL_CLUSTER_STATE lives there). */
   envFile: string;
+  /** Where etcd.backup writes its dated backups on the member it backs up (`DIR/CLUSTER/YYYYMMDD-HHMMSS`). */
   backupDir: string;
+  /** How many verified backups etcd.backup keeps per cluster on a member (older ones are pruned). */
+  backupKeep: number;
+  /**
+   * False for a cluster that is defined but not serving yet (before etcd.bootstrap): status and
+   * the other cookbooks leave it out. Default true.
+   */
+  inService: boolean;
 }
 
 export interface EtcdConfig {
@@ -55,6 +63,11 @@ export interface MirrorConfig {
   host: string;
   unit: string;
   metricsUrl: string;
+  /**
+   * Runs etcdmirror once in the foreground with --reload on the mirror host (the unit stopped):
+   * erases the destination prefix and copies everything afresh. Used by etcd.replication-reload.
+   */
+  reloadCommand: string[];
 }
 
 export interface ReplicationConfig {
@@ -141,6 +154,15 @@ function command(r: Reader, fallback?: string[]): string[] {
   return r.stringList();
 }
 
+/** An absolute path without `..` (backups are created and pruned under it). */
+function absolutePath(r: Reader, fallback: string): string {
+  const v = r.string(fallback);
+  if (v && (!v.startsWith('/') || v.split('/').includes('..') || v.split('/').filter(Boolean).length < 1)) {
+    r.problem(`must be an absolute path below / without "..", not "${v}"`);
+  }
+  return v.replace(/\/+$/, '') || v;
+}
+
 /** Validates a parsed YAML document; returns the config or every problem found, each with its path. */
 export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig; problems: string[] } {
   const problems: string[] = [];
@@ -194,7 +216,7 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   const clusters: Record<string, EtcdClusterConfig> = {};
   for (const [name, c] of etcdR.child('clusters').object().entries()) {
     c.object();
-    c.onlyKeys(['datacenter', 'members', 'client_port', 'client_scheme', 'peer_port', 'proxy_port', 'srv_record', 'unit', 'data_dir', 'env_file', 'backup_dir']);
+    c.onlyKeys(['datacenter', 'members', 'client_port', 'client_scheme', 'peer_port', 'proxy_port', 'srv_record', 'unit', 'data_dir', 'env_file', 'backup_dir', 'backup_keep', 'in_service']);
     const datacenter = c.child('datacenter').string(name);
     dcKnown(c.child('datacenter'), datacenter);
     const membersR = c.child('members');
@@ -213,8 +235,11 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       unit: c.child('unit').string('etcd'),
       dataDir: c.child('data_dir').string('/var/lib/etcd'),
       envFile: c.child('env_file').string('/etc/default/etcd'),
-      backupDir: c.child('backup_dir').string('/srv/backup/etcd'),
+      backupDir: absolutePath(c.child('backup_dir'), '/srv/backup/etcd'),
+      backupKeep: c.child('backup_keep').integer(7, 1, 1000),
+      inService: c.child('in_service').boolean(true),
     };
+    if (clusters[name]!.dataDir && !clusters[name]!.dataDir.startsWith('/')) c.child('data_dir').problem(`must be an absolute path, not "${clusters[name]!.dataDir}"`);
   }
   const etcd: EtcdConfig = {
     caFile: etcdR.child('ca_file').optionalString(),
@@ -236,10 +261,12 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     for (const [dc, m] of replR.child('mirrors').object().entries()) {
       dcKnown(m, dc);
       m.object();
-      m.onlyKeys(['host', 'unit', 'metrics_url']);
+      m.onlyKeys(['host', 'unit', 'metrics_url', 'reload_command']);
       const host = m.child('host').string();
       hostKnown(m.child('host'), host);
-      mirrors[dc] = { host, unit: m.child('unit').string(), metricsUrl: m.child('metrics_url').string() };
+      const reloadCommand = command(m.child('reload_command'), ['reload-etcdmirror']);
+      if (m.child('reload_command').present && !reloadCommand.length) m.child('reload_command').problem('must name a command');
+      mirrors[dc] = { host, unit: m.child('unit').string(), metricsUrl: m.child('metrics_url').string(), reloadCommand };
     }
     const ignore = replR.child('ignore_keys_regex').string('^/spicerack/locks/etcd');
     try {

@@ -51,7 +51,8 @@ async function memberStatus(env: ActionEnv, cluster: string, host: string): Prom
 /** Members (health, leader, index, proxy mode) of every cluster, or of one datacenter's. */
 export async function clusterStatuses(env: ActionEnv, datacenter?: string): Promise<ClusterStatus[]> {
   const config = env.config();
-  const clusters = Object.values(config.etcd.clusters).filter((c) => !datacenter || c.datacenter === datacenter);
+  // A cluster not in service yet (before etcd.bootstrap) is not expected to answer.
+  const clusters = Object.values(config.etcd.clusters).filter((c) => c.inService && (!datacenter || c.datacenter === datacenter));
   return Promise.all(
     clusters.map(async (c) => {
       const members = await Promise.all(c.members.map((h) => memberStatus(env, c.name, h)));
@@ -113,7 +114,7 @@ export async function replicationStatus(config: GalleyConfig): Promise<Replicati
 /** The SRV records clients use (per datacenter, and the read-write one), on every authoritative server. */
 export async function srvStatus(config: GalleyConfig): Promise<RRsetObservation[]> {
   if (!config.dns) return [];
-  const names = [...Object.values(config.etcd.clusters).map((c) => c.srvRecord), ...(config.replication ? [config.replication.rwSrvRecord] : [])];
+  const names = [...Object.values(config.etcd.clusters).filter((c) => c.inService).map((c) => c.srvRecord), ...(config.replication ? [config.replication.rwSrvRecord] : [])];
   return Promise.all(names.map((n) => observeRRset(config, n, 'SRV', { timeoutMs: PROBE_TIMEOUT_MS, retries: 0 })));
 }
 

@@ -13,6 +13,7 @@ import {
   RW_SRV_RECORD,
   ZONE_SOURCE_FILE,
   etcdDataDir,
+  spareDataDir,
   srvRecordOf,
 } from './render.js';
 import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, PROXY_PORT, allHosts, benchHostSet, type LabTopology } from './topology.js';
@@ -24,6 +25,10 @@ export const LOCK_PREFIX = '/galley/locks';
 /** Keys never replicated: spicerack's etcd lock state and the Runner's locks (etcdmirror's default too). */
 export const IGNORE_KEYS_REGEX = '^/(spicerack/locks/etcd|galley/locks)(/|$)';
 
+/** Where etcd.backup keeps backups on each member, and how many. */
+export const BACKUP_DIR = '/srv/backup/etcd';
+export const BACKUP_KEEP = 3;
+
 function range(names: string[]): string {
   return names.join(',');
 }
@@ -32,7 +37,7 @@ function range(names: string[]): string {
 export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneBackendKind): Record<string, unknown> {
   const hosts: Record<string, unknown> = {};
   for (const h of allHosts(t)) {
-    hosts[h.name] = { address: h.address, datacenter: h.datacenter, roles: h.role === 'etcd' ? ['etcd', 'conf'] : [h.role] };
+    hosts[h.name] = { address: h.address, datacenter: h.datacenter, roles: h.role === 'etcd' ? ['etcd', 'conf'] : h.role === 'spare' ? ['etcd'] : [h.role] };
   }
   const members = (dc: string) => t.clusters.find((c) => c.datacenter === dc)?.members.map((m) => m.name) ?? [];
   const clusters: Record<string, unknown> = {};
@@ -48,12 +53,31 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
       unit: ETCD_UNIT,
       data_dir: etcdDataDir(c.datacenter),
       env_file: '/etc/default/etcd',
-      backup_dir: '/srv/backup/etcd',
+      backup_dir: BACKUP_DIR,
+      backup_keep: BACKUP_KEEP,
+    };
+  }
+  // Defined, not started: etcd.bootstrap builds it (in_service: false keeps it out of etcd.status).
+  for (const c of t.spareClusters) {
+    clusters[c.name] = {
+      datacenter: c.datacenter,
+      members: c.members.map((m) => m.name),
+      client_port: ETCD_CLIENT_PORT,
+      client_scheme: 'http',
+      peer_port: ETCD_PEER_PORT,
+      proxy_port: PROXY_PORT,
+      srv_record: c.srvRecord,
+      unit: ETCD_UNIT,
+      data_dir: spareDataDir(c),
+      env_file: '/etc/default/etcd',
+      backup_dir: BACKUP_DIR,
+      backup_keep: BACKUP_KEEP,
+      in_service: false,
     };
   }
   const mirrors: Record<string, unknown> = {};
   for (const m of t.mirrors) {
-    mirrors[m.datacenter] = { host: m.host.name, unit: m.unit, metrics_url: `http://${m.host.address}:${m.metricsPort}/metrics` };
+    mirrors[m.datacenter] = { host: m.host.name, unit: m.unit, metrics_url: `http://${m.host.address}:${m.metricsPort}/metrics`, reload_command: ['reload-etcdmirror'] };
   }
   const authdnsServers = t.authdns.map((h) => h.name);
   const knotServer = `${t.knot.address}:${t.knot.port}`;
@@ -83,6 +107,7 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
       'conf-eqiad': range(members('eqiad')),
       'conf-codfw': range(members('codfw')),
       conf: range([...members('eqiad'), ...members('codfw')]),
+      ...Object.fromEntries(t.spareClusters.map((c) => [c.name, range(c.members.map((m) => m.name))])),
       authdns: range(authdnsServers),
       ...benchAlias,
     },

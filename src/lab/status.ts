@@ -9,7 +9,7 @@ import { knotProcess } from './down.js';
 import { LabLayout, benchGroupNames } from './layout.js';
 import { isRunning, readPidFile } from './processes.js';
 import { readLabState } from './state.js';
-import { ETCD_CLIENT_PORT, PROXY_PORT, allHosts, labTopology, namespacedHosts } from './topology.js';
+import { ETCD_CLIENT_PORT, PROXY_PORT, allHosts, labTopology, namespacedHosts, spareHosts } from './topology.js';
 
 export interface LabProcessStatus {
   host: string;
@@ -75,7 +75,9 @@ export function labStatus(o: { dir: string; base: string }): LabStatusReport {
   const knot = knotProcess(layout);
   processes.push({ host: t.knot.name, unit: 'knot', pid: knot?.pid, running: knot !== undefined });
   const mirrorUnits = new Set(t.mirrors.map((m) => m.unit));
-  const up = state !== undefined && processes.every((p) => p.running || mirrorUnits.has(p.unit));
+  // The spare cluster's etcd runs only once etcd.bootstrap built it: its units do not count.
+  const spare = new Set(spareHosts(t).map((h) => h.name));
+  const up = state !== undefined && processes.every((p) => p.running || mirrorUnits.has(p.unit) || (spare.has(p.host) && p.unit !== 'ssh'));
   const etcd: LabStatusReport['etcd'] = {};
   for (const c of t.clusters) {
     etcd[c.datacenter] = {

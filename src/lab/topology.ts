@@ -2,7 +2,8 @@
  * The lab's hosts and addresses, computed from a base such as `127.20`: pure data, no I/O.
  */
 
-export type LabRole = 'etcd' | 'authdns' | 'bench';
+/** `spare`: a host of a cluster that is defined but not bootstrapped (sshd and etcd installed, nothing running). */
+export type LabRole = 'etcd' | 'spare' | 'authdns' | 'bench';
 
 /** One host of the lab: a UTS + mount namespace with its own sshd (bench hosts share one). */
 export interface LabHost {
@@ -16,6 +17,17 @@ export interface LabHost {
 export interface LabCluster {
   datacenter: string;
   members: LabHost[];
+}
+
+/**
+ * A cluster the lab defines (hosts with sshd, etcd installed and configured) but never starts:
+ * `etcd.bootstrap` builds it. It shares a datacenter with a running cluster, as a second cluster
+ * of a datacenter does in production (the seed's kubernetes cluster in eqiad).
+ */
+export interface LabSpareCluster extends LabCluster {
+  /** Its name in etcd.clusters (the running clusters are named after their datacenter). */
+  name: string;
+  srvRecord: string;
 }
 
 /** The unit of etcdmirror that replicates the master into `datacenter`, and where it runs. */
@@ -33,6 +45,8 @@ export interface LabTopology {
   datacenters: string[];
   master: string;
   clusters: LabCluster[];
+  /** Defined, not started (see LabSpareCluster). */
+  spareClusters: LabSpareCluster[];
   authdns: LabHost[];
   bench: LabHost[];
   knot: { name: string; address: string; port: number };
@@ -93,11 +107,20 @@ function conf(base: string, dc: string, domainNumber: number, third: number, hos
   };
 }
 
-/** The production-named topology on addresses under `base` (eqiad 1.7-9, codfw 2.4-6, authdns 3.1-2, knot 3.53, bench 9.1-250, 10.1-250…). */
+/** The spare cluster's name: the seed's kubernetes etcd cluster in eqiad. */
+export const SPARE_CLUSTER = 'kubetcd';
+
+/** The production-named topology on addresses under `base` (eqiad 1.7-9, codfw 2.4-6, authdns 3.1-2, knot 3.53, kubetcd 4.4-6, bench 9.1-250, 10.1-250…). */
 export function labTopology(rawBase: string, benchHosts = DEFAULT_BENCH_HOSTS): LabTopology {
   const base = parseBase(rawBase);
   const eqiad = [7, 8, 9].map((n) => conf(base, 'eqiad', n, 1, 1000 + n));
   const codfw = [4, 5, 6].map((n) => conf(base, 'codfw', n, 2, 2000 + n));
+  const kubetcd: LabHost[] = [4, 5, 6].map((n) => ({
+    name: `kubetcd100${n}.eqiad.wmnet`,
+    address: `${base}.4.${n}`,
+    datacenter: 'eqiad',
+    role: 'spare' as const,
+  }));
   const authdns: LabHost[] = [
     { name: 'authdns1001.eqiad.wmnet', address: `${base}.3.1`, datacenter: 'eqiad', role: 'authdns' },
     { name: 'authdns2001.codfw.wmnet', address: `${base}.3.2`, datacenter: 'codfw', role: 'authdns' },
@@ -122,6 +145,7 @@ export function labTopology(rawBase: string, benchHosts = DEFAULT_BENCH_HOSTS): 
       { datacenter: 'eqiad', members: eqiad },
       { datacenter: 'codfw', members: codfw },
     ],
+    spareClusters: [{ name: SPARE_CLUSTER, datacenter: 'eqiad', members: kubetcd, srvRecord: `_etcd._tcp.${SPARE_CLUSTER}.eqiad.wmnet` }],
     authdns,
     bench,
     knot: { name: 'knot.lab.wmnet', address: `${base}.3.53`, port: DNS_PORT },
@@ -134,7 +158,12 @@ export function labTopology(rawBase: string, benchHosts = DEFAULT_BENCH_HOSTS): 
 
 /** Every host that runs its own sshd in its own namespace (conf and authdns hosts). */
 export function namespacedHosts(t: LabTopology): LabHost[] {
-  return [...t.clusters.flatMap((c) => c.members), ...t.authdns];
+  return [...t.clusters.flatMap((c) => c.members), ...t.authdns, ...spareHosts(t)];
+}
+
+/** The hosts of the spare (not bootstrapped) clusters. */
+export function spareHosts(t: LabTopology): LabHost[] {
+  return t.spareClusters.flatMap((c) => c.members);
 }
 
 /** Every host of the inventory, bench hosts included. */
@@ -158,6 +187,10 @@ export function labListeners(t: LabTopology): { address: string; port: number; p
   const out: { address: string; port: number; proto: 'tcp' | 'udp'; owner: string }[] = [];
   for (const h of t.clusters.flatMap((c) => c.members)) {
     for (const port of [SSH_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, PROXY_PORT]) out.push({ address: h.address, port, proto: 'tcp', owner: h.name });
+  }
+  // Spare hosts run only their sshd; etcd's ports must be free for etcd.bootstrap.
+  for (const h of spareHosts(t)) {
+    for (const port of [SSH_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT]) out.push({ address: h.address, port, proto: 'tcp', owner: h.name });
   }
   for (const m of t.mirrors) out.push({ address: m.host.address, port: m.metricsPort, proto: 'tcp', owner: `${m.host.name} (${m.unit})` });
   for (const h of t.authdns) {

@@ -13,7 +13,7 @@ import { TSIG_KEY_NAME, ensureCredentials } from './credentials.js';
 import { stopLab, knotProcess } from './down.js';
 import { IGNORE_KEYS_REGEX, renderEnvironmentFile } from './envfile.js';
 import { LabError } from './errors.js';
-import { writeAuthdnsHost, writeBenchHosts, writeConfHost } from './hostfs.js';
+import { writeAuthdnsHost, writeBenchHosts, writeConfHost, writeSpareHost } from './hostfs.js';
 import { BENCH_HOST_KEY, LabLayout, assetsDir, benchGroupNames, repoRoot } from './layout.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { currentListeners, takenListeners, type Listener } from './ports.js';
@@ -23,9 +23,11 @@ import { seedData, seedKeys } from './seed.js';
 import { readLabState, writeLabState } from './state.js';
 import {
   ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
   labListeners,
   labTopology,
   namespacedHosts,
+  spareHosts,
   type LabTopology,
 } from './topology.js';
 
@@ -65,10 +67,14 @@ export interface LabUpResult {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Listeners that must be up once the lab is ready (the etcdmirror metrics port is not: the unit is not started). */
+/**
+ * Listeners that must be up once the lab is ready: not the etcdmirror metrics port (the unit
+ * may not be started), nor the etcd ports of the spare cluster (only etcd.bootstrap starts it).
+ */
 export function readyListeners(t: LabTopology): (Listener & { owner: string })[] {
-  const mirrorPorts = new Set(t.mirrors.map((m) => `${m.host.address}:${m.metricsPort}`));
-  return labListeners(t).filter((l) => !mirrorPorts.has(`${l.address}:${l.port}`));
+  const notAtBoot = new Set(t.mirrors.map((m) => `${m.host.address}:${m.metricsPort}`));
+  for (const h of spareHosts(t)) for (const port of [ETCD_CLIENT_PORT, ETCD_PEER_PORT]) notAtBoot.add(`${h.address}:${port}`);
+  return labListeners(t).filter((l) => !notAtBoot.has(`${l.address}:${l.port}`));
 }
 
 async function etcdHealthy(address: string): Promise<boolean> {
@@ -226,12 +232,18 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
   ];
   const secrets = await ensureCredentials(layout, hostKeys, known);
   const zone = renderWmnetZone(t, Math.floor(Date.now() / 1000));
-  const confOptions = { nodeBinary: process.execPath, etcdmirrorScript: join(repoRoot(), 'bin', 'etcdmirror.js') };
+  const confOptions = {
+    nodeBinary: process.execPath,
+    etcdmirrorScript: join(repoRoot(), 'bin', 'etcdmirror.js'),
+    cookbookScript: join(repoRoot(), 'bin', 'run.js'),
+    configFile: layout.configFile,
+  };
   await Promise.all([
     ...t.clusters.flatMap((c) =>
       c.members.map((h) => writeConfHost(layout, t, h, { ...confOptions, readOnly: c.datacenter !== t.master })),
     ),
     ...t.authdns.map((h) => writeAuthdnsHost(layout, t, h, zone, t.authdns[0]!.name)),
+    ...spareHosts(t).map((h) => writeSpareHost(layout, t, h)),
     writeBenchHosts(layout, t),
   ]);
   log(`files ready in ${layout.dir} (${((Date.now() - started) / 1000).toFixed(1)} s); starting hosts`);

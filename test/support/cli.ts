@@ -14,13 +14,13 @@ export interface CliResult {
  * Runs the real CLI from the TypeScript sources (as bin/dev.js does), with stdin closed and
  * a fresh state directory unless `env` names one.
  */
-export function runCli(args: string[], env: Record<string, string> = {}): CliResult {
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): CliResult {
   const started = Date.now();
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
     encoding: 'utf8',
     input: '',
     env: { ...process.env, NODE_OPTIONS: '', GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-cli-state-')), ...env },
-    timeout: 120_000,
+    timeout: timeoutMs,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
 }

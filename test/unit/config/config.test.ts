@@ -66,4 +66,21 @@ describe('the shipped fixtures', () => {
     expect(Object.keys(config.etcd.clusters)).toEqual(['eqiad', 'codfw']);
     expect(config.dns?.zones.wmnet?.servers.map((s) => s.address)).toEqual(['127.20.3.1', '127.20.3.2']);
   });
+
+  test('backup and service settings of a cluster default sensibly and are validated by path', () => {
+    const ok = parseConfig(parse(good), '/x.yaml').config!;
+    expect(ok.etcd.clusters.eqiad).toMatchObject({ backupDir: '/srv/backup/etcd', backupKeep: 7, inService: true });
+    const raw = parse(good);
+    Object.assign(raw.etcd.clusters.eqiad, { backup_dir: 'srv/backup', backup_keep: 0, in_service: 'no' });
+    Object.assign(raw.etcd.clusters.codfw, { backup_dir: '/srv/../etc' });
+    const { problems } = parseConfig(raw, '/x.yaml');
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'etcd.clusters.eqiad.backup_dir: must be an absolute path below / without "..", not "srv/backup"',
+        'etcd.clusters.eqiad.backup_keep: must be an integer from 1 to 1000, got number 0',
+        'etcd.clusters.eqiad.in_service: must be true or false, got string "no"',
+        'etcd.clusters.codfw.backup_dir: must be an absolute path below / without "..", not "/srv/../etc"',
+      ]),
+    );
+  });
 });

@@ -64,4 +64,14 @@ describe('lab topology', () => {
     expect(l).toEqual(expect.arrayContaining(['127.22.1.7:22/tcp', '127.22.1.7:2379/tcp', '127.22.1.7:2380/tcp', '127.22.1.7:4001/tcp']));
     expect(l).toEqual(expect.arrayContaining(['127.22.3.1:53/udp', '127.22.3.1:53/tcp', '127.22.3.53:53/udp']));
   });
+
+  test('the spare cluster has three hosts on the 4 subnet, with sshd and free etcd ports to check but nothing else', () => {
+    const t = labTopology('127.22', 0);
+    expect(t.spareClusters.map((c) => [c.name, c.datacenter, c.members.map((m) => `${m.name}=${m.address}`)])).toEqual([
+      ['kubetcd', 'eqiad', ['kubetcd1004.eqiad.wmnet=127.22.4.4', 'kubetcd1005.eqiad.wmnet=127.22.4.5', 'kubetcd1006.eqiad.wmnet=127.22.4.6']],
+    ]);
+    const l = labListeners(t).map((x) => `${x.address}:${x.port}/${x.proto}`);
+    expect(l.filter((x) => x.startsWith('127.22.4.4:'))).toEqual(['127.22.4.4:22/tcp', '127.22.4.4:2379/tcp', '127.22.4.4:2380/tcp']);
+    expect(allHosts(t).filter((h) => h.role === 'spare')).toHaveLength(3);
+  });
 });

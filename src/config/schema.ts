@@ -39,6 +39,11 @@ export interface EtcdClusterConfig {
   /** Environment file of etcd on each member (ETCD_INITIAL_CLUSTER_STATE lives there). */
   envFile: string;
   backupDir: string;
+  /**
+   * The fewest members a membership change may leave (min_members; default: a majority of
+   * the configured members, so 3 allows 2 and 2 allows none fewer).
+   */
+  minMembers: number;
 }
 
 export interface EtcdConfig {
@@ -190,7 +195,7 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   const clusters: Record<string, EtcdClusterConfig> = {};
   for (const [name, c] of etcdR.child('clusters').object().entries()) {
     c.object();
-    c.onlyKeys(['datacenter', 'members', 'client_port', 'client_scheme', 'peer_port', 'proxy_port', 'srv_record', 'unit', 'data_dir', 'env_file', 'backup_dir']);
+    c.onlyKeys(['datacenter', 'members', 'client_port', 'client_scheme', 'peer_port', 'proxy_port', 'srv_record', 'unit', 'data_dir', 'env_file', 'backup_dir', 'min_members']);
     const datacenter = c.child('datacenter').string(name);
     dcKnown(c.child('datacenter'), datacenter);
     const membersR = c.child('members');
@@ -210,6 +215,7 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       dataDir: c.child('data_dir').string('/var/lib/etcd'),
       envFile: c.child('env_file').string('/etc/default/etcd'),
       backupDir: c.child('backup_dir').string('/srv/backup/etcd'),
+      minMembers: c.child('min_members').integer(Math.floor(members.length / 2) + 1, 1, Math.max(1, members.length)),
     };
   }
   const etcd: EtcdConfig = {

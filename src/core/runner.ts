@@ -421,7 +421,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       result = { runId, exitCode: ExitCode.OK, outcome: 'dry-run', plan, journal: journal.file };
     } else {
       if (o.locks && !o.noLocks) {
-        const spec = o.cookbook.lock?.(args);
+        const spec = o.cookbook.lock?.(args, env);
         if (spec) {
           lock = await (await o.locks(env)).acquire({ name: spec.name, concurrency: spec.concurrency, ttlMs: spec.ttlMs, owner: currentOwner(), runId });
           w(`  🔒 lock ${spec.name} taken`);

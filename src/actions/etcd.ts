@@ -1,6 +1,6 @@
 import { defineAction, type ActionEnv } from '../core/action.js';
 import { CheckError, GuardError } from '../core/errors.js';
-import { EtcdKeyNotFoundError, sharedEtcdClient, type EtcdClient, type EtcdMember, type EtcdVia } from '../etcd/index.js';
+import { EtcdHttpError, EtcdKeyNotFoundError, etcdClientFor, sharedEtcdClient, type EtcdClient, type EtcdMember, type EtcdVia } from '../etcd/index.js';
 
 /**
  * etcd as actions. Writes are conditional (compare-and-swap on the index observed, or
@@ -103,6 +103,12 @@ export async function readMembers(env: ActionEnv, cluster: string): Promise<Memb
   return { members: members.map((m) => ({ id: m.id, name: m.name, peerURLs: [...m.peerURLs].sort() })).sort((a, b) => a.id.localeCompare(b.id)) };
 }
 
+/** The run's client for a cluster's local ports, without one member (for changes that concern it). */
+function othersThan(env: ActionEnv, cluster: string, host: string): EtcdClient {
+  const members = env.config().etcd.clusters[cluster]!.members.filter((h) => h !== host);
+  return env.service(`etcd:${cluster}:local:without:${host}`, () => etcdClientFor(env.config(), cluster, { via: 'local', members }), (c) => c.close());
+}
+
 const hasPeer = (s: MembersState, url: string) => s.members.find((m) => m.peerURLs.includes(url));
 
 export interface MemberParams {
@@ -129,7 +135,7 @@ export const addMember = defineAction<MemberParams, MembersState>({
   async undo(p, _b, env) {
     const now = await readMembers(env, p.cluster);
     const m = hasPeer(now, p.peerUrl);
-    if (m) await etcdOf(env, p.cluster, 'local').removeMember(m.id);
+    if (m) await othersThan(env, p.cluster, p.host).removeMember(m.id);
   },
   /**
    * Removing the added member is itself a member change: raft commits it only with a quorum.
@@ -167,9 +173,17 @@ export const removeMember = defineAction<MemberParams & { minimum?: number }, Me
   async apply(p, b, env) {
     const m = hasPeer(b, p.peerUrl);
     if (!m) return;
-    const leader = (await etcdOf(env, p.cluster, 'local').selfStats()).leaderId;
+    // Asked of the other members: the removed one shuts down as it answers, and a retry on
+    // the next member would then be told 410 "permanently removed".
+    const others = othersThan(env, p.cluster, p.host);
+    const leader = (await others.selfStats()).leaderId;
     if (leader === m.id) throw new CheckError(`${p.host} is the leader of ${p.cluster}: move leadership to another member first (etcd.member-remove offers it)`);
-    await etcdOf(env, p.cluster, 'local').removeMember(m.id);
+    try {
+      await others.removeMember(m.id);
+    } catch (e) {
+      if (e instanceof EtcdHttpError && e.httpStatus === 410) return; // removed already (an earlier attempt got through)
+      throw e;
+    }
   },
   comparable: (s) => s.members.map((m) => m.peerURLs.join(',')).sort(),
 });

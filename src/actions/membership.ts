@@ -297,7 +297,8 @@ async function observeMirror(env: ActionEnv, p: { host: string; file: string; un
 const writeUnit = (env: ActionEnv, host: string, path: string, content: string) =>
   mutateOn(env, host, argvCommand(['sh', '-c', 'cat > "$1.galley.tmp" && mv "$1.galley.tmp" "$1" && systemctl daemon-reload', 'write', path]), { stdin: content });
 
-function withSource(content: string, from: string, to: string): string {
+/** A unit file with the source URL of its etcdmirror ExecStart replaced (only if it is `from`). */
+export function withMirrorSource(content: string, from: string, to: string): string {
   return content.replace(/^ExecStart=(.*)$/m, (_l, exec: string) => {
     const words = exec.split(' ');
     const urls = words.map((w, i) => [w, i] as const).filter(([w]) => /^https?:\/\//.test(w));
@@ -346,7 +347,7 @@ export const repointMirror = defineAction<RepointParams, MirrorSourceState>({
   async apply(p, b, env) {
     if (!b.exists || b.content === undefined) throw new CheckError(`${p.host}:${p.file} does not exist`);
     if (b.source !== p.from) throw new CheckError(`${p.host}:${p.file}: ${p.unit} reads from ${b.source}, not ${p.from}: changed since it was planned`);
-    await writeUnit(env, p.host, p.file, withSource(b.content, p.from, p.to));
+    await writeUnit(env, p.host, p.file, withMirrorSource(b.content, p.from, p.to));
     if (b.active) await mutateOn(env, p.host, argvCommand(['systemctl', 'restart', p.unit]));
   },
   async verify(p, b, env) {
@@ -365,7 +366,7 @@ export const repointMirror = defineAction<RepointParams, MirrorSourceState>({
     const now = await observeMirror(env, p);
     if (now.source === p.from) return;
     if (now.content === undefined) throw new CheckError(`${p.host}:${p.file} does not exist`);
-    await writeUnit(env, p.host, p.file, withSource(now.content, p.to, p.from));
+    await writeUnit(env, p.host, p.file, withMirrorSource(now.content, p.to, p.from));
     if (b.active) await mutateOn(env, p.host, argvCommand(['systemctl', 'restart', p.unit]));
   },
   async verifyUndo(p, b, env) {

@@ -49,6 +49,11 @@ export interface EtcdClusterConfig {
    * the other cookbooks leave it out. Default true.
    */
   inService: boolean;
+  /**
+   * The fewest members a membership change may leave (min_members; default: a majority of
+   * the configured members, so 3 allows 2 and 2 allows none fewer).
+   */
+  minMembers: number;
 }
 
 export interface EtcdConfig {
@@ -216,7 +221,7 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   const clusters: Record<string, EtcdClusterConfig> = {};
   for (const [name, c] of etcdR.child('clusters').object().entries()) {
     c.object();
-    c.onlyKeys(['datacenter', 'members', 'client_port', 'client_scheme', 'peer_port', 'proxy_port', 'srv_record', 'unit', 'data_dir', 'env_file', 'backup_dir', 'backup_keep', 'in_service']);
+    c.onlyKeys(['datacenter', 'members', 'client_port', 'client_scheme', 'peer_port', 'proxy_port', 'srv_record', 'unit', 'data_dir', 'env_file', 'backup_dir', 'backup_keep', 'in_service', 'min_members']);
     const datacenter = c.child('datacenter').string(name);
     dcKnown(c.child('datacenter'), datacenter);
     const membersR = c.child('members');
@@ -238,6 +243,7 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       backupDir: absolutePath(c.child('backup_dir'), '/srv/backup/etcd'),
       backupKeep: c.child('backup_keep').integer(7, 1, 1000),
       inService: c.child('in_service').boolean(true),
+      minMembers: c.child('min_members').integer(Math.floor(members.length / 2) + 1, 1, Math.max(1, members.length)),
     };
     if (clusters[name]!.dataDir && !clusters[name]!.dataDir.startsWith('/')) c.child('data_dir').problem(`must be an absolute path, not "${clusters[name]!.dataDir}"`);
   }

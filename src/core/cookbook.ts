@@ -166,8 +166,8 @@ export interface CookbookDefinition<S extends ArgsSpec> {
   description?: string;
   examples?: string[];
   args: S;
-  /** A lock the Runner takes before the first step and releases at the end. */
-  lock?(args: ArgValues<S>): LockSpec | undefined;
+  /** A lock the Runner takes before the first step and releases at the end (it may depend on the config, e.g. the cluster of a host). */
+  lock?(args: ArgValues<S>, ctx: ArgContext): LockSpec | undefined;
   /** Extra validation once the arguments are parsed (e.g. --from differs from --to); throw UsageError. */
   validate?(args: ArgValues<S>, ctx: ArgContext): void;
   steps(ctx: CookbookContext<ArgValues<S>>): Step[];

@@ -183,7 +183,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       interrupts.check();
       result = { runId: session.runId, exitCode: ExitCode.OK, outcome: 'dry-run', plan, journal: session.journal.file };
     } else {
-      const spec = !o.noLocks && o.locks ? o.cookbook.lock?.(args) : undefined;
+      const spec = !o.noLocks && o.locks ? o.cookbook.lock?.(args, env) : undefined;
       if (spec && o.locks) await session.takeLock(await o.locks(env), spec);
       if (prior) {
         await recheckFailedUndos(session, env);

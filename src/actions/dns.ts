@@ -10,6 +10,7 @@ import {
   type ZoneBackend,
 } from '../dns/index.js';
 import { CheckError } from '../core/errors.js';
+import { sleep } from '../util/wait.js';
 import { remoteOf } from './remote.js';
 
 /**
@@ -133,3 +134,28 @@ export const setRecordTtl = defineAction<{ name: string; type: RecordType; ttlSe
   verifyUndo: waitForRestoredRRset,
   comparable: (s) => s.records,
 });
+
+/**
+ * Waits out a TTL (clients may cache the old record that long), capped at `capMs`, with a
+ * countdown on a terminal; ends at once on Ctrl-C. Returns a line for the operator.
+ */
+export async function waitOutTtl(env: ActionEnv, ttlSeconds: number, capMs: number | undefined, what: string): Promise<string> {
+  const fullMs = ttlSeconds * 1000;
+  const ms = capMs === undefined ? fullMs : Math.min(fullMs, capMs);
+  const capped = ms < fullMs ? ` (capped at ${ms / 1000}s by replication.ttl_wait_max)` : '';
+  const tty = process.stderr.isTTY === true;
+  if (!tty) env.log.info(`waiting ${ms / 1000}s for the old TTL of ${what} (${ttlSeconds}s)${capped}`);
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (tty) process.stderr.write(`\r  waiting for the old TTL of ${what}: ${Math.ceil((until - Date.now()) / 1000)}s left${capped}   `);
+    await sleep(Math.min(1000, until - Date.now()), env.signal, `waiting for the old TTL of ${what}`);
+  }
+  if (tty) process.stderr.write('\n');
+  return `waited ${ms / 1000}s for the old TTL (${ttlSeconds}s) of ${what}${capped}`;
+}
+
+/** Fails unless every authoritative server answers with the same records, naming the unreachable ones (read-only). */
+export async function checkRecordSetAgreed(env: ActionEnv, name: string, type: RecordType): Promise<string> {
+  const records = await readRecordSet(env, name, type);
+  return `${name} ${type} identical on every authoritative server: ${describeRecords(type, records)}`;
+}

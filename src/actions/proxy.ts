@@ -264,3 +264,13 @@ export async function checkProxyMode(env: ActionEnv, datacenter: string, mode: P
   if (down.length === modes.length) throw new CheckError(`${datacenter}: no member answers (${down.join(', ')} down)`);
   return `${datacenter}: every live proxy is ${mode}${down.length ? ` (etcd down on ${down.join(', ')})` : ''}`;
 }
+
+/** Fails unless a majority of the datacenter's members answer (quorum); names the dead ones (read-only). */
+export async function checkQuorum(env: ActionEnv, datacenter: string): Promise<{ line: string; down: string[] }> {
+  const cluster = clusterOfDatacenter(env.config(), datacenter);
+  const members = env.config().etcd.clusters[cluster]!.members;
+  const down = await downMembers(env, cluster);
+  const up = members.length - down.length;
+  if (up <= members.length / 2) throw new CheckError(`${datacenter}: quorum lost: only ${up} of ${members.length} members answer (${down.join(', ')} down)`);
+  return { line: `${datacenter}: ${up}/${members.length} members healthy${down.length ? `, ${down.join(', ')} DOWN (quorum holds)` : ''}`, down };
+}

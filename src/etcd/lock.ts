@@ -190,7 +190,7 @@ export function etcdLockManagerFor(
  * refused by a later cluster gives back what it took. Released in every cluster.
  */
 export class MultiClusterLockManager implements LockManager {
-  constructor(readonly managers: readonly { cluster: string; manager: EtcdLockManager }[]) {}
+  constructor(readonly managers: readonly { cluster: string; manager: LockManager & { holders(name: string): LockHolder[] | Promise<LockHolder[]> } }[]) {}
 
   async acquire(request: LockRequest): Promise<LockHandle> {
     const taken: LockHandle[] = [];

@@ -17,7 +17,7 @@ import { checkCaughtUp } from '../../src/actions/replication.js';
 import { labEnv } from '../integration/actions/harness.js';
 import { labConfig, labConfigPath } from '../integration/lab.js';
 import { FAULTS, LabFaults, leaderOf, type Fault } from '../support/lab-faults.js';
-import { clearLiveKeys, LiveWatcher, LiveWriter, lostWrites } from '../support/live-clients.js';
+import { clearLiveKeys, LiveWatcher, LiveWriter, lostWrites } from '../../src/lab/live-clients.js';
 import { world, type WorldView as World } from '../support/switchover-world.js';
 
 const config = labConfig();

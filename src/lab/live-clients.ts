@@ -1,12 +1,12 @@
 /**
- * Live clients of the lab for the switchover tests and the benchmark, as conftool's clients
+ * Live clients of the lab (for the switchover tests and the benchmark), as conftool's clients
  * behave: writers that find the master through the conftool SRV record and a watcher holding
  * a recursive watch. Each records every write etcd acknowledged, so that a test can prove
  * none was lost. They run in the test process, against the real lab, over the proxies.
  */
-import { etcdClientFor, EtcdKeyNotFoundError, EtcdReadOnlyError, type EtcdClient, type EtcdNode } from '../../src/etcd/index.js';
-import { query, zoneFor, queryOptions } from '../../src/dns/index.js';
-import type { GalleyConfig } from '../../src/config/schema.js';
+import { etcdClientFor, EtcdKeyNotFoundError, EtcdReadOnlyError, type EtcdClient, type EtcdNode } from '../etcd/index.js';
+import { query, zoneFor, queryOptions } from '../dns/index.js';
+import type { GalleyConfig } from '../config/schema.js';
 
 /** Where the live clients write: one directory per writer, one key per write. */
 export const LIVE_PREFIX = '/galley-live';

@@ -54,7 +54,7 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
 export function terminalRunOptions(
   ctx: CliContext,
   out: Output = process.stdout,
-): Pick<RunOptions, 'configFile' | 'loadConfig' | 'stateDir' | 'audit' | 'locks' | 'prompter' | 'out' | 'log'> {
+): Pick<RunOptions, 'configFile' | 'loadConfig' | 'stateDir' | 'audit' | 'locks' | 'prompter' | 'out' | 'errOut' | 'log'> {
   return {
     configFile: ctx.configFile,
     loadConfig: ctx.loadConfig,
@@ -63,6 +63,7 @@ export function terminalRunOptions(
     locks: ctx.locks,
     prompter: terminalPrompter(),
     out,
+    errOut: process.stderr,
     log: streamLogger(process.stderr),
   };
 }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { GalleyCommand, reportError } from '../cli/base.js';
-import { journalState, listRuns, readJournal } from '../core/journal.js';
+import { checkRunId, journalState, listRuns, readJournalFile } from '../core/journal.js';
 
 /** `cookbook runs`: past runs with their outcome, newest first. */
 export default class Runs extends GalleyCommand {
@@ -22,7 +22,8 @@ export default class Runs extends GalleyCommand {
       const ctx = cliContext(flags);
       const runId = argv[0] as string | undefined;
       if (runId) {
-        const entries = readJournal(ctx.stateDir, runId);
+        const { entries, warnings } = readJournalFile(ctx.stateDir, checkRunId(runId));
+        for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
         if (flags.json) {
           this.log(JSON.stringify({ entries, ...journalState(entries), doneSteps: [...journalState(entries).doneSteps] }, null, 2));
           return;
@@ -30,7 +31,7 @@ export default class Runs extends GalleyCommand {
         for (const e of entries) {
           if (e.type === 'run-start') this.log(`${e.time} START ${e.cookbook} ${JSON.stringify(e.args)} by ${e.user}@${e.host}${e.dryRun ? ' (dry-run)' : ''}`);
           else if (e.type === 'step') this.log(`${e.time}   step ${e.step + 1} "${e.title}": ${e.status}`);
-          else if (e.type === 'action') this.log(`${e.time}     ${e.status.padEnd(11)} ${e.summary}${e.error ? ` — ${e.error}` : ''}`);
+          else if (e.type === 'action') this.log(`${e.time}     ${e.status.padEnd(13)} ${e.summary}${e.error ? ` — ${e.error}` : ''}`);
           else if (e.type === 'fact') this.log(`${e.time}   fact ${e.key} = ${JSON.stringify(e.value)}`);
           else this.log(`${e.time} END ${e.outcome} (exit ${e.exitCode})${e.message ? `: ${e.message}` : ''}`);
         }

@@ -1,4 +1,4 @@
-import { Secret } from '../core/secrets.js';
+import { Secret } from '../base/secrets.js';
 import { Reader } from './reader.js';
 
 /** One host of the inventory. */

@@ -46,8 +46,8 @@ export function formatAudit(r: AuditRecord, now = new Date()): string {
 export function fileAuditLog(file: string): AuditLog {
   return {
     record(r) {
-      mkdirSync(dirname(file), { recursive: true });
-      appendFileSync(file, `${formatAudit(r)}\n`);
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      appendFileSync(file, `${formatAudit(r)}\n`, { mode: 0o600 });
     },
   };
 }

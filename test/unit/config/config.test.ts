@@ -39,7 +39,7 @@ describe('the environment file', () => {
         'etcd.clusters.eqiad.members[1]: unknown host "conf9999.eqiad.wmnet": it must be listed under hosts',
         'hosts.conf1007.eqiad.wmnet.datacenter: unknown datacenter "esams"; known: eqiad, codfw',
         'ssh.conect_timeout: unknown key (did you mean "connect_timeout"?)',
-        'etcd.credentials.password: must be a mapping, got string "inline"',
+        'etcd.credentials.password: must be a mapping, got a string (its value is not shown: it is a credential)',
       ]),
     );
   });

@@ -110,8 +110,6 @@ export const setRecordSet = defineAction<RRsetParams, RRsetState>({
   undo: restoreRRset,
   verifyUndo: waitForRestoredRRset,
   comparable: (s) => s.records,
-  resource: (p) => `dns:${p.name}:${p.type}`,
-  after: (p) => ({ records: p.records }),
 });
 
 /** Sets the TTL of every record of a set, keeping the data. */
@@ -135,8 +133,6 @@ export const setRecordTtl = defineAction<{ name: string; type: RecordType; ttlSe
   undo: restoreRRset,
   verifyUndo: waitForRestoredRRset,
   comparable: (s) => s.records,
-  resource: (p) => `dns:${p.name}:${p.type}`,
-  after: (p, b) => ({ records: withTtl(b.records, p.ttlSeconds) }),
 });
 
 /**

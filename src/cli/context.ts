@@ -41,33 +41,11 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
     },
     stateDir,
     audit: fileAuditLog(config?.auditLog ?? join(stateDir, 'audit.log')),
-    // Locks live in etcd, in the read-write (master) cluster: the configured master first, then
-    // the others (after a switchover the configured master is read-only); else in files.
+    // Locks live in etcd, in every cluster (see runLockManager); else in files.
     locks: async (env) => {
       if (!config || !Object.keys(config.etcd.clusters).length) return new FileLockManager(join(stateDir, 'locks'));
       const etcd = await import('../etcd/index.js');
-      const master = etcd.lockClusterOf(config);
-      const order = [master, ...Object.keys(config.etcd.clusters).filter((c) => c !== master)];
-      const managerOf = (cluster: string) =>
-        etcd.etcdLockManagerFor(config, {
-          client: etcd.sharedEtcdClient(env, cluster, 'proxy'),
-          releaseClient: etcd.sharedEtcdClient(env, cluster, 'local'),
-          warn: (m) => env.log.warn(m),
-        });
-      return {
-        async acquire(request) {
-          let readOnly: unknown;
-          for (const cluster of order) {
-            try {
-              return await managerOf(cluster).acquire(request);
-            } catch (e) {
-              if (!(e instanceof etcd.EtcdReadOnlyError)) throw e;
-              readOnly = e;
-            }
-          }
-          throw readOnly;
-        },
-      };
+      return etcd.runLockManager(config, env);
     },
   };
 }

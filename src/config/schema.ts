@@ -85,6 +85,13 @@ export interface ReplicationConfig {
   mirrors: Record<string, MirrorConfig>;
   /** SRV record of read-write (conftool) clients: points at the master datacenter. */
   rwSrvRecord: string;
+  /** The replication lag (events) under which a switchover may start (max_lag, default 100). */
+  maxLagEvents: number;
+  /**
+   * The longest a switchover waits for the old conftool TTL to pass before making the master
+   * read-only (ttl_wait_max; absent: the whole TTL). A lab sets a small cap.
+   */
+  ttlWaitMaxMs?: number;
 }
 
 export interface ReadOnlySwitchConfig {
@@ -260,7 +267,7 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   let replication: ReplicationConfig | undefined;
   const replR = root.child('replication').optionalObject();
   if (replR) {
-    replR.onlyKeys(['master', 'src_prefix', 'dst_prefix', 'ignore_keys_regex', 'mirrors', 'rw_srv_record']);
+    replR.onlyKeys(['master', 'src_prefix', 'dst_prefix', 'ignore_keys_regex', 'mirrors', 'rw_srv_record', 'max_lag', 'ttl_wait_max']);
     const master = replR.child('master').string();
     dcKnown(replR.child('master'), master);
     const mirrors: Record<string, MirrorConfig> = {};
@@ -287,6 +294,8 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       ignoreKeysRegex: ignore,
       mirrors,
       rwSrvRecord: replR.child('rw_srv_record').string(),
+      maxLagEvents: replR.child('max_lag').integer(100, 0),
+      ...(replR.child('ttl_wait_max').present ? { ttlWaitMaxMs: replR.child('ttl_wait_max').durationMs('0s') } : {}),
     };
   }
 

@@ -1,5 +1,5 @@
 import type { GalleyConfig } from '../config/schema.js';
-import { LockHeldError } from '../core/errors.js';
+import { ConfigError, LockHeldError } from '../core/errors.js';
 import {
   describeHolder,
   normalizeLockRequest,
@@ -44,7 +44,7 @@ export function parseHolder(node: EtcdNode): LockHolder {
   try {
     const v = JSON.parse(node.value ?? '') as Partial<LockHolder>;
     if (typeof v.owner === 'string' && typeof v.runId === 'string') {
-      return { owner: v.owner, runId: v.runId, since: String(v.since ?? '?'), concurrency: Number(v.concurrency ?? 1) };
+      return { owner: v.owner, runId: v.runId, since: String(v.since ?? '?'), concurrency: Number(v.concurrency ?? 1), ...(node.expiration ? { expires: node.expiration } : {}) };
     }
   } catch {
     // fall through
@@ -182,4 +182,70 @@ export function etcdLockManagerFor(
 ): EtcdLockManager {
   const client = options.client ?? etcdClientFor(config, lockClusterOf(config), { via: 'proxy' });
   return new EtcdLockManager({ client, prefix: config.etcd.lockPrefix, warn: options.warn, releaseClient: options.releaseClient });
+}
+
+/**
+ * One lock across several clusters: taken in each, always in the same order (by cluster
+ * name), so that two runs contend on the first cluster and at most one gets past it; a run
+ * refused by a later cluster gives back what it took. Released in every cluster.
+ */
+export class MultiClusterLockManager implements LockManager {
+  constructor(readonly managers: readonly { cluster: string; manager: LockManager & { holders(name: string): LockHolder[] | Promise<LockHolder[]> } }[]) {}
+
+  async acquire(request: LockRequest): Promise<LockHandle> {
+    const taken: LockHandle[] = [];
+    try {
+      for (const { manager } of this.managers) taken.push(await manager.acquire(request));
+    } catch (e) {
+      await Promise.allSettled(taken.map((h) => h.release()));
+      throw e;
+    }
+    return {
+      name: request.name,
+      release: async () => {
+        const results = await Promise.allSettled(taken.map((h) => h.release()));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      },
+    };
+  }
+
+  /** The holders of a lock in each cluster. */
+  async holders(name: string): Promise<Record<string, LockHolder[]>> {
+    const out: Record<string, LockHolder[]> = {};
+    for (const { cluster, manager } of this.managers) out[cluster] = await manager.holders(name);
+    return out;
+  }
+}
+
+/**
+ * The lock manager of runs: every lock is taken in every etcd cluster of the config, through
+ * the members' local client ports. The proxies' read-only switch does not guard those, so
+ * every run sees the same lock whichever datacenter is the master and whatever the read-only
+ * state (a resume or rollback inside a switchover's read-only window takes it too). Lock keys
+ * must be excluded from replication (replication.ignore_keys_regex), or the mirror would copy
+ * one cluster's holders into the other.
+ */
+export function runLockManager(
+  config: GalleyConfig,
+  env: { service<T>(key: string, create: () => T, close?: (t: T) => Promise<void> | void): T; log: { warn(m: string): void } },
+): MultiClusterLockManager {
+  const prefix = normalizeKey(config.etcd.lockPrefix);
+  const ignore = config.replication?.ignoreKeysRegex;
+  if (config.replication && (!ignore || !new RegExp(ignore).test(`${prefix}/x`))) {
+    throw new ConfigError(`etcd.lock_prefix ${prefix} is not excluded from replication (replication.ignore_keys_regex ${JSON.stringify(ignore ?? '')}): locks taken in both clusters would be replicated`, [
+      `add it to ignore_keys_regex, e.g. "^/(spicerack/locks/etcd|${prefix.replace(/^\//, '')})(/|$)", and to etcdmirror's --src-ignore-keys-regex`,
+    ]);
+  }
+  const clusters = Object.keys(config.etcd.clusters).sort();
+  return new MultiClusterLockManager(
+    clusters.map((cluster) => ({
+      cluster,
+      manager: new EtcdLockManager({
+        client: env.service(`etcd:${cluster}:local:locks`, () => etcdClientFor(config, cluster, { via: 'local' }), (c) => c.close()),
+        prefix,
+        warn: (m) => env.log.warn(`${cluster}: ${m}`),
+      }),
+    })),
+  );
 }

@@ -126,6 +126,9 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
       ignore_keys_regex: IGNORE_KEYS_REGEX,
       mirrors,
       rw_srv_record: RW_SRV_RECORD,
+      max_lag: 100,
+      // The lab does not wait out a 300 s TTL: its live clients re-resolve after a refusal.
+      ttl_wait_max: '2s',
     },
     proxy: {
       read_only_switch: {

@@ -127,18 +127,21 @@ export function renderGdnsdUnit(host: LabHost): string {
 
 /**
  * The etcdmirror unit: replicates the source datacenter's cluster (`/`) into this
- * host's cluster (`/`), from a source member's local client URL to this host's local one.
+ * host's cluster (`/`), through the local client URLs of every member of both (this host's
+ * first): one member down does not stop replication.
  */
 function mirrorArgs(t: LabTopology, m: LabMirrorUnit, nodeBinary: string, etcdmirrorScript: string): string[] {
-  const source = clusterOf(t, m.sourceDatacenter).members[0]!;
+  const urls = (members: readonly { address: string }[]) => members.map((x) => `http://${x.address}:${ETCD_CLIENT_PORT}`).join(',');
+  const replica = clusterOf(t, m.datacenter).members;
+  const local = [...replica.filter((x) => x.address === m.host.address), ...replica.filter((x) => x.address !== m.host.address)];
   return [
     nodeBinary,
     etcdmirrorScript,
     '--src-prefix /',
     '--dst-prefix /',
     `--listen ${m.host.address}:${m.metricsPort}`,
-    `http://${source.address}:${ETCD_CLIENT_PORT}`,
-    `http://${m.host.address}:${ETCD_CLIENT_PORT}`,
+    urls(clusterOf(t, m.sourceDatacenter).members),
+    urls(local),
   ];
 }
 

@@ -79,18 +79,28 @@ export function keyPath(key: string): string {
   );
 }
 
-/** A keep-alive etcd v2 HTTP client: small, and only what the mirror needs. */
+/**
+ * A keep-alive etcd v2 HTTP client: small, and only what the mirror needs. Given several
+ * members of a cluster, it talks to one and moves to the next when a request cannot reach it
+ * (connection refused, reset): the caller's retry then lands on a live member.
+ */
 export class EtcdHttp {
   readonly #agent: http.Agent;
-  readonly #endpoint: Endpoint;
+  readonly #endpoints: Endpoint[];
+  #current = 0;
   readonly #isTls: boolean;
 
-  constructor(endpoint: Endpoint, maxSockets = 64) {
-    this.#endpoint = endpoint;
-    this.#isTls = endpoint.base.protocol === 'https:';
+  constructor(endpoint: Endpoint | Endpoint[], maxSockets = 64) {
+    this.#endpoints = Array.isArray(endpoint) ? endpoint : [endpoint];
+    if (!this.#endpoints.length) throw new ClusterError('no endpoint given');
+    this.#isTls = this.#endpoints[0]!.base.protocol === 'https:';
     this.#agent = this.#isTls
-      ? new https.Agent({ keepAlive: true, maxSockets, ca: endpoint.ca })
+      ? new https.Agent({ keepAlive: true, maxSockets, ca: this.#endpoints[0]!.ca })
       : new http.Agent({ keepAlive: true, maxSockets });
+  }
+
+  get #endpoint(): Endpoint {
+    return this.#endpoints[this.#current % this.#endpoints.length]!;
   }
 
   get display(): string {
@@ -111,12 +121,14 @@ export class EtcdHttp {
       headers['content-length'] = Buffer.byteLength(body);
     }
     const mod = this.#isTls ? https : http;
+    const endpoint = this.#endpoint;
+    const at = this.#current;
     return new Promise((resolve, reject) => {
       const req = mod.request(
         {
-          protocol: this.#endpoint.base.protocol,
-          hostname: this.#endpoint.base.hostname,
-          port: this.#endpoint.base.port,
+          protocol: endpoint.base.protocol,
+          hostname: endpoint.base.hostname,
+          port: endpoint.base.port,
           method,
           path,
           headers,
@@ -126,9 +138,11 @@ export class EtcdHttp {
         resolve,
       );
       req.setNoDelay(true);
-      req.on('error', (e) =>
-        reject(new ClusterError(`${this.display}: ${method} ${path.split('?')[0]} failed: ${e.message}`, e)),
-      );
+      req.on('error', (e) => {
+        // This member cannot be reached: the next request goes to the next one.
+        if (this.#current === at && this.#endpoints.length > 1) this.#current = at + 1;
+        reject(new ClusterError(`${endpoint.display}: ${method} ${path.split('?')[0]} failed: ${e.message}`, e));
+      });
       req.end(body);
     });
   }

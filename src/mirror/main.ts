@@ -41,8 +41,9 @@ export async function runMirrorCli(argv: string[]): Promise<MirrorExitCode> {
         : undefined;
       const ca = o.caFile ? readFlagFile('--ca-file', o.caFile) : undefined;
       const log = makeLogger(o.logLevel);
-      const src = new EtcdHttp(makeEndpoint(o.srcUrl, { password, ca }), 8);
-      const dst = new EtcdHttp(makeEndpoint(o.dstUrl, { password, ca }), o.concurrency + 8);
+      const endpoints = (urls: string) => urls.split(',').map((u) => makeEndpoint(u, { password, ca }));
+      const src = new EtcdHttp(endpoints(o.srcUrl), 8);
+      const dst = new EtcdHttp(endpoints(o.dstUrl), o.concurrency + 8);
       const mapper = new KeyMapper({
         srcPrefix: o.srcPrefix,
         dstPrefix: o.dstPrefix,

@@ -84,3 +84,20 @@ describe('the shipped fixtures', () => {
     );
   });
 });
+
+describe('replication bounds of a switchover', () => {
+  const withReplication = (extra: string) =>
+    parseConfig(parse(`${good}replication:\n  master: codfw\n  rw_srv_record: _c._tcp.conftool\n  mirrors: {}\n${extra}`), '/x.yaml');
+
+  test('max_lag defaults to 100 events and ttl_wait_max to none (the whole TTL)', () => {
+    const { config, problems } = withReplication('');
+    expect(problems).toEqual([]);
+    expect(config!.replication!.maxLagEvents).toBe(100);
+    expect(config!.replication!.ttlWaitMaxMs).toBeUndefined();
+  });
+
+  test('both are read, and a bad value is named with its path', () => {
+    expect(withReplication('  max_lag: 20\n  ttl_wait_max: 5s\n').config!.replication).toMatchObject({ maxLagEvents: 20, ttlWaitMaxMs: 5000 });
+    expect(withReplication('  max_lag: many\n').problems.join('\n')).toContain('replication.max_lag');
+  });
+});

@@ -65,7 +65,7 @@ describe('lockClusterOf', () => {
     const cfg = config();
     expect(lockClusterOf(cfg)).toBe('eqiad');
     cfg.etcd.clusters.codfw = { ...cfg.etcd.clusters.eqiad!, name: 'codfw', datacenter: 'codfw' };
-    cfg.replication = { master: 'codfw', srcPrefix: '/', dstPrefix: '/', ignoreKeysRegex: '', mirrors: {}, rwSrvRecord: '' };
+    cfg.replication = { master: 'codfw', srcPrefix: '/', dstPrefix: '/', ignoreKeysRegex: '', mirrors: {}, rwSrvRecord: '', maxLagEvents: 100 };
     expect(lockClusterOf(cfg)).toBe('codfw');
   });
 });

@@ -10,7 +10,7 @@ describe('InMemoryLockManager', () => {
     await locks.acquire(req('r1'));
     const e = await locks.acquire(req('r2')).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LockHeldError);
-    expect((e as LockHeldError).holders).toEqual(['alice@cumin1001 [r1] since 2026-11-22T03:00:00.000Z (run r1)']);
+    expect((e as LockHeldError).holders).toEqual(['alice@cumin1001 [r1] since 2026-11-22T03:00:00.000Z (run r1); it expires at 2026-11-22T03:01:00.000Z unless refreshed']);
     expect((e as LockHeldError).message).toContain('lock etcd.switchover is held by alice@cumin1001 [r1]');
   });
 

@@ -14,7 +14,7 @@ describe('the environment files of the lab', () => {
     expect(Object.keys(config!.hosts)).toHaveLength(6 + 2 + 3 + 50);
     expect(Object.keys(config!.aliases).sort()).toEqual(['authdns', 'bench', 'conf', 'conf-codfw', 'conf-eqiad', 'kubetcd']);
     expect(config!.etcd.clusters.codfw).toMatchObject({ srvRecord: '_etcd._tcp.codfw.wmnet', proxyPort: 4001, clientPort: 2379 });
-    expect(config!.replication).toMatchObject({ master: 'codfw', rwSrvRecord: '_etcd-client-ssl._tcp.conftool.wmnet' });
+    expect(config!.replication).toMatchObject({ master: 'codfw', rwSrvRecord: '_etcd-client-ssl._tcp.conftool.wmnet', maxLagEvents: 100, ttlWaitMaxMs: 2000 });
     expect(config!.replication!.mirrors.eqiad).toMatchObject({ host: 'conf1007.eqiad.wmnet', unit: 'etcdmirror-conftool-eqiad-wmnet' });
     expect(config!.dns!.zones.wmnet!.backend).toMatchObject({ type: 'zonefile', host: 'authdns1001.eqiad.wmnet', publishCommand: ['authdns-update'] });
     expect(config!.dns!.zones.wmnet!.servers.map((s) => s.address)).toEqual(['127.22.3.1', '127.22.3.2']);

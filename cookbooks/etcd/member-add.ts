@@ -1,3 +1,4 @@
+import { expireSilenceStep, hostAlertMatchers, noAlertsCheck, silenceStep } from '../../src/actions/alerting.js';
 import { setRecordSet } from '../../src/actions/dns.js';
 import { addMember, readMembers } from '../../src/actions/etcd.js';
 import { checkClusterHealthy, initialCluster, memberOf, membershipLock, withEnvironment } from '../../src/actions/membership.js';
@@ -29,6 +30,7 @@ export default defineCookbook({
         if (members.some((m) => m.peerURLs.includes(peerUrl))) throw new CheckError(`${host} (${peerUrl}) is already a member of ${cluster}`);
         return checkClusterHealthy(ctx, cluster);
       }),
+      silenceStep(ctx, `Silence the alerts of ${host}`, { key: `host ${host}`, matchers: hostAlertMatchers(host), comment: `etcd.member-add ${host}` }), // [alerting]
       step(`Stop etcd on ${host}`, [ensureService({ host, unit: c.unit, state: 'inactive' })]),
       step(`Empty the data directory of ${host}`, [wipeDirectory({ host, path: c.dataDir })]),
       step(`Add ${host} to the ${cluster} cluster`, [addMember({ cluster, host, peerUrl })]),
@@ -49,6 +51,9 @@ export default defineCookbook({
         const ttl = current[0]?.ttl ?? 300;
         return [setRecordSet({ name: c.srvRecord, type: 'SRV', records: [...current, { ttl, data: { priority: 0, weight: 1, port: c.proxyPort, target: host } }] })];
       }),
+      // [alerting] wait until the host is optimal, then remove its silence (also one left by etcd.member-remove).
+      noAlertsCheck(ctx, `No alert fires for ${host}`, hostAlertMatchers(host)),
+      expireSilenceStep(ctx, `Remove the silence of ${host}'s alerts`, { key: `host ${host}`, matchers: hostAlertMatchers(host) }),
     ];
   },
 });

@@ -1,3 +1,4 @@
+import { hostAlertMatchers, silenceStep } from '../../src/actions/alerting.js';
 import { setRecordSet } from '../../src/actions/dns.js';
 import { readMembers, removeMember } from '../../src/actions/etcd.js';
 import { checkClusterHealthy, memberOf, membershipLock } from '../../src/actions/membership.js';
@@ -33,6 +34,8 @@ export default defineCookbook({
         if (health.endsWith(`leader ${me.name}`)) throw new CheckError(`${host} is the leader of ${cluster}: move leadership first (restart etcd on it), as the runbook says`);
         return health;
       }),
+      // [alerting] kept after the run: etcd.member-add removes it once the host is back.
+      silenceStep(ctx, `Silence the alerts of ${host}`, { key: `host ${host}`, matchers: hostAlertMatchers(host), comment: `etcd.member-remove ${host} (until etcd.member-add)` }),
       step(`Remove ${host} from ${c.srvRecord}`, async () => {
         const current = (await observeRRset(ctx.config(), c.srvRecord, 'SRV')).records ?? [];
         const kept = current.filter((r) => typeof r.data !== 'object' || !('target' in r.data) || r.data.target !== host);

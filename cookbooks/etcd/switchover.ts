@@ -1,3 +1,4 @@
+import { expireSilenceStep, noAlertsCheck, replicationAlertMatchers, silenceStep } from '../../src/actions/alerting.js';
 import { setRecordSet, setRecordTtl } from '../../src/actions/dns.js';
 import { setProxyMode, checkProxyMode, clusterOfDatacenter } from '../../src/actions/proxy.js';
 import { ensureService, unitState } from '../../src/actions/remote.js';
@@ -37,6 +38,7 @@ export default defineCookbook({
     const mirrorIntoFrom = replication.mirrors[from];
     if (!mirrorIntoTo || !mirrorIntoFrom) throw new CheckError(`replication.mirrors needs an entry for ${from} and for ${to}`);
     const toCluster = config.etcd.clusters[clusterOfDatacenter(config, to)]!;
+    const replicationMatchers = replicationAlertMatchers([from, to]);
     const ttlBefore = () =>
       ctx.fact('conftool SRV TTL before the switch', async () => (await observeRRset(config, conftool, 'SRV')).records?.[0]?.ttl ?? 300);
 
@@ -52,6 +54,8 @@ export default defineCookbook({
         await ttlBefore();
         return [setRecordTtl({ name: conftool, type: 'SRV', ttlSeconds: SWITCH_TTL_SECONDS })];
       }),
+      // [alerting] the runbook's "downtime the replication lag alert", for both datacenters.
+      silenceStep(ctx, `Silence the replication alerts of ${from} and ${to}`, { key: 'etcd replication', matchers: replicationMatchers, comment: `etcd.switchover ${from} → ${to}` }),
       step(`Make ${from} read-only`, [setProxyMode(config, from, 'read-only')]),
       check(`${from} refuses writes`, () => checkProxyMode(ctx, from, 'read-only'), { timeoutMs: 5000 }),
       check(`${to} holds everything ${from} holds`, () => checkReplicaHoldsSource(ctx, from, to), { timeoutMs: 30_000 }),
@@ -69,7 +73,9 @@ export default defineCookbook({
       step(`Start replication into ${from}`, [ensureService({ host: mirrorIntoFrom.host, unit: mirrorIntoFrom.unit, state: 'active' })]),
       step(`Make ${to} read-write`, [setProxyMode(config, to, 'read-write')]),
       check(`Writes through ${to} reach ${from}`, () => checkReplicationFlows(ctx, to, from, ctx.runId), { timeoutMs: 30_000 }),
+      expireSilenceStep(ctx, `Remove the silence of the replication alerts`, { key: 'etcd replication', matchers: replicationMatchers }),
       step(`Restore the TTL of ${conftool}`, async () => [setRecordTtl({ name: conftool, type: 'SRV', ttlSeconds: await ttlBefore() })]),
+      noAlertsCheck(ctx, `No replication alert fires`, replicationMatchers),
     ];
   },
 });

@@ -126,6 +126,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   const runId = o.resumeRunId ?? newRunId();
   const journal = new Journal(o.stateDir, runId);
   const who = { user: currentUser(), host: hostname() };
+  env.run = { id: runId, ...who, task: o.task, reason: o.reason }; // [alerting] a silence's author and comment
   const argText = Object.entries(o.rawArgs)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `--${k}=${v}`)

@@ -30,6 +30,8 @@ export type JournalEntry =
       task?: string;
       reason?: string;
       resumed?: boolean;
+      /** The second person who approved the plan (`review: required`). */
+      approvedBy?: string;
     }
   | { type: 'step'; time: string; step: number; title: string; status: StepStatus; changes?: number }
   | (AppliedAction & { type: 'action'; time: string; changes: Change[]; status: ActionStatus; error?: string })

@@ -10,6 +10,7 @@ import { currentOwner, currentUser, type LockHandle, type LockManager } from './
 import type { Logger, Output } from './log.js';
 import { type Plan, type PlannedStep, makePlan, planDrift, readPlan, writePlan } from './plan.js';
 import type { Prompter } from './prompt.js';
+import { checkReview } from './review.js';
 import { redact } from './secrets.js';
 import { observeUntil } from './verify.js';
 import { type AppliedRecord, undoApplied } from './rollback.js';
@@ -160,7 +161,26 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     if (interrupted) throw new InterruptedError();
   };
 
+  // [review] two-person review (src/core/review.ts): a live run of a cookbook with `review:
+  // required` needs --plan approved by someone else; refused here (exit 2), before anything
+  // is recorded or changed. The approver goes into the run-start and the audit START.
+  const approvedBy = dryRun
+    ? undefined
+    : checkReview(
+        (() => {
+          try {
+            return env.config();
+          } catch {
+            return undefined; // no environment file: nothing can require a review
+          }
+        })(),
+        o.name,
+        o.planIn ? readPlan(o.planIn) : undefined,
+        who.user,
+        (resumed?.find((e) => e.type === 'run-start') as { approvedBy?: string } | undefined)?.approvedBy,
+      ).approvedBy;
   journal.write({
+    ...(approvedBy ? { approvedBy } : {}),
     type: 'run-start',
     time: new Date().toISOString(),
     runId,
@@ -174,11 +194,12 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     reason: o.reason,
     resumed: Boolean(resumed),
   });
-  o.audit.record({ event: 'START', runId, ...who, cookbook: o.name, args: argText, task: o.task, reason: o.reason, dryRun });
+  o.audit.record({ event: 'START', runId, ...who, cookbook: o.name, args: argText, task: o.task, reason: o.reason, dryRun, approvedBy });
   w(`▶ ${o.name}: ${o.cookbook.title}`);
   w(
     `  run ${runId}${resumed ? ' (resumed)' : ''} · ${dryRun ? 'DRY-RUN: nothing will be changed' : 'live'} · journal ${journal.file}`,
   );
+  if (approvedBy) w(`  plan approved by ${approvedBy}`); // [review]
 
   const report: Record<string, unknown> = {};
   const facts = new Map<string, unknown>(prior?.facts ?? []);

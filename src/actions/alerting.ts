@@ -53,6 +53,13 @@ export function prometheusOf(env: ActionEnv): PrometheusClient {
   return env.service('prometheus', () => new PrometheusClient(a.prometheusUrl, a.requestTimeoutMs));
 }
 
+/** "2h", "30m", else "95s"-style: how long a silence lasts. */
+function forHow(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return formatDuration(ms);
+}
+
 const marker = (key: string) => `[galley:${key}]`;
 const selector = (matchers: Matcher[]) => `{${matchers.map(formatMatcher).join(',')}}`;
 
@@ -107,10 +114,10 @@ export interface SilenceParams {
  */
 export const silenceAlerts = defineAction<SilenceParams, SilencesState>({
   kind: 'alerting.silence',
-  describe: (p) => `silence ${selector(p.matchers)} in Alertmanager for ${formatDuration(p.durationMs)}`,
+  describe: (p) => `silence ${selector(p.matchers)} in Alertmanager for ${forHow(p.durationMs)}`,
   observe: (p, env) => observeSilences(env, p.key, p.matchers),
   plan: (p, before) =>
-    before.active.length ? [] : [{ subject: `Alertmanager silence ${selector(p.matchers)}`, from: 'none', to: `active for ${formatDuration(p.durationMs)}` }],
+    before.active.length ? [] : [{ subject: `Alertmanager silence ${selector(p.matchers)}`, from: 'none', to: `active for ${forHow(p.durationMs)}` }],
   async apply(p, _before, env) {
     const now = new Date();
     await alertmanagerOf(env).createSilence({

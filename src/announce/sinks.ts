@@ -36,11 +36,9 @@ export function webhookSink(o: { url: string; timeoutMs: number; fetchImpl?: typ
 }
 
 /** Writes to a local syslog socket (`/dev/log` by default) with `logger`, tag and facility from the config. */
-export function syslogSink(o: { socket: string; tag: string; facility: number; timeoutMs?: number }): AnnounceSink {
-  const severityNotice = 5;
+export function syslogSink(o: { socket: string; tag: string; facility: string; timeoutMs?: number }): AnnounceSink {
   const send = async (text: string, signal: AbortSignal) => {
-    const priority = o.facility * 8 + severityNotice;
-    const r = await execa('logger', ['--socket-errors=on', '-u', o.socket, '-t', o.tag, '-p', String(priority), '--', redact(text)], {
+    const r = await execa('logger', ['--socket-errors=on', '-u', o.socket, '-t', o.tag, '-p', `${o.facility}.notice`, '--', redact(text)], {
       reject: false,
       cancelSignal: signal,
       stdin: 'ignore',

@@ -119,7 +119,7 @@ export interface AlertingConfig {
 export interface AnnounceConfig {
   /** Also write them to the audit file (audit_log), as always (default true). */
   auditFile: boolean;
-  syslog?: { socket: string; tag: string; facility: number };
+  syslog?: { socket: string; tag: string; facility: string };
   webhook?: { url: string; timeoutMs: number };
   irc?: { server: string; port: number; channel: string; nick: string; timeoutMs: number };
   /** Announce a prompt that has waited longer than this ("waiting for input"); absent: never. */
@@ -398,9 +398,8 @@ function parseAlerting(r: Reader): AlertingConfig | undefined {
   };
 }
 
-/** Syslog facilities by name (RFC 5424 numbers). */
+/** Syslog facilities a sink may use. */
 const FACILITIES = ['user', 'daemon', 'auth', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'] as const;
-const FACILITY_NUMBER: Record<(typeof FACILITIES)[number], number> = { user: 1, daemon: 3, auth: 4, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23 };
 
 function parseAnnounce(r: Reader): AnnounceConfig | undefined {
   const a = r.optionalObject();
@@ -413,7 +412,7 @@ function parseAnnounce(r: Reader): AnnounceConfig | undefined {
     const o = s.value === true ? undefined : s.object();
     o?.onlyKeys(['socket', 'tag', 'facility']);
     const facility = o ? o.child('facility').oneOf(FACILITIES, 'user') : 'user';
-    out.syslog = { socket: o?.child('socket').string('/dev/log') ?? '/dev/log', tag: o?.child('tag').string('galley') ?? 'galley', facility: FACILITY_NUMBER[facility] };
+    out.syslog = { socket: o?.child('socket').string('/dev/log') ?? '/dev/log', tag: o?.child('tag').string('galley') ?? 'galley', facility };
   }
   const w = a.child('webhook').optionalObject();
   if (w) {

@@ -12,7 +12,30 @@ import { LAB_ALERT_FOR_SECONDS, LAB_SCRAPE_INTERVAL } from '../../src/lab/monito
 import { labEnv } from '../integration/actions/harness.js';
 import { labConfig, labConfigPath } from '../integration/lab.js';
 import { joinChannel, type IrcListener } from '../support/irc.js';
-import { runCli } from '../support/cli.js';
+import type { CliResult } from '../support/cli.js';
+
+/**
+ * Runs the real CLI without blocking this process (the webhook receiver and the IRC reader
+ * live here and must keep answering), with a deadline that fits a busy machine.
+ */
+function runCli(args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 280_000): Promise<CliResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
+      env: { ...process.env, NODE_OPTIONS: '', GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-cli-state-')), ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
 
 const config = labConfig();
 const env = labEnv(config);
@@ -64,9 +87,9 @@ describe('alerts in the lab (Prometheus and Alertmanager)', () => {
 
   test('a switchover creates its silence of the replication alerts, removes it after the writes-flow check, and ends with none firing', async () => {
     const began = new Date();
-    const there = runCli(['etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y', '-t', 'T13', '-r', 'silence test'], { GALLEY_CONFIG: labConfigPath(), SUDO_USER: 'sre-alice' });
+    const there = await runCli(['etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y', '-t', 'T13', '-r', 'silence test'], { GALLEY_CONFIG: labConfigPath(), SUDO_USER: 'sre-alice' });
     expect(there.stdout).toContain('✓ etcd.switchover done');
-    const back = runCli(['etcd.switchover', '--from', 'eqiad', '--to', 'codfw', '-y'], { GALLEY_CONFIG: labConfigPath() });
+    const back = await runCli(['etcd.switchover', '--from', 'eqiad', '--to', 'codfw', '-y'], { GALLEY_CONFIG: labConfigPath() });
     expect(back.stdout).toContain('✓ etcd.switchover done');
     const silences = (await alertmanagerOf(env).listSilences()).filter((s) => Date.parse(s.startsAt) >= began.getTime() - 1000 && s.comment.includes('T13'));
     expect(silences).toEqual([
@@ -82,15 +105,15 @@ describe('alerts in the lab (Prometheus and Alertmanager)', () => {
     expect(Date.parse(s.endsAt) - Date.parse(s.startsAt)).toBeGreaterThan(1000);
     expect(there.stdout).toMatch(/Silence the replication alerts of codfw and eqiad[\s\S]*Make codfw read-only[\s\S]*Writes through eqiad reach codfw[\s\S]*Remove the silence[\s\S]*No replication alert fires\n\s+✓/);
     expect(await prometheusOf(env).firingAlerts(replicationAlertMatchers(['codfw', 'eqiad']))).toEqual([]);
-  }, 300_000);
+  }, 600_000);
 
-  test('without an alerting section the silence steps are skipped, and the plan says so', () => {
+  test('without an alerting section the silence steps are skipped, and the plan says so', async () => {
     const file = configWith('no-alerting', (raw) => delete raw.alerting);
-    const r = runCli(['etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '--dry-run'], { GALLEY_CONFIG: file });
+    const r = await runCli(['etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '--dry-run'], { GALLEY_CONFIG: file });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Silence the replication alerts of codfw and eqiad (skipped: the environment file has no alerting section)');
     expect(r.stdout).toContain('No replication alert fires (skipped: the environment file has no alerting section)');
-  });
+  }, 300_000);
 });
 
 describe('announcements of runs', () => {
@@ -131,12 +154,12 @@ describe('announcements of runs', () => {
       a.webhook = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sal`, timeout: '2s' };
     });
     const dir = join(work, 'files');
-    const live = runCli(['examples.files', dir, '-y', '-t', 'T4242', '-r', 'announce test'], { GALLEY_CONFIG: file, SUDO_USER: 'sre-bob' });
+    const live = await runCli(['examples.files', dir, '-y', '-t', 'T4242', '-r', 'announce test'], { GALLEY_CONFIG: file, SUDO_USER: 'sre-bob' });
     expect(live.code).toBe(0);
     expect(live.stderr).not.toContain('WARNING: announcing');
     const start = /^galley\d*: !log sre-bob@\S+ START - Cookbook examples\.files --dir=\S+ \(announce test\) - T4242$/;
     const end = /^galley\d*: !log sre-bob@\S+ END \(PASS\) - Cookbook examples\.files \(exit_code=0\) --dir=\S+ \(announce test\) - T4242 in \d+\.\ds$/;
-    await listener.waitFor((m) => m.some((x) => end.test(x)), 10_000);
+    await listener.waitFor((m) => m.some((x) => end.test(x)), 30_000);
     expect(listener.messages).toEqual([expect.stringMatching(start), expect.stringMatching(end)]);
     expect(hooks.map((h) => h.event)).toEqual(['START', 'END']);
     expect(hooks[1]).toMatchObject({ message: expect.stringContaining('END (PASS) - Cookbook examples.files'), durationMs: expect.any(Number) });
@@ -146,21 +169,21 @@ describe('announcements of runs', () => {
 
     const counts = () => [listener!.messages.length, hooks.length, syslogText.length];
     const before = counts();
-    const dry = runCli(['examples.files', join(work, 'dry'), '--dry-run', '-r', 'dry'], { GALLEY_CONFIG: file });
+    const dry = await runCli(['examples.files', join(work, 'dry'), '--dry-run', '-r', 'dry'], { GALLEY_CONFIG: file });
     expect(dry.code).toBe(0);
     await new Promise((r) => setTimeout(r, 1500));
     expect(counts()).toEqual(before);
-  }, 120_000);
+  }, 600_000);
 
-  test('a sink that is down is reported once and the run goes on', () => {
+  test('a sink that is down is reported once and the run goes on', async () => {
     const file = configWith('down-sink', (raw) => {
       (raw.announce as Record<string, unknown>).webhook = { url: 'http://127.0.0.1:9/nothing-listens', timeout: '1s' };
     });
-    const r = runCli(['examples.files', join(work, 'down'), '-y'], { GALLEY_CONFIG: file });
+    const r = await runCli(['examples.files', join(work, 'down'), '-y'], { GALLEY_CONFIG: file });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('✓ examples.files done');
     expect(r.stderr.match(/WARNING: announcing to webhook http:\/\/127\.0\.0\.1:9\/nothing-listens failed/g)).toHaveLength(1);
-  });
+  }, 300_000);
 });
 
 describe('two-person review of plans', () => {
@@ -171,29 +194,29 @@ describe('two-person review of plans', () => {
     const as = (user: string) => ({ GALLEY_CONFIG: file, SUDO_USER: user, GALLEY_STATE_DIR: state });
     const listener = await joinChannel({ server: irc.server, port: irc.port, channel: irc.channel, nick: 'reviewtest' });
     try {
-      const bare = runCli(['examples.files', dir, '-y'], as('alice'));
+      const bare = await runCli(['examples.files', dir, '-y'], as('alice'));
       expect(bare.code).toBe(2);
       expect(bare.stderr).toContain('examples.files needs a plan approved by a second person');
       expect(existsSync(dir)).toBe(false);
 
       const plan = join(work, 'files-plan');
-      expect(runCli(['examples.files', dir, '--plan-out', plan], as('alice')).code).toBe(0);
-      const unapproved = runCli(['examples.files', dir, '-y', '--plan', `${plan}.json`], as('alice'));
+      expect((await runCli(['examples.files', dir, '--plan-out', plan], as('alice'))).code).toBe(0);
+      const unapproved = await runCli(['examples.files', dir, '-y', '--plan', `${plan}.json`], as('alice'));
       expect(unapproved.code).toBe(2);
       expect(unapproved.stderr).toContain('the plan has not been approved');
 
-      const approve = runCli(['plan', 'approve', `${plan}.json`], as('alice'));
+      const approve = await runCli(['plan', 'approve', `${plan}.json`], as('alice'));
       expect(approve.code).toBe(0);
       expect(approve.stdout).toMatch(/approved by alice@/);
-      const self = runCli(['examples.files', dir, '-y', '--plan', `${plan}.json`], as('alice'));
+      const self = await runCli(['examples.files', dir, '-y', '--plan', `${plan}.json`], as('alice'));
       expect(self.code).toBe(2);
       expect(self.stderr).toMatch(/approved by alice@\S+, who is the one running it/);
       expect(existsSync(dir)).toBe(false);
 
-      const show = runCli(['plan', 'show', `${plan}.json`], as('bob'));
+      const show = await runCli(['plan', 'show', `${plan}.json`], as('bob'));
       expect(show.stdout).toMatch(/Approved by \*\*alice@\S+\*\*/);
 
-      const other = runCli(['examples.files', dir, '-y', '--plan', `${plan}.json`], as('bob'));
+      const other = await runCli(['examples.files', dir, '-y', '--plan', `${plan}.json`], as('bob'));
       expect(other.code).toBe(0);
       expect(existsSync(join(dir, 'file1.txt'))).toBe(true);
       // The approver is in the journal's run-start, the audit START and the announcement.
@@ -202,17 +225,17 @@ describe('two-person review of plans', () => {
       expect(starts).toEqual([expect.objectContaining({ user: 'bob', approvedBy: expect.stringMatching(/^alice@/) })]);
       const audit = readFileSync(config.auditLog!, 'utf8').split('\n').filter((l) => l.includes(' START ') && l.includes('user="bob"'));
       expect(audit.at(-1)).toMatch(/approved_by="alice@\S+"/);
-      await listener.waitFor((m) => m.some((x) => /!log bob@\S+ START - Cookbook examples\.files .*\[plan approved by alice@\S+\]$/.test(x)), 10_000);
+      await listener.waitFor((m) => m.some((x) => /!log bob@\S+ START - Cookbook examples\.files .*\[plan approved by alice@\S+\]$/.test(x)), 30_000);
 
       // An edited plan loses its approval.
       const edited = JSON.parse(readFileSync(`${plan}.json`, 'utf8')) as { steps: { title: string }[] };
       edited.steps[0]!.title = 'Create the directory (edited)';
       writeFileSync(`${plan}.json`, JSON.stringify(edited));
-      const tampered = runCli(['examples.files', join(work, 'tampered'), '-y', '--plan', `${plan}.json`], as('bob'));
+      const tampered = await runCli(['examples.files', join(work, 'tampered'), '-y', '--plan', `${plan}.json`], as('bob'));
       expect(tampered.code).toBe(2);
       expect(tampered.stderr).toContain('no longer holds');
     } finally {
       await listener.close();
     }
-  }, 180_000);
+  }, 900_000);
 });

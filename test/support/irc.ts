@@ -13,7 +13,7 @@ export function joinChannel(o: { server: string; port: number; channel: string; 
     const sock: Socket = connect({ host: o.server, port: o.port });
     const messages: string[] = [];
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`could not join ${o.channel} on ${o.server}:${o.port} within 10 s`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`could not join ${o.channel} on ${o.server}:${o.port} within 30 s`)), 30_000);
     const send = (line: string) => sock.write(`${line}\r\n`);
     const listener: IrcListener = {
       messages,

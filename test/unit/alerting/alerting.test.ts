@@ -71,7 +71,7 @@ describe('the alerting, announce and review sections', () => {
     expect(config?.alerting).toEqual({ alertmanagerUrl: 'http://127.0.0.1:9093', prometheusUrl: 'http://127.0.0.1:9090', requestTimeoutMs: 5000, silenceDurationMs: 7_200_000 });
     expect(config?.announce).toEqual({
       auditFile: true,
-      syslog: { socket: '/dev/log', tag: 'galley', facility: 1 },
+      syslog: { socket: '/dev/log', tag: 'galley', facility: 'user' },
       webhook: { url: 'http://127.0.0.1:8080/sal', timeoutMs: 3000 },
       irc: { server: '127.0.0.1', port: 6667, channel: '#sal', nick: 'galley', timeoutMs: 5000 },
       waitingForInputAfterMs: 600_000,

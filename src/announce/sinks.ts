@@ -98,7 +98,7 @@ export function ircSink(o: { server: string; port: number; channel: string; nick
           else if (cmd === '433' || cmd === '436') {
             // The nick is taken (another run announcing at the same moment): take another.
             if (++tries > 5) return finish(new Error(`nick ${o.nick} and its variants are taken`));
-            nick = `${o.nick.slice(0, 11)}${Math.floor(Math.random() * 10_000)}`;
+            nick = `${o.nick.slice(0, 5)}${Math.floor(Math.random() * 10_000)}`; // RFC 2812 nicks: at most 9 characters
             send(`NICK ${nick}`);
           } else if (cmd === '366' && !sent) {
             // End of NAMES: we are in the channel.

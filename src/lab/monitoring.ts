@@ -128,6 +128,7 @@ export function renderNgircdConfig(t: LabTopology, dir: string): string {
     '[Limits]',
     '  MaxConnectionsIP = 0',
     '  MaxJoins = 0',
+    '  MaxNickLength = 16',
     '  PingTimeout = 120',
     '[Options]',
     '  DNS = no',

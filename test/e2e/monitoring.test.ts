@@ -192,7 +192,7 @@ describe('two-person review of plans', () => {
     const dir = join(work, 'reviewed');
     const state = mkdtempSync(join(tmpdir(), 'galley-review-state-'));
     const as = (user: string) => ({ GALLEY_CONFIG: file, SUDO_USER: user, GALLEY_STATE_DIR: state });
-    const listener = await joinChannel({ server: irc.server, port: irc.port, channel: irc.channel, nick: 'reviewtest' });
+    const listener = await joinChannel({ server: irc.server, port: irc.port, channel: irc.channel, nick: 'revtest' });
     try {
       const bare = await runCli(['examples.files', dir, '-y'], as('alice'));
       expect(bare.code).toBe(2);

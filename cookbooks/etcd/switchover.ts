@@ -1,3 +1,4 @@
+import { expireSilenceStep, noAlertsCheck, replicationAlertMatchers, silenceStep } from '../../src/actions/alerting.js';
 import { readRecordSet, checkRecordSetAgreed, setRecordSet, setRecordTtl, waitOutTtl } from '../../src/actions/dns.js';
 import { checkProxyMode, checkQuorum, clusterOfDatacenter, proxyModes, registerProxyUndoGuard, setProxyMode } from '../../src/actions/proxy.js';
 import { ensureService, unitState } from '../../src/actions/remote.js';
@@ -126,6 +127,7 @@ export default defineCookbook({
       }
     };
     const cap = t.replication.ttlWaitMaxMs;
+    const replicationMatchers = replicationAlertMatchers([from, to]);
 
     return [
       // Preconditions: nothing changes unless all of them hold.
@@ -155,6 +157,8 @@ export default defineCookbook({
         `Wait out the old TTL of ${conftool} (clients cached it)${cap === undefined ? '' : `, at most ${cap / 1000}s (replication.ttl_wait_max)`}`,
         async () => waitOutTtl(ctx, await ttlBefore(), cap, conftool),
       ),
+      // [alerting] the runbook's "downtime the replication lag alert", for both datacenters.
+      silenceStep(ctx, `Silence the replication alerts of ${from} and ${to}`, { key: 'etcd replication', matchers: replicationMatchers, comment: `etcd.switchover ${from} → ${to}` }),
       step(`Make ${from} read-only`, [ordered(setProxyMode(config, from, 'read-only'), { id: 'from-read-only' })]),
       check(`${from} refuses writes`, () => checkProxyMode(ctx, from, 'read-only'), { timeoutMs: 5000 }),
       check(`${to} holds everything ${from} acknowledged`, () => checkCaughtUp(ctx, from, to, 20_000)),
@@ -187,7 +191,9 @@ export default defineCookbook({
         }),
       ]),
       check(`Writes through ${to} reach ${from}`, () => checkReplicationFlows(ctx, to, from, ctx.runId), { timeoutMs: 30_000 }),
+      expireSilenceStep(ctx, `Remove the silence of the replication alerts`, { key: 'etcd replication', matchers: replicationMatchers }),
       step(`Restore the TTL of ${conftool}`, async () => [setRecordTtl({ name: conftool, type: 'SRV', ttlSeconds: await ttlBefore() })]),
+      noAlertsCheck(ctx, `No replication alert fires`, replicationMatchers),
     ];
   },
 });

@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { defaultConfigPaths, loadConfig } from '../config/load.js';
 import type { GalleyConfig } from '../config/schema.js';
 import type { ActionEnv } from '../core/action.js';
-import { type AuditLog, fileAuditLog } from '../core/audit.js';
+import { type Announcer, announcerFor } from '../announce/index.js';
+import { waitingPrompter } from '../announce/prompter.js';
 import { ConfigError } from '../core/errors.js';
 import { FileLockManager } from '../core/file-lock.js';
 import { defaultStateDir } from '../core/journal.js';
@@ -17,7 +18,10 @@ export interface CliContext {
   configFile?: string;
   loadConfig(): GalleyConfig;
   stateDir: string;
-  audit: AuditLog;
+  /** The audit file and the announcement sinks (`announce` in the environment file). */
+  audit: Announcer;
+  /** Announce a prompt unanswered for this long (announce.waiting_for_input_after). */
+  waitingForInputAfterMs?: number;
   locks(env: ActionEnv): Promise<LockManager>;
 }
 
@@ -40,7 +44,8 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
       ]);
     },
     stateDir,
-    audit: fileAuditLog(config?.auditLog ?? join(stateDir, 'audit.log')),
+    audit: announcerFor(config?.announce, config?.auditLog ?? join(stateDir, 'audit.log')),
+    waitingForInputAfterMs: config?.announce?.waitingForInputAfterMs,
     // Locks live in etcd, in every cluster (see runLockManager); else in files.
     locks: async (env) => {
       if (!config || !Object.keys(config.etcd.clusters).length) return new FileLockManager(join(stateDir, 'locks'));
@@ -61,7 +66,10 @@ export function terminalRunOptions(
     stateDir: ctx.stateDir,
     audit: ctx.audit,
     locks: ctx.locks,
-    prompter: terminalPrompter(),
+    prompter:
+      ctx.waitingForInputAfterMs === undefined
+        ? terminalPrompter()
+        : waitingPrompter(terminalPrompter(), ctx.waitingForInputAfterMs, (q, ms) => ctx.audit.waitingForInput(q, ms)),
     out,
     errOut: process.stderr,
     log: streamLogger(process.stderr),

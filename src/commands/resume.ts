@@ -35,6 +35,7 @@ export default class Resume extends GalleyCommand {
         resumeRunId: args.run,
       });
       code = result.exitCode;
+      await ctx.audit.flush(); // announcements still in flight (each bounded by its timeout)
     } catch (e) {
       code = reportError(e);
     }

@@ -38,6 +38,7 @@ export default class Rollback extends GalleyCommand {
         audit: ctx.audit,
       });
       code = result.exitCode;
+      await ctx.audit.flush(); // announcements still in flight (each bounded by its timeout)
     } catch (e) {
       code = reportError(e);
     }

@@ -133,6 +133,32 @@ export interface DnsConfig {
   zones: Record<string, ZoneConfig>;
 }
 
+/** Prometheus and Alertmanager: silences around risky steps, and "no alert firing" checks. */
+export interface AlertingConfig {
+  alertmanagerUrl: string;
+  prometheusUrl: string;
+  requestTimeoutMs: number;
+  /** How long a cookbook's silence lasts unless it is expired earlier (default 2h). */
+  silenceDurationMs: number;
+}
+
+/** Where each run's START and END are announced (besides the audit file). */
+export interface AnnounceConfig {
+  /** Also write them to the audit file (audit_log), as always (default true). */
+  auditFile: boolean;
+  syslog?: { socket: string; tag: string; facility: string };
+  webhook?: { url: string; timeoutMs: number };
+  irc?: { server: string; port: number; channel: string; nick: string; timeoutMs: number };
+  /** Announce a prompt that has waited longer than this ("waiting for input"); absent: never. */
+  waitingForInputAfterMs?: number;
+}
+
+/** Two-person review: which cookbooks need a plan approved by someone else than the runner. */
+export interface ReviewConfig {
+  /** `all`, or the names of the cookbooks that need it. */
+  required: 'all' | string[];
+}
+
 export interface GalleyConfig {
   /** Path the configuration was read from. */
   file: string;
@@ -147,6 +173,9 @@ export interface GalleyConfig {
   replication?: ReplicationConfig;
   proxy?: ProxyConfig;
   dns?: DnsConfig;
+  alerting?: AlertingConfig;
+  announce?: AnnounceConfig;
+  review?: ReviewConfig;
 }
 
 function secret(r: Reader): Secret {
@@ -179,7 +208,7 @@ function absolutePath(r: Reader, fallback: string): string {
 export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig; problems: string[] } {
   const problems: string[] = [];
   const root = Reader.root(raw, problems).object();
-  root.onlyKeys(['name', 'state_dir', 'audit_log', 'datacenters', 'hosts', 'aliases', 'ssh', 'etcd', 'replication', 'proxy', 'dns']);
+  root.onlyKeys(['name', 'state_dir', 'audit_log', 'datacenters', 'hosts', 'aliases', 'ssh', 'etcd', 'replication', 'proxy', 'dns', 'alerting', 'announce', 'review']);
 
   const datacenters = root.child('datacenters').stringList();
   const dcKnown = (r: Reader, dc: string) => {
@@ -372,6 +401,10 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     };
   }
 
+  const alerting = parseAlerting(root.child('alerting'));
+  const announce = parseAnnounce(root.child('announce'));
+  const review = parseReview(root.child('review'));
+
   const config: GalleyConfig = {
     file,
     name: root.child('name').string('default'),
@@ -385,6 +418,75 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     replication,
     proxy,
     dns,
+    alerting,
+    announce,
+    review,
   };
   return problems.length ? { problems } : { config, problems };
+}
+
+/** An http(s) URL, or a problem naming the path. */
+function url(r: Reader): string {
+  const v = r.string();
+  if (v && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v)) r.problem(`"${v}" is not an http:// or https:// URL`);
+  return v.replace(/\/+$/, '');
+}
+
+function parseAlerting(r: Reader): AlertingConfig | undefined {
+  const a = r.optionalObject();
+  if (!a) return undefined;
+  a.onlyKeys(['alertmanager_url', 'prometheus_url', 'request_timeout', 'silence_duration']);
+  return {
+    alertmanagerUrl: url(a.child('alertmanager_url')),
+    prometheusUrl: url(a.child('prometheus_url')),
+    requestTimeoutMs: a.child('request_timeout').durationMs('5s'),
+    silenceDurationMs: a.child('silence_duration').durationMs('2h'),
+  };
+}
+
+/** Syslog facilities a sink may use. */
+const FACILITIES = ['user', 'daemon', 'auth', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'] as const;
+
+function parseAnnounce(r: Reader): AnnounceConfig | undefined {
+  const a = r.optionalObject();
+  if (!a) return undefined;
+  a.onlyKeys(['audit_file', 'syslog', 'webhook', 'irc', 'waiting_for_input_after']);
+  const out: AnnounceConfig = { auditFile: a.child('audit_file').boolean(true) };
+  const s = a.child('syslog');
+  if (s.present) {
+    // `syslog: true` means the defaults (/dev/log, tag galley, facility user).
+    const o = s.value === true ? undefined : s.object();
+    o?.onlyKeys(['socket', 'tag', 'facility']);
+    const facility = o ? o.child('facility').oneOf(FACILITIES, 'user') : 'user';
+    out.syslog = { socket: o?.child('socket').string('/dev/log') ?? '/dev/log', tag: o?.child('tag').string('galley') ?? 'galley', facility };
+  }
+  const w = a.child('webhook').optionalObject();
+  if (w) {
+    w.onlyKeys(['url', 'timeout']);
+    out.webhook = { url: url(w.child('url')), timeoutMs: w.child('timeout').durationMs('3s') };
+  }
+  const i = a.child('irc').optionalObject();
+  if (i) {
+    i.onlyKeys(['server', 'port', 'channel', 'nick', 'timeout']);
+    const channel = i.child('channel').string();
+    if (channel && !/^[#&][^\s,\x07]+$/.test(channel)) i.child('channel').problem(`"${channel}" is not an IRC channel (it starts with # and has no spaces or commas)`);
+    const nick = i.child('nick').string('galley');
+    if (!/^[A-Za-z_][A-Za-z0-9_-]{0,15}$/.test(nick)) i.child('nick').problem(`"${nick}" is not a valid IRC nick (a letter or _, then letters, digits, _ or -; at most 16)`);
+    out.irc = { server: i.child('server').string(), port: i.child('port').integer(6667, 1, 65535), channel, nick, timeoutMs: i.child('timeout').durationMs('5s') };
+  }
+  if (a.child('waiting_for_input_after').present) out.waitingForInputAfterMs = a.child('waiting_for_input_after').durationMs('5m');
+  return out;
+}
+
+function parseReview(r: Reader): ReviewConfig | undefined {
+  const o = r.optionalObject();
+  if (!o) return undefined;
+  o.onlyKeys(['required']);
+  const req = o.child('required');
+  if (req.value === 'all') return { required: 'all' };
+  if (typeof req.value === 'string') {
+    req.problem('give "all" or a list of cookbook names, e.g. [etcd.switchover]');
+    return { required: [] };
+  }
+  return { required: req.stringList() };
 }

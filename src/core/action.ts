@@ -33,6 +33,20 @@ export interface ActionEnv {
    * never calls `apply` or `undo` in a dry-run, so actions never test it.
    */
   readonly dryRun: boolean;
+  /**
+   * Who runs this, and why: set by the Runner for the actions that record it (a silence's
+   * author and comment). Absent outside a run (tests, `cookbook rollback`).
+   */
+  run?: RunInfo;
+}
+
+/** The run an action belongs to. */
+export interface RunInfo {
+  id: string;
+  user: string;
+  host: string;
+  task?: string;
+  reason?: string;
 }
 
 /**

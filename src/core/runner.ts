@@ -7,12 +7,13 @@ import { FailureHandler, type FailurePolicy, isInterruption } from './failure-po
 import { type InterruptSource, Interrupts } from './interrupts.js';
 import type { RunOutcome } from './journal.js';
 import { LivePass } from './live-pass.js';
-import type { LockManager } from './lock.js';
+import { currentUser, type LockManager } from './lock.js';
 import type { Logger, Output } from './log.js';
 import { type Plan, type PlannedStep, makePlan, planDrift, readPlan, writePlan } from './plan.js';
 import { planSteps } from './plan-pass.js';
 import type { Prompter } from './prompt.js';
 import { recheckDoneSteps, recheckFailedUndos } from './resume-check.js';
+import { checkReview } from './review.js';
 import { type RunEnv, runEnv } from './run-env.js';
 import { checkSafeState } from './safe-state.js';
 import { redact } from './secrets.js';
@@ -81,6 +82,15 @@ function cookbookContext<A>(env: RunEnv, args: A, session: RunSession, report: R
   });
 }
 
+/** The environment file when there is one (a cookbook that needs none runs without). */
+function configIfAny(env: RunEnv): GalleyConfig | undefined {
+  try {
+    return env.config();
+  } catch {
+    return undefined;
+  }
+}
+
 /** Turns whatever ended the run into its Stop. */
 async function stopOf(e: unknown, interrupts: Interrupts, failures: FailureHandler, session: RunSession): Promise<Stop> {
   if (e instanceof Stop) return e;
@@ -108,6 +118,9 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   const args = parseArgs(o.cookbook, o.rawArgs, env);
   const prior: PriorAttempt | undefined = o.resumeRunId ? resumableRun(o.stateDir, o.resumeRunId) : undefined;
   const reviewed = o.planIn ? readPlan(o.planIn) : undefined;
+  // Two-person review (src/core/review.ts): a live run of a cookbook with `review: required`
+  // needs --plan approved by someone else; refused here (exit 2), before anything is recorded.
+  const approvedBy = dryRun ? undefined : checkReview(configIfAny(env), o.name, reviewed, currentUser(), prior?.approvedBy).approvedBy;
 
   const session = new RunSession({
     stateDir: o.stateDir,
@@ -123,7 +136,9 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     reason: o.reason,
     configFile: o.configFile,
     facts: prior?.facts,
+    approvedBy,
   });
+  env.run = { id: session.runId, ...session.who, task: o.task, reason: o.reason };
   if (prior) session.restoreApplied(prior.applied);
   for (const w of prior?.warnings ?? []) session.say(`WARNING: ${w}`);
   const interrupts = new Interrupts(o.interrupts ?? process, (l) => session.say(l)).listen();
@@ -147,6 +162,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   session.start();
   session.say(`▶ ${o.name}: ${o.cookbook.title}`);
   session.say(`  run ${session.runId}${prior ? ' (resumed)' : ''} · ${dryRun ? 'DRY-RUN: nothing will be changed' : 'live'} · journal ${session.journal.file}`);
+  if (approvedBy) session.say(`  plan approved by ${approvedBy}`);
 
   const report: Record<string, unknown> = {};
   const ctx = cookbookContext(env, args, session, report);

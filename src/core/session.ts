@@ -45,6 +45,8 @@ export class Stop extends Error {
 /** What a journal of an earlier attempt says, for resume. */
 export interface PriorAttempt {
   summary: RunSummary;
+  /** Who approved the reviewed plan of the first attempt. */
+  approvedBy?: string;
   doneSteps: Set<number>;
   applied: JournaledAction[];
   facts: Map<string, unknown>;
@@ -64,7 +66,9 @@ export function resumableRun(stateDir: string, runId: string): PriorAttempt {
   const live = runningOwner(entries);
   if (live) throw new UsageError(`run ${runId} is still running: ${live}`, ['wait for it to end, or stop that process first']);
   const state = journalState(entries);
-  return { summary, ...state, warnings };
+  const first = entries.find((e) => e.type === 'run-start');
+  const approvedBy = first?.type === 'run-start' ? first.approvedBy : undefined;
+  return { summary, ...state, warnings, ...(approvedBy ? { approvedBy } : {}) };
 }
 
 /** "pid N on this host" when the journal's last attempt has no end and its process is alive here. */
@@ -163,7 +167,17 @@ export class RunSession {
       resumed: Boolean(this.o.resumed),
       ...(this.o.approvedBy ? { approvedBy: this.o.approvedBy } : {}),
     });
-    this.o.audit.record({ event: 'START', runId: this.runId, ...this.who, cookbook: this.o.name, args: this.argText, task: this.o.task, reason: this.o.reason, dryRun: this.o.dryRun });
+    this.o.audit.record({
+      event: 'START',
+      runId: this.runId,
+      ...this.who,
+      cookbook: this.o.name,
+      args: this.argText,
+      task: this.o.task,
+      reason: this.o.reason,
+      dryRun: this.o.dryRun,
+      ...(this.o.approvedBy ? { approvedBy: this.o.approvedBy } : {}),
+    });
   }
 
   /** A fact observed once per run and journaled (not in a dry-run). */

@@ -16,6 +16,7 @@ import {
   spareDataDir,
   srvRecordOf,
 } from './render.js';
+import { monitoringUrls } from './monitoring.js';
 import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, PROXY_PORT, allHosts, benchHostSet, type LabTopology } from './topology.js';
 
 export type ZoneBackendKind = 'zonefile' | 'rfc2136';
@@ -139,6 +140,19 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
       },
     },
     dns: { timeout: '2s', retries: 2, zones: { wmnet: zone } },
+    alerting: {
+      alertmanager_url: monitoringUrls(t).alertmanager,
+      prometheus_url: monitoringUrls(t).prometheus,
+      request_timeout: '5s',
+      silence_duration: '2h',
+    },
+    // Runs are announced in the lab's IRC channel (SAL format) besides the audit file; add
+    // `syslog: {socket: /dev/log}` or `webhook: {url: …}` where a receiver listens.
+    announce: {
+      audit_file: true,
+      irc: { server: t.monitoring.irc.address, port: t.monitoring.irc.port, channel: t.monitoring.irc.channel, nick: 'galley', timeout: '3s' },
+      waiting_for_input_after: '5m',
+    },
   };
 }
 

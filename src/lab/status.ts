@@ -8,6 +8,7 @@ import { TSIG_KEY_NAME, ETCD_USER } from './credentials.js';
 import { knotProcess } from './down.js';
 import { LabLayout, benchGroupNames } from './layout.js';
 import { isRunning, readPidFile } from './processes.js';
+import { MONITORING_COMPONENTS, monitoringProcess, monitoringUrls } from './monitoring.js';
 import { readLabState } from './state.js';
 import { ETCD_CLIENT_PORT, PROXY_PORT, allHosts, labTopology, namespacedHosts, spareHosts } from './topology.js';
 
@@ -42,6 +43,8 @@ export interface LabStatusReport {
     tsigKeyName: string;
     tsigSecretFile: string;
   };
+  /** Prometheus, Alertmanager and the IRC server (irc://ADDRESS:PORT/#channel). */
+  monitoring: { prometheus: string; alertmanager: string; irc: string };
   processes: LabProcessStatus[];
 }
 
@@ -74,6 +77,10 @@ export function labStatus(o: { dir: string; base: string }): LabStatusReport {
   }
   const knot = knotProcess(layout);
   processes.push({ host: t.knot.name, unit: 'knot', pid: knot?.pid, running: knot !== undefined });
+  for (const c of MONITORING_COMPONENTS) {
+    const p = monitoringProcess(layout, c);
+    processes.push({ host: 'monitoring', unit: c, pid: p?.pid, running: p !== undefined });
+  }
   const mirrorUnits = new Set(t.mirrors.map((m) => m.unit));
   // The spare cluster's etcd runs only once etcd.bootstrap built it: its units do not count.
   const spare = new Set(spareHosts(t).map((h) => h.name));
@@ -109,6 +116,7 @@ export function labStatus(o: { dir: string; base: string }): LabStatusReport {
       tsigKeyName: TSIG_KEY_NAME,
       tsigSecretFile: layout.tsigSecretFile,
     },
+    monitoring: monitoringUrls(t),
     processes,
   };
 }

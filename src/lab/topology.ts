@@ -51,6 +51,14 @@ export interface LabTopology {
   bench: LabHost[];
   knot: { name: string; address: string; port: number };
   mirrors: LabMirrorUnit[];
+  /** Prometheus, Alertmanager and the IRC server (ngircd), each on its own address. */
+  monitoring: LabMonitoring;
+}
+
+export interface LabMonitoring {
+  prometheus: { address: string; port: number };
+  alertmanager: { address: string; port: number };
+  irc: { address: string; port: number; channel: string };
 }
 
 export const ETCD_CLIENT_PORT = 2379;
@@ -88,6 +96,12 @@ export function benchAddress(base: string, i: number): string {
   const third = BENCH_FIRST_SUBNET + Math.floor((i - 1) / BENCH_HOSTS_PER_SUBNET);
   return `${base}.${third}.${((i - 1) % BENCH_HOSTS_PER_SUBNET) + 1}`;
 }
+
+export const PROMETHEUS_PORT = 9090;
+export const ALERTMANAGER_PORT = 9093;
+export const IRC_PORT = 6667;
+/** The channel runs are announced in (the Server Admin Log's, in production #wikimedia-operations). */
+export const IRC_CHANNEL = '#sal';
 
 /** Checks a base of the form `A.B` inside 127.0.0.0/8. */
 export function parseBase(base: string): string {
@@ -153,6 +167,11 @@ export function labTopology(rawBase: string, benchHosts = DEFAULT_BENCH_HOSTS): 
       { datacenter: 'eqiad', sourceDatacenter: 'codfw', host: eqiad[0]!, unit: 'etcdmirror-conftool-eqiad-wmnet', metricsPort: MIRROR_METRICS_PORT },
       { datacenter: 'codfw', sourceDatacenter: 'eqiad', host: codfw[0]!, unit: 'etcdmirror-conftool-codfw-wmnet', metricsPort: MIRROR_METRICS_PORT },
     ],
+    monitoring: {
+      prometheus: { address: `${base}.4.1`, port: PROMETHEUS_PORT },
+      alertmanager: { address: `${base}.4.2`, port: ALERTMANAGER_PORT },
+      irc: { address: `${base}.4.3`, port: IRC_PORT, channel: IRC_CHANNEL },
+    },
   };
 }
 
@@ -201,5 +220,9 @@ export function labListeners(t: LabTopology): { address: string; port: number; p
   out.push({ address: t.knot.address, port: DNS_PORT, proto: 'tcp', owner: 'knot' });
   out.push({ address: t.knot.address, port: DNS_PORT, proto: 'udp', owner: 'knot' });
   for (const h of t.bench) out.push({ address: h.address, port: SSH_PORT, proto: 'tcp', owner: h.name });
+  const m = t.monitoring;
+  out.push({ address: m.prometheus.address, port: m.prometheus.port, proto: 'tcp', owner: 'prometheus' });
+  out.push({ address: m.alertmanager.address, port: m.alertmanager.port, proto: 'tcp', owner: 'alertmanager' });
+  out.push({ address: m.irc.address, port: m.irc.port, proto: 'tcp', owner: 'ngircd' });
   return out;
 }

@@ -20,6 +20,7 @@ import { currentListeners, takenListeners, type Listener } from './ports.js';
 import { isRunning, readPidFile } from './processes.js';
 import { renderKnotConf, renderWmnetZone } from './render.js';
 import { seedData, seedKeys } from './seed.js';
+import { monitoringProcesses, startMonitoring } from './monitoring.js';
 import { readLabState, writeLabState } from './state.js';
 import {
   ETCD_CLIENT_PORT,
@@ -99,6 +100,7 @@ export async function labIsHealthy(layout: LabLayout, t: LabTopology): Promise<b
   const hostDirs = [...namespacedHosts(t).map((h) => h.name), ...benchGroupNames(t.bench.length)];
   if (!hostDirs.every((h) => isRunning(readPidFile(join(layout.hostDir(h), 'run', 'sshd.pid'))))) return false;
   if (!knotProcess(layout)) return false;
+  if (monitoringProcesses(layout).length !== 3) return false;
   const present = takenListeners(readyListeners(t), await currentListeners());
   if (present.length !== readyListeners(t).length) return false;
   return (await unhealthyMembers(t)).length === 0;
@@ -251,6 +253,9 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
   await writeLabState(layout, { base: t.base, benchHosts, startedAt: new Date().toISOString() });
   for (const h of [...namespacedHosts(t).map((x) => x.name), ...benchGroupNames(t.bench.length)]) bootHost(layout, h);
   await startKnot(layout, t, zone, secrets.tsigSecret);
+  // Prometheus, Alertmanager and ngircd start alongside the hosts; `lab up` waits only for
+  // their listeners (Prometheus answers queries while its first scrapes come in).
+  await startMonitoring(layout, t, spawnDetached);
   try {
     // 30 s, and more for a big bench (63 sshd processes for 1,000 hosts on a loaded machine).
     await waitReady(layout, t, o.readyTimeoutMs ?? 30_000 + 30 * t.bench.length);

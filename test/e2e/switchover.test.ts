@@ -79,7 +79,7 @@ describe('cookbook etcd.switchover against the lab', () => {
     let sent = false;
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (!sent && out.includes('[11/16]')) {
+      if (!sent && /\[\d+\/\d+\] Point /.test(out)) {
         sent = true;
         child.kill('SIGINT');
       }

@@ -39,7 +39,8 @@ export default defineCookbook({
       throw new UsageError(`--backup ${args.backup}: not a backup of ${args.cluster} (they live in ${root}/YYYYMMDD-HHMMSS)`, ['or give --backup latest']);
     }
   },
-  lock: (args) => clusterMembershipLock(args.cluster),
+  // The cluster being recovered has no quorum: it cannot hold the lock, the others do.
+  lock: (args) => ({ ...clusterMembershipLock(args.cluster), without: [args.cluster] }),
   steps: (ctx) => {
     const { cluster } = ctx.args;
     const c = ctx.config().etcd.clusters[cluster]!;

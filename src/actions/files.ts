@@ -31,7 +31,12 @@ async function readState(path: string): Promise<FileState> {
 async function writeAtomically(path: string, content: string): Promise<void> {
   const tmp = `${path}.galley-${process.pid}.tmp`;
   await fsWriteFile(tmp, content);
-  await rename(tmp, path);
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
 }
 
 /** Makes sure a directory exists; undo removes it if it did not (only when empty). */

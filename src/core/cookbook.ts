@@ -144,6 +144,8 @@ export interface LockSpec {
   name: string;
   concurrency?: number;
   ttlMs?: number;
+  /** Lock stores (etcd clusters) this run repairs, which cannot hold its lock. */
+  without?: readonly string[];
 }
 
 /**

@@ -236,7 +236,11 @@ export function journalState(entries: JournalEntry[]): { doneSteps: Set<number>;
       const found = applied.get(key);
       if ((e.status === 'applying' || e.status === 'applied') && !found) {
         applied.set(key, { step: e.step, index: e.index, kind: e.kind, params: e.params, summary: e.summary, before: e.before, id: e.id, undoBefore: e.undoBefore, last: e.status });
-      } else if (e.status === 'undone') applied.delete(key);
+      } else if (e.status === 'undone') {
+        applied.delete(key);
+        // A step rolled back is no longer done: a resume runs it again.
+        doneSteps.delete(e.step);
+      }
       else if (found) found.last = e.status;
     }
   }

@@ -12,6 +12,11 @@ export interface LockRequest {
   concurrency?: number;
   /** How long the lock outlives a run that dies without releasing it (default 60 s). */
   ttlMs?: number;
+  /**
+   * Lock stores this run repairs and that cannot hold its lock (a disaster recovery of a
+   * cluster without quorum): the lock is taken in the others.
+   */
+  without?: readonly string[];
 }
 
 /** A held lock. */
@@ -95,7 +100,7 @@ export function normalizeLockRequest(request: LockRequest): Required<LockRequest
   const ttlMs = request.ttlMs ?? DEFAULT_LOCK_TTL_MS;
   if (!(ttlMs > 0)) throw new Error(`lock ${request.name}: ttlMs must be positive, not ${ttlMs}`);
   if (!request.name) throw new Error('a lock needs a name');
-  return { name: request.name, owner: request.owner, runId: request.runId, concurrency, ttlMs };
+  return { name: request.name, owner: request.owner, runId: request.runId, concurrency, ttlMs, without: request.without ?? [] };
 }
 
 /**

@@ -195,7 +195,7 @@ export class MultiClusterLockManager implements LockManager {
   async acquire(request: LockRequest): Promise<LockHandle> {
     const taken: LockHandle[] = [];
     try {
-      for (const { manager } of this.managers) taken.push(await manager.acquire(request));
+      for (const { cluster, manager } of this.managers) if (!request.without?.includes(cluster)) taken.push(await manager.acquire(request));
     } catch (e) {
       await Promise.allSettled(taken.map((h) => h.release()));
       throw e;
@@ -237,7 +237,8 @@ export function runLockManager(
       `add it to ignore_keys_regex, e.g. "^/(spicerack/locks/etcd|${prefix.replace(/^\//, '')})(/|$)", and to etcdmirror's --src-ignore-keys-regex`,
     ]);
   }
-  const clusters = Object.keys(config.etcd.clusters).sort();
+  // Clusters that are defined but not serving yet (before etcd.bootstrap) hold no locks.
+  const clusters = Object.keys(config.etcd.clusters).filter((c) => config.etcd.clusters[c]!.inService !== false).sort();
   return new MultiClusterLockManager(
     clusters.map((cluster) => ({
       cluster,

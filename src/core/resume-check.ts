@@ -57,9 +57,10 @@ export async function recheckDoneSteps(steps: Step[], doneSteps: ReadonlySet<num
 /**
  * Undos an earlier attempt journaled as failed, or started and never finished, are observed
  * again: when the state is back to `before` after all, the action is journaled as undone
- * and no longer counts as applied.
+ * and no longer counts as applied, and its step is no longer done. Returns those steps.
  */
-export async function recheckFailedUndos(session: RunSession, env: ActionEnv): Promise<void> {
+export async function recheckFailedUndos(session: RunSession, env: ActionEnv): Promise<number[]> {
+  const undoneSteps: number[] = [];
   for (const r of [...session.applied]) {
     if (r.last !== 'undo-failed' && r.last !== 'undoing') continue;
     let now: unknown;
@@ -83,6 +84,8 @@ export async function recheckFailedUndos(session: RunSession, env: ActionEnv): P
       error: 'observed again: the undo had taken effect',
     });
     session.applied.splice(session.applied.indexOf(r), 1);
+    undoneSteps.push(r.step);
     session.say(`  ↩ observed again: the undo of "${r.action.summary}" had taken effect`);
   }
+  return undoneSteps;
 }

@@ -202,7 +202,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       const spec = !o.noLocks && o.locks ? o.cookbook.lock?.(args, env) : undefined;
       if (spec && o.locks) await session.takeLock(await o.locks(env), spec);
       if (prior) {
-        await recheckFailedUndos(session, env);
+        for (const undone of await recheckFailedUndos(session, env)) prior.doneSteps.delete(undone);
         if (prior.doneSteps.size) {
           session.say(`  observing again the ${prior.doneSteps.size} step(s) the journal records as done…`);
           const drift = await recheckDoneSteps(steps, prior.doneSteps, env, interrupts);

@@ -54,7 +54,7 @@ describe('lock helpers', () => {
   });
 
   test('a request gets concurrency 1 and a 60 s TTL by default, and bad values are refused', () => {
-    expect(normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r' })).toEqual({ name: 'x', owner: 'o', runId: 'r', concurrency: 1, ttlMs: 60_000 });
+    expect(normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r' })).toEqual({ name: 'x', owner: 'o', runId: 'r', concurrency: 1, ttlMs: 60_000, without: [] });
     expect(() => normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r', concurrency: 0 })).toThrow(/at least 1/);
     expect(() => normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r', ttlMs: -1 })).toThrow(/positive/);
   });

@@ -150,7 +150,7 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
     // `syslog: {socket: /dev/log}` or `webhook: {url: …}` where a receiver listens.
     announce: {
       audit_file: true,
-      irc: { server: t.monitoring.irc.address, port: t.monitoring.irc.port, channel: t.monitoring.irc.channel, nick: 'galley', timeout: '3s' },
+      irc: { server: t.monitoring.irc.address, port: t.monitoring.irc.port, channel: t.monitoring.irc.channel, nick: 'galley', timeout: '10s' },
       waiting_for_input_after: '5m',
     },
   };

@@ -180,7 +180,7 @@ describe('cookbook etcd.member-remove and etcd.member-add against the lab', () =
   test("removing the mirror's destination is refused; removing its source re-points it, replication still running", async () => {
     const before = await snapshot();
     const refused = cli(['etcd.member-remove', mirror.host, '-y'], 1);
-    expect(out(refused)).toContain(`writes into ${mirror.host}`);
+    expect(out(refused)).toContain(`runs on ${mirror.host} and writes into`);
     expect(await snapshot()).toEqual(before);
 
     const unitBefore = (await mirrorUses(env)).find((m) => m.datacenter === 'eqiad')!;

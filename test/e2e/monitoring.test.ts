@@ -227,13 +227,13 @@ describe('two-person review of plans', () => {
       expect(audit.at(-1)).toMatch(/approved_by="alice@\S+"/);
       await listener.waitFor((m) => m.some((x) => /!log bob@\S+ START - Cookbook examples\.files .*\[plan approved by alice@\S+\]$/.test(x)), 30_000);
 
-      // An edited plan loses its approval.
+      // An edited plan loses its approval: it no longer matches its fingerprint, so it is refused as tampered.
       const edited = JSON.parse(readFileSync(`${plan}.json`, 'utf8')) as { steps: { title: string }[] };
       edited.steps[0]!.title = 'Create the directory (edited)';
       writeFileSync(`${plan}.json`, JSON.stringify(edited));
       const tampered = await runCli(['examples.files', join(work, 'tampered'), '-y', '--plan', `${plan}.json`], as('bob'));
       expect(tampered.code).toBe(2);
-      expect(tampered.stderr).toContain('no longer holds');
+      expect(tampered.stderr).toContain('refusing a tampered plan');
     } finally {
       await listener.close();
     }

@@ -129,7 +129,8 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
     const before = await eqiadSnapshot();
     const r = cli(['etcd.disaster-recovery', 'eqiad', '--backup', `${root}/20000101-000000`, '-y']);
     expect(r.code).toBe(2);
-    expect(r.stdout).toContain(`✗ --backup ${root}/20000101-000000: no backup of eqiad there`);
+    expect(r.stderr).toContain(`--backup ${root}/20000101-000000: no backup of eqiad there`);
+    expect(r.stderr).toContain('nothing was changed');
     const outside = cli(['etcd.disaster-recovery', 'eqiad', '--backup', '/tmp', '-y']);
     expect(outside.code).toBe(2);
     expect(outside.stderr.split('\n')[0]).toBe(`cookbook: --backup /tmp: not a backup of eqiad (they live in ${root}/YYYYMMDD-HHMMSS)`);
@@ -143,7 +144,7 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
     const before = await eqiadSnapshot();
     const r = cli(['etcd.disaster-recovery', 'eqiad', '--backup', 'latest', '-y']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('eqiad has quorum');
+    expect(r.stderr).toContain('eqiad has quorum');
     expect(await eqiadSnapshot()).toEqual(before);
   }, 900_000);
 

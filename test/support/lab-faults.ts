@@ -104,6 +104,7 @@ export class LabFaults {
   async repair(): Promise<void> {
     while (this.#repairs.length) await this.#repairs.pop()!();
     for (const c of Object.values(this.config.etcd.clusters)) {
+      if (c.inService === false) continue; // defined, not started (etcd.bootstrap's spare cluster)
       for (const host of c.members) {
         const client = etcdClientFor(this.config, c.name, { via: 'local', members: [host], timeoutMs: 1000 });
         try {

@@ -7,6 +7,7 @@ import { probeProxyMode, setProxyMode } from '../../src/actions/proxy.js';
 import { labEnv } from '../integration/actions/harness.js';
 import { labConfig, labConfigPath } from '../integration/lab.js';
 import { runCli } from '../support/cli.js';
+import { waitUntil } from '../../src/util/wait.js';
 
 /**
  * The Runner's contract under faults, on the real lab, through the real CLI: a closed stdin,
@@ -68,7 +69,8 @@ describe('the Runner under faults, on the lab', () => {
     const journal = readdirSync(join(dir, 'runs'));
     const lines = readFileSync(join(dir, 'runs', journal[0]!), 'utf8').trim().split('\n');
     expect(JSON.parse(lines.at(-1)!)).toMatchObject({ type: 'run-end', outcome: 'interrupted', exitCode: 97 });
-    expect(readFileSync(join(dir, 'audit.log'), 'utf8')).toMatch(/ END .*cookbook=etcd\.switchover .*outcome=interrupted exit=97/);
+    const audit = readFileSync(config.auditLog ?? join(dir, 'audit.log'), 'utf8').split('\n').filter((l) => l.includes(`run=${journal[0]!.replace('.jsonl', '')}`));
+    expect(audit.at(-1)).toMatch(/ END .*cookbook=etcd\.switchover .*outcome=interrupted exit=97/);
     expect(await modes('codfw')).toBe('read-write');
     expect(await modes('eqiad')).toBe('read-only');
     // No lock left behind: the next run gets as far as its first question.
@@ -95,7 +97,7 @@ describe('the Runner under faults, on the lab', () => {
       // An operator makes codfw writable again by hand.
       const a = setProxyMode(config, 'codfw', 'read-write');
       await a.definition.apply(a.params, await a.definition.observe(a.params, env), env);
-      expect(await modes('codfw')).toBe('read-write');
+      await waitUntil({ what: 'codfw read-write after the hand change', probe: () => modes('codfw'), until: (m) => m === 'read-write', timeoutMs: 15_000, intervalMs: 200 });
       const resumed = cli(['resume', runId, '-y'], dir);
       expect(resumed.code).toBe(1);
       expect(resumed.stdout).toContain('resume refuses and changed nothing');

@@ -3,6 +3,7 @@ import { ConfigError, LockHeldError } from '../core/errors.js';
 import {
   describeHolder,
   normalizeLockRequest,
+  ownerIsDead,
   type LockHandle,
   type LockHolder,
   type LockManager,
@@ -112,6 +113,18 @@ export class EtcdLockManager implements LockManager {
       await this.#deleteQuietly(myKey);
       throw e;
     }
+    // A holder that was a process of this host that no longer exists died without releasing
+    // (SIGKILL, a crash, a member gone under its release): its key is taken back, not waited for.
+    const dead = ahead.filter((n) => ownerIsDead(parseHolder(n).owner));
+    for (const n of dead) {
+      try {
+        await this.#client.delete(n.key, { prevValue: n.value ?? '' });
+        this.#warn(`lock ${r.name}: took it back from ${parseHolder(n).owner}, a process of this host that no longer exists`);
+      } catch (e) {
+        if (!(e instanceof EtcdError)) throw e;
+      }
+    }
+    if (dead.length) ahead = ahead.filter((n) => !dead.includes(n));
     if (ahead.length >= r.concurrency) {
       await this.#deleteQuietly(myKey);
       throw new LockHeldError(r.name, ahead.map((n) => describeHolder(parseHolder(n))));

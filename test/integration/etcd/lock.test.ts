@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { LockHeldError } from '../../../src/core/errors.js';
 import { EtcdClient } from '../../../src/etcd/client.js';
@@ -33,6 +34,19 @@ const request = (name: string, runId: string, extra: { concurrency?: number; ttl
 });
 
 describe('the etcd-backed lock against a real etcd', () => {
+  test('a holder that was a process of this host and no longer exists is taken back, not waited for; a live one is not', async () => {
+    const deadPid = spawnSync('true').pid!;
+    const stale = await locks.acquire({ name: 'stale', owner: `alice@${hostname()} [${deadPid}]`, runId: 'dead-run', ttlMs: 60_000 });
+    const next = await locks.acquire({ name: 'stale', owner: `bob@${hostname()} [${process.pid}]`, runId: 'next-run' });
+    expect((await locks.holders('stale')).map((h) => h.runId)).toEqual(['next-run']);
+    // A holder that is alive here (this process) still blocks.
+    const e = await locks.acquire({ name: 'stale', owner: `carol@${hostname()} [${process.pid}]`, runId: 'third' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(LockHeldError);
+    await next.release();
+    await stale.release();
+  });
+
+
   test('a second run is refused while the first holds the lock, naming the holder and its run id', async () => {
     const held = await locks.acquire(request('etcd.switchover', 'run-1'));
     const e = await locks.acquire(request('etcd.switchover', 'run-2')).catch((x: unknown) => x);

@@ -265,7 +265,8 @@ export async function mirrorUses(env: ActionEnv): Promise<MirrorUse[]> {
         unit: m.unit,
         file,
         active,
-        source: { url: urls.source, host: hostOfUrl(config, urls.source) },
+        // A mirror may read from a list of members (it fails over): the first is the one it reads from.
+        source: { url: urls.source.split(',')[0]!, host: hostOfUrl(config, urls.source.split(',')[0]!) },
         destination: { url: urls.destination, host: hostOfUrl(config, urls.destination) },
       };
     }),

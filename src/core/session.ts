@@ -167,17 +167,7 @@ export class RunSession {
       resumed: Boolean(this.o.resumed),
       ...(this.o.approvedBy ? { approvedBy: this.o.approvedBy } : {}),
     });
-    this.o.audit.record({
-      event: 'START',
-      runId: this.runId,
-      ...this.who,
-      cookbook: this.o.name,
-      args: this.argText,
-      task: this.o.task,
-      reason: this.o.reason,
-      dryRun: this.o.dryRun,
-      ...(this.o.approvedBy ? { approvedBy: this.o.approvedBy } : {}),
-    });
+    this.o.audit.record({ event: 'START', ...this.#auditFields(), ...(this.o.approvedBy ? { approvedBy: this.o.approvedBy } : {}) });
   }
 
   /** A fact observed once per run and journaled (not in a dry-run). */
@@ -237,18 +227,12 @@ export class RunSession {
     if (this.#ended) return;
     this.#ended = true;
     this.journal.write({ type: 'run-end', time: this.now(), outcome: r.outcome, exitCode: r.exitCode, message: r.message });
-    this.o.audit.record({
-      event: 'END',
-      runId: this.runId,
-      ...this.who,
-      cookbook: this.o.name,
-      args: this.argText,
-      task: this.o.task,
-      reason: this.o.reason,
-      dryRun: this.o.dryRun,
-      outcome: r.outcome,
-      exitCode: r.exitCode,
-    });
+    this.o.audit.record({ event: 'END', ...this.#auditFields(), outcome: r.outcome, exitCode: r.exitCode });
+  }
+
+  /** What the START and END lines of this run share. */
+  #auditFields() {
+    return { runId: this.runId, ...this.who, cookbook: this.o.name, args: this.argText, task: this.o.task, reason: this.o.reason, dryRun: this.o.dryRun };
   }
 }
 

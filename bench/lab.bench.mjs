@@ -14,7 +14,9 @@ const rounds = Number(process.env.GALLEY_BENCH_LAB_ROUNDS ?? 3);
 
 function kib(file, field) {
   try {
-    const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+    const line = readFileSync(file, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${field}:`));
     return line ? Number(line.split(/\s+/)[1]) : 0;
   } catch {
     return 0;
@@ -51,7 +53,11 @@ async function prometheusReady() {
     try {
       const ready = (await fetch(`${url}/-/ready`)).ok;
       const targets = ready ? await (await fetch(`${url}/api/v1/targets`)).json() : undefined;
-      if (targets?.data?.activeTargets?.length && targets.data.activeTargets.every((t) => t.lastScrape && !t.lastScrape.startsWith('0001'))) break;
+      if (
+        targets?.data?.activeTargets?.length &&
+        targets.data.activeTargets.every((t) => t.lastScrape && !t.lastScrape.startsWith('0001'))
+      )
+        break;
     } catch {
       // not listening yet
     }

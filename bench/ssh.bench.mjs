@@ -25,7 +25,6 @@ const { openRemote } = await import(dist('ssh/remote.js'));
 const { safeCmd } = await import(dist('ssh/command.js'));
 const { foldHosts } = await import(dist('ssh/hostset.js'));
 
-
 const KEX = 'ecdh-sha2-nistp256';
 const SIZES = (process.env.GALLEY_BENCH_SSH_SIZES ?? '50,250,1000').split(',').map(Number);
 // Rounds per size (the big sizes cost minutes a round on two shared cores).
@@ -78,7 +77,11 @@ function kib(file, field) {
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length === 0
+    ? NaN
+    : s.length % 2
+      ? s[(s.length - 1) / 2]
+      : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
 /** Runs a process with a deadline; resolves with its exit code (null when killed) and output. */
@@ -101,7 +104,8 @@ try {
   const bench = Object.keys(config.hosts)
     .filter((h) => /^bench\d+\.lab\.wmnet$/.test(h))
     .sort();
-  if (bench.length < Math.max(...SIZES)) throw new Error(`the lab has ${bench.length} bench hosts, ${Math.max(...SIZES)} needed`);
+  if (bench.length < Math.max(...SIZES))
+    throw new Error(`the lab has ${bench.length} bench hosts, ${Math.max(...SIZES)} needed`);
   const sshdPids = benchSshdPids();
 
   // One ssh_config for every OpenSSH-based tool: names to addresses, the lab's key and known_hosts.
@@ -109,7 +113,9 @@ try {
   writeFileSync(
     sshConfig,
     [
-      ...bench.map((h) => `Host ${h}\n  HostName ${config.hosts[h].address}\n  Port ${config.hosts[h].sshPort}`),
+      ...bench.map(
+        (h) => `Host ${h}\n  HostName ${config.hosts[h].address}\n  Port ${config.hosts[h].sshPort}`,
+      ),
       'Host *',
       '  User root',
       `  IdentityFile ${config.ssh.keyFile}`,
@@ -173,10 +179,16 @@ try {
       usual: 64,
       args: (n, f) => ['-f', String(f), '-o', `-F ${sshConfig}`, '-w', set(n), 'true'],
     },
-    { name: 'cumin', bin: 'cumin', usual: 64, args: (n, f) => ['-c', cuminConfig(f), '--force', `D{${set(n)}}`, 'true'] },
+    {
+      name: 'cumin',
+      bin: 'cumin',
+      usual: 64,
+      args: (n, f) => ['-c', cuminConfig(f), '--force', `D{${set(n)}}`, 'true'],
+    },
   ];
   const missing = peers.filter((t) => spawnSync('sh', ['-c', `command -v ${t.bin}`]).status !== 0);
-  for (const t of missing) log(`${t.name}: ${t.bin} not installed, skipped (apt-get install -y cumin clustershell pssh pdsh)`);
+  for (const t of missing)
+    log(`${t.name}: ${t.bin} not installed, skipped (apt-get install -y cumin clustershell pssh pdsh)`);
   const present = peers.filter((t) => !missing.includes(t));
 
   /**
@@ -191,9 +203,13 @@ try {
       bin: process.execPath,
       args: () => [join(root, 'bin/run.js'), 'exec', '-c', galleyConfig, set(n), '--json', '--', 'true'],
     },
-    ...present.slice(0, 1).map((t) => ({ ...t, name: `${t.name} -f ${t.usual} (usual)`, peer: t.name, fanout: t.usual })),
+    ...present
+      .slice(0, 1)
+      .map((t) => ({ ...t, name: `${t.name} -f ${t.usual} (usual)`, peer: t.name, fanout: t.usual })),
     { name: 'in-process', inProcess: true },
-    ...present.slice(1).map((t) => ({ ...t, name: `${t.name} -f ${t.usual} (usual)`, peer: t.name, fanout: t.usual })),
+    ...present
+      .slice(1)
+      .map((t) => ({ ...t, name: `${t.name} -f ${t.usual} (usual)`, peer: t.name, fanout: t.usual })),
     ...present
       .filter((t) => n <= FULL_FANOUT_MAX && n > t.usual)
       .map((t) => ({ ...t, name: `${t.name} -f ${n}`, peer: t.name, fanout: n, full: true })),
@@ -233,7 +249,9 @@ try {
             const seconds = (performance.now() - t0) / 1000;
             if (report.thresholdMet) inProcess.get(n)[phase].push(seconds);
             else log(`in-process ${phase} on ${n} hosts: ${report.successes}/${n} succeeded`);
-            log(`round ${round + 1}, ${n} hosts, in-process ${phase}: ${seconds.toFixed(2)} s (window peak ${remote.pool.window.peak})`);
+            log(
+              `round ${round + 1}, ${n} hosts, in-process ${phase}: ${seconds.toFixed(2)} s (window peak ${remote.pool.window.peak})`,
+            );
           }
           await remote.close();
           continue;
@@ -260,9 +278,13 @@ try {
         } else {
           const why = res.code === null ? 'stopped at its time limit' : `exit ${res.code}`;
           r.failures.push(`${why} after ${seconds.toFixed(1)} s`);
-          log(`${v.name} failed on ${n} hosts (${why}): ${(res.err || res.out).slice(0, 300).replace(/\n/g, ' | ')}`);
+          log(
+            `${v.name} failed on ${n} hosts (${why}): ${(res.err || res.out).slice(0, 300).replace(/\n/g, ' | ')}`,
+          );
         }
-        log(`round ${round + 1}, ${n} hosts, ${v.name}: ${seconds.toFixed(2)} s, sshd ${(perConn * 1000).toFixed(1)} ms/conn`);
+        log(
+          `round ${round + 1}, ${n} hosts, ${v.name}: ${seconds.toFixed(2)} s, sshd ${(perConn * 1000).toFixed(1)} ms/conn`,
+        );
       }
     }
   }
@@ -290,7 +312,10 @@ try {
     const fastestPeer = peerRows.sort((a, b) => median(a.seconds) - median(b.seconds))[0];
     const all = rows.filter((r) => r.v.galley).concat(rows.filter((r) => !r.v.galley));
     for (const r of all) {
-      const ratio = fastestPeer && r.seconds.length ? `${(median(r.seconds) / median(fastestPeer.seconds)).toFixed(2)}×` : '';
+      const ratio =
+        fastestPeer && r.seconds.length
+          ? `${(median(r.seconds) / median(fastestPeer.seconds)).toFixed(2)}×`
+          : '';
       const runs = `${r.seconds.length}/${ROUNDS[i] ?? ROUNDS[ROUNDS.length - 1]}${r.failures.length ? ` (failed: ${r.failures.join('; ')})` : ''}`;
       lines.push(
         `| ${n} | ${r.v.name} | ${fmt(r.seconds)} | ${runs} | ${r.sshdPerConn.length ? `${(median(r.sshdPerConn) * 1000).toFixed(1)} ms` : ''} | ${ratio} |`,
@@ -298,8 +323,12 @@ try {
     }
     const ip = inProcess.get(n);
     // (sshd's CPU is not read in-process: its per-connection processes live until the pool closes.)
-    lines.push(`| ${n} | Galley in-process, cold (new connections) | ${fmt(ip.cold)} | ${ip.cold.length} | | |`);
-    lines.push(`| ${n} | Galley in-process, warm (second round, open connections) | ${fmt(ip.warm)} | ${ip.warm.length} | | |`);
+    lines.push(
+      `| ${n} | Galley in-process, cold (new connections) | ${fmt(ip.cold)} | ${ip.cold.length} | | |`,
+    );
+    lines.push(
+      `| ${n} | Galley in-process, warm (second round, open connections) | ${fmt(ip.warm)} | ${ip.warm.length} | | |`,
+    );
     const galley = rows.find((r) => r.v.galley);
     const perConn = median(rows.flatMap((r) => r.sshdPerConn));
     const floor = (perConn * n) / CORES;

@@ -13,33 +13,49 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { loadConfig } = await import(join(root, 'dist/src/config/load.js'));
-const { LiveWriter, lostWrites, clearLiveKeys, readOnlyWindowMs } = await import(join(root, 'dist/src/lab/live-clients.js'));
+const { LiveWriter, lostWrites, clearLiveKeys, readOnlyWindowMs } = await import(
+  join(root, 'dist/src/lab/live-clients.js')
+);
 const log = (m) => process.stderr.write(`switchover bench: ${m}\n`);
 
 let configFile = process.env.GALLEY_BENCH_CONFIG;
 if (!configFile) {
   const { labUp } = await import(join(root, 'dist/src/lab/index.js'));
-  const r = await labUp({ dir: process.env.GALLEY_BENCH_LAB_DIR ?? '/tmp/galley-bench-lab', base: process.env.GALLEY_BENCH_LAB_BASE ?? '127.24' });
+  const r = await labUp({
+    dir: process.env.GALLEY_BENCH_LAB_DIR ?? '/tmp/galley-bench-lab',
+    base: process.env.GALLEY_BENCH_LAB_BASE ?? '127.24',
+  });
   configFile = r.configFile;
 }
 const config = loadConfig(configFile);
 const n = Number(process.env.GALLEY_BENCH_SWITCHOVERS ?? 5);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+  return s.length
+    ? s.length % 2
+      ? s[(s.length - 1) / 2]
+      : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+    : NaN;
 };
 const rows = [];
 let from = config.replication.master;
 for (let i = 0; i < n; i++) {
   const to = config.datacenters.find((d) => d !== from);
-  const fast = new LiveWriter(config, `bench-reresolve-${i}`, { reresolve: 'on-refusal', intervalMs: 20 }).start();
+  const fast = new LiveWriter(config, `bench-reresolve-${i}`, {
+    reresolve: 'on-refusal',
+    intervalMs: 20,
+  }).start();
   const strict = new LiveWriter(config, `bench-strict-${i}`, { reresolve: 'ttl', intervalMs: 20 }).start();
   await new Promise((r) => setTimeout(r, 1000));
   const started = Date.now();
   // spawnSync would block the writers' event loop: run the CLI asynchronously.
   const { spawn } = await import('node:child_process');
   const code = await new Promise((resolve) => {
-    const c = spawn(process.execPath, [join(root, 'bin/run.js'), 'etcd.switchover', '--from', from, '--to', to, '-y'], { env: { ...process.env, GALLEY_CONFIG: configFile }, stdio: 'ignore' });
+    const c = spawn(
+      process.execPath,
+      [join(root, 'bin/run.js'), 'etcd.switchover', '--from', from, '--to', to, '-y'],
+      { env: { ...process.env, GALLEY_CONFIG: configFile }, stdio: 'ignore' },
+    );
     c.on('exit', resolve);
   });
   const totalMs = Date.now() - started;
@@ -47,13 +63,27 @@ for (let i = 0; i < n; i++) {
   const [a, b] = [await fast.stop(), await strict.stop()];
   if (code !== 0) throw new Error(`switchover ${from} → ${to} failed (exit ${code})`);
   const lost = (await lostWrites(config, to, [...a.acks, ...b.acks])).length;
-  rows.push({ from, to, window: readOnlyWindowMs(a), strictWindow: readOnlyWindowMs(b), totalMs, acks: a.acks.length + b.acks.length, lost });
-  log(`${from} → ${to}: window ${readOnlyWindowMs(a)} ms, strict ${readOnlyWindowMs(b)} ms, total ${totalMs} ms, lost ${lost}`);
+  rows.push({
+    from,
+    to,
+    window: readOnlyWindowMs(a),
+    strictWindow: readOnlyWindowMs(b),
+    totalMs,
+    acks: a.acks.length + b.acks.length,
+    lost,
+  });
+  log(
+    `${from} → ${to}: window ${readOnlyWindowMs(a)} ms, strict ${readOnlyWindowMs(b)} ms, total ${totalMs} ms, lost ${lost}`,
+  );
   await clearLiveKeys(config, to);
   from = to;
 }
 if (from !== config.replication.master) {
-  const back = spawnSync(process.execPath, [join(root, 'bin/run.js'), 'etcd.switchover', '--from', from, '--to', config.replication.master, '-y'], { env: { ...process.env, GALLEY_CONFIG: configFile }, stdio: 'ignore' });
+  const back = spawnSync(
+    process.execPath,
+    [join(root, 'bin/run.js'), 'etcd.switchover', '--from', from, '--to', config.replication.master, '-y'],
+    { env: { ...process.env, GALLEY_CONFIG: configFile }, stdio: 'ignore' },
+  );
   if (back.status !== 0) log(`switching back to ${config.replication.master} failed (exit ${back.status})`);
 }
 const fmt = (ms) => (ms === undefined || Number.isNaN(ms) ? '–' : `${(ms / 1000).toFixed(2)} s`);

@@ -26,7 +26,10 @@ export default defineCookbook({
     'Checks every member answers over SSH with etcd installed and no data of another cluster, starts the first configured member alone (ETCD_INITIAL_CLUSTER_STATE="new"), checks it, adds each other member (member add, ETCD_INITIAL_CLUSTER_STATE="existing", start) and checks the cluster after each, then writes state "existing" and the full ETCD_INITIAL_CLUSTER on every member, and prints the settings configuration management must be given.',
   examples: ['cookbook etcd.bootstrap kubetcd --dry-run', 'cookbook etcd.bootstrap kubetcd -t T123456'],
   args: {
-    cluster: arg.cluster({ description: 'the etcd cluster to build (etcd.clusters.NAME; its first member starts it)', positional: true }),
+    cluster: arg.cluster({
+      description: 'the etcd cluster to build (etcd.clusters.NAME; its first member starts it)',
+      positional: true,
+    }),
   },
   lock: (args) => clusterMembershipLock(args.cluster),
   steps: (ctx) => {
@@ -36,20 +39,30 @@ export default defineCookbook({
     const [first, ...rest] = all;
     if (!first) throw new CheckError(`etcd cluster ${cluster} has no members`);
     return [
-      check(`Every member of ${cluster} answers over SSH, has etcd installed and no data of another cluster`, async () => {
-        await Promise.all(all.map((m) => checkMemberHost(ctx, cluster, m.name)));
-        const running = await membersIfUp(ctx, cluster);
-        const started = new Set(running?.members.map((m) => m.name) ?? []);
-        for (const m of all.filter((x) => !started.has(x.name))) {
-          const entries = await directoryEntries(ctx, m.name, c.dataDir);
-          if (entries) {
-            throw new CheckError(`${m.name} holds data in ${c.dataDir} (${entries} entries) but is not a member of a running ${cluster}: it belongs to an earlier cluster`, {
-              suggestions: [`if that data is not needed, stop etcd and empty ${c.dataDir} on ${m.name}, then run this again`],
-            });
+      check(
+        `Every member of ${cluster} answers over SSH, has etcd installed and no data of another cluster`,
+        async () => {
+          await Promise.all(all.map((m) => checkMemberHost(ctx, cluster, m.name)));
+          const running = await membersIfUp(ctx, cluster);
+          const started = new Set(running?.members.map((m) => m.name) ?? []);
+          for (const m of all.filter((x) => !started.has(x.name))) {
+            const entries = await directoryEntries(ctx, m.name, c.dataDir);
+            if (entries) {
+              throw new CheckError(
+                `${m.name} holds data in ${c.dataDir} (${entries} entries) but is not a member of a running ${cluster}: it belongs to an earlier cluster`,
+                {
+                  suggestions: [
+                    `if that data is not needed, stop etcd and empty ${c.dataDir} on ${m.name}, then run this again`,
+                  ],
+                },
+              );
+            }
           }
-        }
-        return running ? `${cluster} already runs with ${[...started].sort().join(', ')}` : `${cluster} does not run yet: it starts from ${first.name}`;
-      }),
+          return running
+            ? `${cluster} already runs with ${[...started].sort().join(', ')}`
+            : `${cluster} does not run yet: it starts from ${first.name}`;
+        },
+      ),
       step(`Start ${first.name} alone as a new cluster (state new)`, async () => {
         if (await membersIfUp(ctx, cluster)) return [];
         return [
@@ -61,16 +74,36 @@ export default defineCookbook({
           ensureService({ host: first.name, unit: c.unit, state: 'active' }),
         ];
       }),
-      check(`${cluster} is healthy with ${first.name}`, () => checkHealthyWith(ctx, cluster, { including: [first.name] }), { timeoutMs: 30_000 }),
+      check(
+        `${cluster} is healthy with ${first.name}`,
+        () => checkHealthyWith(ctx, cluster, { including: [first.name] }),
+        { timeoutMs: 30_000 },
+      ),
       ...rest.flatMap((m) => [
         step(`Add ${m.name} to ${cluster} (state existing)`, () => joinMemberActions(ctx, cluster, m.name)),
-        check(`${cluster} is healthy with ${m.name}`, () => checkHealthyWith(ctx, cluster, { including: [m.name] }), { timeoutMs: 30_000 }),
+        check(
+          `${cluster} is healthy with ${m.name}`,
+          () => checkHealthyWith(ctx, cluster, { including: [m.name] }),
+          { timeoutMs: 30_000 },
+        ),
       ]),
-      step(`Switch every member to state "existing", so that a restart never bootstraps ${cluster} again`, () =>
-        Promise.all(all.map((m) => configureMember(ctx, cluster, m.name, { ETCD_INITIAL_CLUSTER: initialClusterOf(all), ETCD_INITIAL_CLUSTER_STATE: 'existing' }))),
+      step(
+        `Switch every member to state "existing", so that a restart never bootstraps ${cluster} again`,
+        () =>
+          Promise.all(
+            all.map((m) =>
+              configureMember(ctx, cluster, m.name, {
+                ETCD_INITIAL_CLUSTER: initialClusterOf(all),
+                ETCD_INITIAL_CLUSTER_STATE: 'existing',
+              }),
+            ),
+          ),
       ),
       check(`${cluster} is healthy with its ${all.length} members`, async () => {
-        const line = await checkHealthyWith(ctx, cluster, { size: all.length, including: all.map((m) => m.name) });
+        const line = await checkHealthyWith(ctx, cluster, {
+          size: all.length,
+          including: all.map((m) => m.name),
+        });
         const settings = {
           ETCD_INITIAL_CLUSTER: initialClusterOf(all),
           ETCD_INITIAL_CLUSTER_STATE: 'existing',

@@ -1,4 +1,9 @@
-import { addMemberSteps, membershipLockOfHost, membershipSafeState, memberOf } from '../../src/actions/membership.js';
+import {
+  addMemberSteps,
+  membershipLockOfHost,
+  membershipSafeState,
+  memberOf,
+} from '../../src/actions/membership.js';
 import { arg, defineCookbook } from '../../src/core/cookbook.js';
 
 /**
@@ -13,9 +18,15 @@ export default defineCookbook({
     'Then: stops etcd on HOST and empties its data directory (irreversible), adds the member, writes ETCD_INITIAL_CLUSTER and ETCD_INITIAL_CLUSTER_STATE="existing" into its environment file, starts etcd, checks the cluster is healthy with it, adds HOST to the SRV records of its cluster (and to the conftool one if its cluster is the master), and prints the settings to give the site\'s configuration management.',
     'Re-runnable: a host that is already a started member is reported as already done (a missing SRV entry is still added).',
   ].join('\n\n'),
-  examples: ['cookbook etcd.member-add conf2006.codfw.wmnet --dry-run', 'cookbook etcd.member-add conf2006.codfw.wmnet -t T332010'],
+  examples: [
+    'cookbook etcd.member-add conf2006.codfw.wmnet --dry-run',
+    'cookbook etcd.member-add conf2006.codfw.wmnet -t T332010',
+  ],
   args: {
-    host: arg.host({ description: 'the host to add (configured in etcd.clusters.*.members)', positional: true }),
+    host: arg.host({
+      description: 'the host to add (configured in etcd.clusters.*.members)',
+      positional: true,
+    }),
   },
   lock: (args, ctx) => membershipLockOfHost(ctx, args.host),
   safeState: (ctx) => membershipSafeState(ctx, memberOf(ctx, ctx.args.host).cluster),

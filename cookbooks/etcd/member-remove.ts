@@ -1,4 +1,9 @@
-import { membershipLockOfHost, membershipSafeState, memberOf, removeMemberSteps } from '../../src/actions/membership.js';
+import {
+  membershipLockOfHost,
+  membershipSafeState,
+  memberOf,
+  removeMemberSteps,
+} from '../../src/actions/membership.js';
 import { arg, defineCookbook } from '../../src/core/cookbook.js';
 
 /**
@@ -11,7 +16,7 @@ export default defineCookbook({
   title: 'Remove a member from its etcd cluster (moving leadership and replication away first)',
   description: [
     'Pre-flight, before any change: the cluster has its quorum and stays at or above its minimum size (etcd.clusters.X.min_members, default a majority of the configured members) with a quorum; no running etcdmirror runs on HOST or writes into it; HOST, the DNS publisher and the mirror hosts answer over SSH with their known host keys, with the etcd unit and data directory present.',
-    'Then: moves leadership to another healthy member if HOST leads (asked; --yes does it), points every etcdmirror reading from HOST at another member (asked), removes HOST from every SRV record that lists it (its datacenter\'s and the conftool one), removes the member (irreversible: asked explicitly), stops etcd on HOST, checks the cluster and prints the settings to give the site\'s configuration management.',
+    "Then: moves leadership to another healthy member if HOST leads (asked; --yes does it), points every etcdmirror reading from HOST at another member (asked), removes HOST from every SRV record that lists it (its datacenter's and the conftool one), removes the member (irreversible: asked explicitly), stops etcd on HOST, checks the cluster and prints the settings to give the site's configuration management.",
     'Re-runnable: a host that is no longer a member is reported as already done. It rejoins with etcd.member-add.',
   ].join('\n\n'),
   examples: [
@@ -21,9 +26,13 @@ export default defineCookbook({
   ],
   args: {
     host: arg.host({ description: 'the member to remove', positional: true }),
-    'allow-below-minimum': arg.boolean({ description: 'accept leaving fewer members than the minimum, or too few healthy ones for a quorum (the removal still asks)' }),
+    'allow-below-minimum': arg.boolean({
+      description:
+        'accept leaving fewer members than the minimum, or too few healthy ones for a quorum (the removal still asks)',
+    }),
   },
   lock: (args, ctx) => membershipLockOfHost(ctx, args.host),
   safeState: (ctx) => membershipSafeState(ctx, memberOf(ctx, ctx.args.host).cluster),
-  steps: (ctx) => removeMemberSteps(ctx, ctx.args.host, { allowBelowMinimum: ctx.args['allow-below-minimum'] }),
+  steps: (ctx) =>
+    removeMemberSteps(ctx, ctx.args.host, { allowBelowMinimum: ctx.args['allow-below-minimum'] }),
 });

@@ -1,5 +1,12 @@
 import { arg, check, defineCookbook } from '../../src/core/cookbook.js';
-import { clusterStatuses, formatClusters, formatReplication, formatSrv, replicationStatus, srvStatus } from '../../src/inspect/etcd.js';
+import {
+  clusterStatuses,
+  formatClusters,
+  formatReplication,
+  formatSrv,
+  replicationStatus,
+  srvStatus,
+} from '../../src/inspect/etcd.js';
 
 /**
  * The read-only overview an SRE looks at before and after every etcd procedure: for each
@@ -9,8 +16,13 @@ import { clusterStatuses, formatClusters, formatReplication, formatSrv, replicat
  */
 export default defineCookbook({
   title: 'Show the etcd clusters: members, leader, index, read-only state, replication, SRV records',
-  description: 'Read-only. Answers within a few seconds even when a member, a mirror or a DNS server is down, and names what is. --json gives the same facts for scripts.',
-  examples: ['cookbook etcd.status', 'cookbook etcd.status --datacenter codfw', 'cookbook etcd.status --json'],
+  description:
+    'Read-only. Answers within a few seconds even when a member, a mirror or a DNS server is down, and names what is. --json gives the same facts for scripts.',
+  examples: [
+    'cookbook etcd.status',
+    'cookbook etcd.status --datacenter codfw',
+    'cookbook etcd.status --json',
+  ],
   args: {
     datacenter: arg.datacenter({ description: 'show only this datacenter', required: false }),
   },

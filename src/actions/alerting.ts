@@ -1,5 +1,15 @@
 import { hostname } from 'node:os';
-import { AlertmanagerClient, PrometheusClient, AlertingError, describeAlert, formatMatcher, promSelector, sameMatchers, type Matcher, type Silence } from '../alerting/index.js';
+import {
+  AlertmanagerClient,
+  PrometheusClient,
+  AlertingError,
+  describeAlert,
+  formatMatcher,
+  promSelector,
+  sameMatchers,
+  type Matcher,
+  type Silence,
+} from '../alerting/index.js';
 import type { AlertingConfig, GalleyConfig } from '../config/schema.js';
 import { defineAction, type ActionEnv } from '../core/action.js';
 import { check, step, type ActionStep, type CheckStep } from '../core/cookbook.js';
@@ -39,7 +49,10 @@ export function alertingOf(config: GalleyConfig): AlertingConfig | undefined {
 
 function requireAlerting(env: ActionEnv): AlertingConfig {
   const a = env.config().alerting;
-  if (!a) throw new ConfigError(`${env.config().file} has no alerting section: add alerting.alertmanager_url and alerting.prometheus_url`);
+  if (!a)
+    throw new ConfigError(
+      `${env.config().file} has no alerting section: add alerting.alertmanager_url and alerting.prometheus_url`,
+    );
   return a;
 }
 
@@ -79,7 +92,9 @@ export interface SilencesState {
 async function observeSilences(env: ActionEnv, key: string, matchers: Matcher[]): Promise<SilencesState> {
   const all: Silence[] = await alertmanagerOf(env).listSilences();
   const active = all
-    .filter((s) => s.state !== 'expired' && s.comment.includes(marker(key)) && sameMatchers(s.matchers, matchers))
+    .filter(
+      (s) => s.state !== 'expired' && s.comment.includes(marker(key)) && sameMatchers(s.matchers, matchers),
+    )
     .map((s) => ({ id: s.id, endsAt: s.endsAt, createdBy: s.createdBy, comment: s.comment }));
   return { active };
 }
@@ -117,7 +132,15 @@ export const silenceAlerts = defineAction<SilenceParams, SilencesState>({
   describe: (p) => `silence ${selector(p.matchers)} in Alertmanager for ${forHow(p.durationMs)}`,
   observe: (p, env) => observeSilences(env, p.key, p.matchers),
   plan: (p, before) =>
-    before.active.length ? [] : [{ subject: `Alertmanager silence ${selector(p.matchers)}`, from: 'none', to: `active for ${forHow(p.durationMs)}` }],
+    before.active.length
+      ? []
+      : [
+          {
+            subject: `Alertmanager silence ${selector(p.matchers)}`,
+            from: 'none',
+            to: `active for ${forHow(p.durationMs)}`,
+          },
+        ],
   async apply(p, _before, env) {
     const now = new Date();
     await alertmanagerOf(env).createSilence({
@@ -143,7 +166,10 @@ export const expireSilence = defineAction<{ key: string; matchers: Matcher[] }, 
   kind: 'alerting.expire-silence',
   describe: (p) => `expire the silence ${selector(p.matchers)} in Alertmanager`,
   observe: (p, env) => observeSilences(env, p.key, p.matchers),
-  plan: (p, before) => (before.active.length ? [{ subject: `Alertmanager silence ${selector(p.matchers)}`, from: 'active', to: 'expired' }] : []),
+  plan: (p, before) =>
+    before.active.length
+      ? [{ subject: `Alertmanager silence ${selector(p.matchers)}`, from: 'active', to: 'expired' }]
+      : [],
   async apply(_p, before, env) {
     const am = alertmanagerOf(env);
     for (const s of before.active) await am.expireSilence(s.id);
@@ -153,7 +179,13 @@ export const expireSilence = defineAction<{ key: string; matchers: Matcher[] }, 
     const now = Date.now();
     for (const s of before.active) {
       const endsAt = Math.max(Date.parse(s.endsAt) || 0, now + 60_000);
-      await am.createSilence({ matchers: p.matchers, startsAt: new Date(now), endsAt: new Date(endsAt), createdBy: s.createdBy, comment: s.comment });
+      await am.createSilence({
+        matchers: p.matchers,
+        startsAt: new Date(now),
+        endsAt: new Date(endsAt),
+        createdBy: s.createdBy,
+        comment: s.comment,
+      });
     }
   },
   comparable: (s) => s.active.length > 0,
@@ -163,7 +195,11 @@ export const expireSilence = defineAction<{ key: string; matchers: Matcher[] }, 
  * Waits until no alert matching `matchers` fires in Prometheus, with a deadline (spicerack's
  * `wait_for_optimal`); returns a line for the operator, or throws CheckError naming the alerts.
  */
-export async function waitForNoAlerts(env: ActionEnv, matchers: Matcher[], timeoutMs: number): Promise<string> {
+export async function waitForNoAlerts(
+  env: ActionEnv,
+  matchers: Matcher[],
+  timeoutMs: number,
+): Promise<string> {
   const prometheus = prometheusOf(env);
   try {
     await waitUntil({
@@ -191,20 +227,33 @@ const SKIPPED = '(skipped: the environment file has no alerting section)';
  * A step that silences `matchers` for the configured duration; without an alerting section
  * it has no actions and its title says it is skipped (so does the plan).
  */
-export function silenceStep(env: ActionEnv, title: string, p: Omit<SilenceParams, 'durationMs'> & { durationMs?: number }): ActionStep {
+export function silenceStep(
+  env: ActionEnv,
+  title: string,
+  p: Omit<SilenceParams, 'durationMs'> & { durationMs?: number },
+): ActionStep {
   const a = env.config().alerting;
   if (!a) return step(`${title} ${SKIPPED}`, []);
   return step(title, [silenceAlerts({ ...p, durationMs: p.durationMs ?? a.silenceDurationMs })]);
 }
 
 /** A step that expires the silence a {@link silenceStep} created (same key and matchers). */
-export function expireSilenceStep(env: ActionEnv, title: string, p: { key: string; matchers: Matcher[] }): ActionStep {
+export function expireSilenceStep(
+  env: ActionEnv,
+  title: string,
+  p: { key: string; matchers: Matcher[] },
+): ActionStep {
   if (!env.config().alerting) return step(`${title} ${SKIPPED}`, []);
   return step(title, [expireSilence(p)]);
 }
 
 /** A check that no alert matching `matchers` fires, waiting up to `timeoutMs`. */
-export function noAlertsCheck(env: ActionEnv, title: string, matchers: Matcher[], timeoutMs = 60_000): CheckStep {
+export function noAlertsCheck(
+  env: ActionEnv,
+  title: string,
+  matchers: Matcher[],
+  timeoutMs = 60_000,
+): CheckStep {
   if (!env.config().alerting) return check(`${title} ${SKIPPED}`, async () => 'skipped: no alerting section');
   return check(title, () => waitForNoAlerts(env, matchers, timeoutMs));
 }

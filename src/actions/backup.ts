@@ -50,15 +50,24 @@ export function keyDigest(root: EtcdNode): { keys: number; digest: string; sampl
   const lines: string[] = [];
   const walk = (n: EtcdNode) => {
     if (n.dir) for (const c of n.nodes ?? []) walk(c);
-    else if (n.ttl === undefined && n.expiration === undefined) lines.push(`${n.key} ${JSON.stringify(n.value ?? '')}`);
+    else if (n.ttl === undefined && n.expiration === undefined)
+      lines.push(`${n.key} ${JSON.stringify(n.value ?? '')}`);
   };
   walk(root);
   lines.sort();
-  return { keys: lines.length, digest: createHash('sha256').update(lines.join('\n')).digest('hex'), sample: lines.slice(0, 3) };
+  return {
+    keys: lines.length,
+    digest: createHash('sha256').update(lines.join('\n')).digest('hex'),
+    sample: lines.slice(0, 3),
+  };
 }
 
 /** The key count and digest of what one member serves (its local client port, a local read). */
-export async function clusterKeyDigest(env: ActionEnv, cluster: string, host: string): Promise<{ keys: number; digest: string }> {
+export async function clusterKeyDigest(
+  env: ActionEnv,
+  cluster: string,
+  host: string,
+): Promise<{ keys: number; digest: string }> {
   const r = await memberClient(env, cluster, host).get('/', { recursive: true, sorted: true });
   return keyDigest(r.node);
 }
@@ -106,30 +115,47 @@ export async function resolveBackup(env: ActionEnv, cluster: string, spec: strin
   if (spec === 'latest') {
     const verified = found.filter((b) => b.verified).sort((a, b) => a.name.localeCompare(b.name));
     const newest = verified[verified.length - 1];
-    if (!newest) throw new UsageError(`no verified backup of ${cluster} on any member (under ${backupRoot(c)})`, [`take one: cookbook etcd.backup ${cluster}`]);
+    if (!newest)
+      throw new UsageError(`no verified backup of ${cluster} on any member (under ${backupRoot(c)})`, [
+        `take one: cookbook etcd.backup ${cluster}`,
+      ]);
     return newest;
   }
   const m = /^([^:/]+):(\/.*)$/.exec(spec);
   const host = m?.[1];
   const path = (m?.[2] ?? spec).replace(/\/+$/, '');
   const hit = found.find((b) => b.path === path && (!host || b.host === host));
-  if (!hit) throw new UsageError(`--backup ${spec}: no backup of ${cluster} there (on ${host ?? 'any member'}); backups live in ${backupRoot(c)}/YYYYMMDD-HHMMSS`, ['give --backup latest, or one listed by: cookbook exec A:... -- ls ' + backupRoot(c)]);
+  if (!hit)
+    throw new UsageError(
+      `--backup ${spec}: no backup of ${cluster} there (on ${host ?? 'any member'}); backups live in ${backupRoot(c)}/YYYYMMDD-HHMMSS`,
+      ['give --backup latest, or one listed by: cookbook exec A:... -- ls ' + backupRoot(c)],
+    );
   return hit;
 }
 
 /** Takes a v2 backup of a member's data directory into a new dated directory. Undo deletes that directory. */
-export const takeBackup = defineAction<{ cluster: string; host: string; dataDir: string; path: string }, { exists: boolean }>({
+export const takeBackup = defineAction<
+  { cluster: string; host: string; dataDir: string; path: string },
+  { exists: boolean }
+>({
   kind: 'etcd.take-backup',
   describe: (p) => `${p.host}: v2 backup of ${p.dataDir} into ${p.path}`,
   async observe(p, env) {
-    const r = await readOn(env, p.host, argvCommand(['test', '-d', `${p.path}/member`], { isSafe: true }), { allowExit: [1] });
+    const r = await readOn(env, p.host, argvCommand(['test', '-d', `${p.path}/member`], { isSafe: true }), {
+      allowExit: [1],
+    });
     return { exists: r.exitCode === 0 };
   },
-  plan: (p, b) => (b.exists ? [] : [{ subject: `${p.host}:${p.path}`, from: 'absent', to: `v2 backup of ${p.cluster} (${p.dataDir})` }]),
+  plan: (p, b) =>
+    b.exists
+      ? []
+      : [{ subject: `${p.host}:${p.path}`, from: 'absent', to: `v2 backup of ${p.cluster} (${p.dataDir})` }],
   async apply(p, _b, env) {
     const script =
       'set -e; mkdir -p "$(dirname "$2")"; rm -rf "$2.partial"; ETCDCTL_API=2 etcdctl backup --data-dir "$1" --backup-dir "$2.partial" >/dev/null; mv "$2.partial" "$2"';
-    await mutateOn(env, p.host, argvCommand(['sh', '-c', script, 'backup', p.dataDir, p.path]), { timeoutMs: 120_000 });
+    await mutateOn(env, p.host, argvCommand(['sh', '-c', script, 'backup', p.dataDir, p.path]), {
+      timeoutMs: 120_000,
+    });
   },
   async undo(p, _b, env) {
     await mutateOn(env, p.host, argvCommand(['rm', '-rf', '--', p.path]));
@@ -180,11 +206,16 @@ echo '--- end'
  * the VERIFIED file. Fails when the throwaway etcd does not come up, or holds no key while
  * the cluster does.
  */
-export const verifyBackup = defineAction<{ cluster: string; host: string; path: string }, { verified?: VerifiedInfo }>({
+export const verifyBackup = defineAction<
+  { cluster: string; host: string; path: string },
+  { verified?: VerifiedInfo }
+>({
   kind: 'etcd.verify-backup',
   describe: (p) => `${p.host}: load ${p.path} into a throwaway etcd and read its keys`,
   async observe(p, env) {
-    const r = await readOn(env, p.host, argvCommand(['cat', `${p.path}/VERIFIED`], { isSafe: true }), { allowExit: [1] });
+    const r = await readOn(env, p.host, argvCommand(['cat', `${p.path}/VERIFIED`], { isSafe: true }), {
+      allowExit: [1],
+    });
     if (r.exitCode !== 0) return {};
     try {
       return { verified: JSON.parse(r.stdout) as VerifiedInfo };
@@ -192,22 +223,46 @@ export const verifyBackup = defineAction<{ cluster: string; host: string; path: 
       return {};
     }
   },
-  plan: (p, b) => (b.verified ? [] : [{ subject: `${p.host}:${p.path}`, from: 'not verified', to: 'verified (loaded in a throwaway etcd, keys read)' }]),
+  plan: (p, b) =>
+    b.verified
+      ? []
+      : [
+          {
+            subject: `${p.host}:${p.path}`,
+            from: 'not verified',
+            to: 'verified (loaded in a throwaway etcd, keys read)',
+          },
+        ],
   async apply(p, _b, env) {
-    const r = await mutateOn(env, p.host, argvCommand(['sh', '-c', VERIFY_SCRIPT, 'verify', p.path]), { timeoutMs: 120_000 });
+    const r = await mutateOn(env, p.host, argvCommand(['sh', '-c', VERIFY_SCRIPT, 'verify', p.path]), {
+      timeoutMs: 120_000,
+    });
     const m = /--- keys\n([\s\S]*)\n--- end/.exec(r.stdout);
     if (!m) throw new CheckError(`${p.host}: the throwaway etcd of ${p.path} gave no keys`);
     const tree = JSON.parse(m[1]!) as { node?: EtcdNode };
-    if (!tree.node) throw new CheckError(`${p.host}: the throwaway etcd of ${p.path} answered without a tree`);
+    if (!tree.node)
+      throw new CheckError(`${p.host}: the throwaway etcd of ${p.path} answered without a tree`);
     const d = keyDigest(tree.node);
     if (d.keys === 0) {
       const live = await memberClient(env, p.cluster, p.host)
         .get('/', { recursive: true })
-        .then((x) => keyDigest(x.node).keys, () => 0);
-      if (live > 0) throw new CheckError(`${p.host}: ${p.path} loads but holds no key, while ${p.cluster} holds ${live}`);
+        .then(
+          (x) => keyDigest(x.node).keys,
+          () => 0,
+        );
+      if (live > 0)
+        throw new CheckError(`${p.host}: ${p.path} loads but holds no key, while ${p.cluster} holds ${live}`);
     }
-    const info: VerifiedInfo = { verifiedAt: new Date().toISOString(), keys: d.keys, digest: d.digest, host: p.host, cluster: p.cluster };
-    await mutateOn(env, p.host, argvCommand(['sh', '-c', 'cat > "$1/VERIFIED"', 'mark', p.path]), { stdin: `${JSON.stringify(info)}\n` });
+    const info: VerifiedInfo = {
+      verifiedAt: new Date().toISOString(),
+      keys: d.keys,
+      digest: d.digest,
+      host: p.host,
+      cluster: p.cluster,
+    };
+    await mutateOn(env, p.host, argvCommand(['sh', '-c', 'cat > "$1/VERIFIED"', 'mark', p.path]), {
+      stdin: `${JSON.stringify(info)}\n`,
+    });
   },
   async undo(p, _b, env) {
     await mutateOn(env, p.host, argvCommand(['rm', '-f', '--', `${p.path}/VERIFIED`]));
@@ -220,14 +275,17 @@ export const verifyBackup = defineAction<{ cluster: string; host: string; path: 
 export const pruneBackup = defineAction<{ host: string; root: string; path: string }, { exists: boolean }>({
   kind: 'etcd.prune-backup',
   describe: (p) => `${p.host}: delete the old backup ${p.path}`,
-  irreversibleBecause: 'the backup\'s files are deleted',
+  irreversibleBecause: "the backup's files are deleted",
   async observe(p, env) {
-    const r = await readOn(env, p.host, argvCommand(['test', '-d', p.path], { isSafe: true }), { allowExit: [1] });
+    const r = await readOn(env, p.host, argvCommand(['test', '-d', p.path], { isSafe: true }), {
+      allowExit: [1],
+    });
     return { exists: r.exitCode === 0 };
   },
   plan: (p, b) => (b.exists ? [{ subject: `${p.host}:${p.path}`, from: 'kept', to: 'deleted' }] : []),
   async apply(p, _b, env) {
-    if (!p.path.startsWith(`${p.root}/`) || !/^\d{8}-\d{6}$/.test(p.path.slice(p.root.length + 1))) throw new CheckError(`refusing to delete ${p.path}: not a dated backup under ${p.root}`);
+    if (!p.path.startsWith(`${p.root}/`) || !/^\d{8}-\d{6}$/.test(p.path.slice(p.root.length + 1)))
+      throw new CheckError(`refusing to delete ${p.path}: not a dated backup under ${p.root}`);
     await mutateOn(env, p.host, argvCommand(['rm', '-rf', '--', p.path]));
   },
 });
@@ -246,7 +304,9 @@ export function backupsToPrune(backups: BackupEntry[], keep: number): BackupEntr
 
 /** Which backup and run restored a member's data directory (`BACKUP RUNID`), if any (read-only). */
 export async function restoredBy(env: ActionEnv, host: string, dataDir: string): Promise<string | undefined> {
-  const r = await readOn(env, host, argvCommand(['cat', `${dataDir}.galley-restore`], { isSafe: true }), { allowExit: [1] });
+  const r = await readOn(env, host, argvCommand(['cat', `${dataDir}.galley-restore`], { isSafe: true }), {
+    allowExit: [1],
+  });
   return r.exitCode === 0 ? r.stdout.trim() || undefined : undefined;
 }
 
@@ -255,15 +315,27 @@ export async function restoredBy(env: ActionEnv, host: string, dataDir: string):
  * Irreversible: what the data directory held is erased. A marker next to the data directory
  * records which backup and run restored it, so that a resumed run sees it done.
  */
-export const restoreBackup = defineAction<{ host: string; unit: string; dataDir: string; backup: string; runId: string }, { entries: number; restoredBy?: string }>({
+export const restoreBackup = defineAction<
+  { host: string; unit: string; dataDir: string; backup: string; runId: string },
+  { entries: number; restoredBy?: string }
+>({
   kind: 'etcd.restore-backup',
   describe: (p) => `${p.host}: ERASE ${p.dataDir} and put a copy of the backup ${p.backup} in its place`,
-  irreversibleBecause: 'the member\'s current data directory is erased (replaced by the backup)',
+  irreversibleBecause: "the member's current data directory is erased (replaced by the backup)",
   async observe(p, env) {
     const r = await readOn(
       env,
       p.host,
-      argvCommand(['sh', '-c', 'if [ -d "$1" ]; then ls -A -- "$1" | wc -l; else echo 0; fi; cat "$1.galley-restore" 2>/dev/null || true', 'observe', p.dataDir], { isSafe: true }),
+      argvCommand(
+        [
+          'sh',
+          '-c',
+          'if [ -d "$1" ]; then ls -A -- "$1" | wc -l; else echo 0; fi; cat "$1.galley-restore" 2>/dev/null || true',
+          'observe',
+          p.dataDir,
+        ],
+        { isSafe: true },
+      ),
     );
     const [count, marker] = r.stdout.split('\n');
     return { entries: Number(count?.trim()) || 0, restoredBy: marker?.trim() || undefined };
@@ -271,11 +343,23 @@ export const restoreBackup = defineAction<{ host: string; unit: string; dataDir:
   plan: (p, b) =>
     b.restoredBy === `${p.backup} ${p.runId}`
       ? []
-      : [{ subject: `${p.host}:${p.dataDir}`, from: b.entries ? `${b.entries} entr${b.entries === 1 ? 'y' : 'ies'} (ERASED)` : 'empty', to: `a copy of ${p.backup}` }],
+      : [
+          {
+            subject: `${p.host}:${p.dataDir}`,
+            from: b.entries ? `${b.entries} entr${b.entries === 1 ? 'y' : 'ies'} (ERASED)` : 'empty',
+            to: `a copy of ${p.backup}`,
+          },
+        ],
   async apply(p, _b, env) {
-    if (!p.dataDir.startsWith('/') || p.dataDir.split('/').filter(Boolean).length < 2) throw new CheckError(`refusing to replace ${p.dataDir}: not a directory two levels deep`);
+    if (!p.dataDir.startsWith('/') || p.dataDir.split('/').filter(Boolean).length < 2)
+      throw new CheckError(`refusing to replace ${p.dataDir}: not a directory two levels deep`);
     const script =
       'set -e; if systemctl is-active -q "$3"; then echo "$3 is running: stop it first" >&2; exit 1; fi; [ -d "$2/member" ]; mkdir -p "$1"; find "$1" -mindepth 1 -delete; cp -a "$2/member" "$1/member"; printf "%s %s\\n" "$2" "$4" > "$1.galley-restore"';
-    await mutateOn(env, p.host, argvCommand(['sh', '-c', script, 'restore', p.dataDir, p.backup, p.unit, p.runId]), { timeoutMs: 120_000 });
+    await mutateOn(
+      env,
+      p.host,
+      argvCommand(['sh', '-c', script, 'restore', p.dataDir, p.backup, p.unit, p.runId]),
+      { timeoutMs: 120_000 },
+    );
   },
 });

@@ -20,13 +20,20 @@ export const clusterMembershipLock = (cluster: string) => ({ name: `etcd.members
 export function clusterConfig(env: ActionEnv, cluster: string): EtcdClusterConfig {
   const config = env.config();
   const c = config.etcd.clusters[cluster];
-  if (!c) throw new ConfigError(`unknown etcd cluster "${cluster}"`, [`known: ${Object.keys(config.etcd.clusters).join(', ')}`]);
+  if (!c)
+    throw new ConfigError(`unknown etcd cluster "${cluster}"`, [
+      `known: ${Object.keys(config.etcd.clusters).join(', ')}`,
+    ]);
   return c;
 }
 
 /** A client for one member only, on its local client port, with a short timeout (probes). */
 export function memberClient(env: ActionEnv, cluster: string, host: string): EtcdClient {
-  return env.service(`etcd:${cluster}:local:${host}`, () => etcdClientFor(env.config(), cluster, { via: 'local', members: [host], timeoutMs: 3000 }), (c) => c.close());
+  return env.service(
+    `etcd:${cluster}:local:${host}`,
+    () => etcdClientFor(env.config(), cluster, { via: 'local', members: [host], timeoutMs: 3000 }),
+    (c) => c.close(),
+  );
 }
 
 /** What one member says about itself (nothing when its etcd does not answer). */
@@ -47,7 +54,13 @@ export async function probeMembers(env: ActionEnv, cluster: string): Promise<Mem
       const client = memberClient(env, cluster, host);
       try {
         const [self, health] = await Promise.all([client.selfStats(), client.health()]);
-        return { host, answers: true, healthy: health.healthy && Boolean(self.leaderId), id: self.id, leaderId: self.leaderId || undefined };
+        return {
+          host,
+          answers: true,
+          healthy: health.healthy && Boolean(self.leaderId),
+          id: self.id,
+          leaderId: self.leaderId || undefined,
+        };
       } catch (e) {
         return { host, answers: false, healthy: false, error: e instanceof Error ? e.message : String(e) };
       }
@@ -59,7 +72,10 @@ export async function probeMembers(env: ActionEnv, cluster: string): Promise<Mem
 export async function memberAnswers(env: ActionEnv, cluster: string, host: string): Promise<boolean> {
   return memberClient(env, cluster, host)
     .selfStats()
-    .then(() => true, () => false);
+    .then(
+      () => true,
+      () => false,
+    );
 }
 
 /** The members list as the first answering member sees it, or undefined when none answers. */
@@ -68,7 +84,11 @@ export async function membersIfUp(env: ActionEnv, cluster: string): Promise<Memb
     if (!p.answers) continue;
     try {
       const members = await memberClient(env, cluster, p.host).members();
-      return { members: members.map((m) => ({ id: m.id, name: m.name, peerURLs: [...m.peerURLs].sort() })).sort((a, b) => a.id.localeCompare(b.id)) };
+      return {
+        members: members
+          .map((m) => ({ id: m.id, name: m.name, peerURLs: [...m.peerURLs].sort() }))
+          .sort((a, b) => a.id.localeCompare(b.id)),
+      };
     } catch {
       // try the next one
     }
@@ -81,16 +101,26 @@ export async function membersIfUp(env: ActionEnv, cluster: string): Promise<Memb
  * same leader; with `size`, unless it has exactly that many; with `including`, unless those
  * hosts are among them. Returns one line for the operator.
  */
-export async function checkHealthyWith(env: ActionEnv, cluster: string, o: { size?: number; including?: string[] } = {}): Promise<string> {
+export async function checkHealthyWith(
+  env: ActionEnv,
+  cluster: string,
+  o: { size?: number; including?: string[] } = {},
+): Promise<string> {
   const state = await membersIfUp(env, cluster);
   if (!state) throw new CheckError(`no member of ${cluster} answers`);
   const { members } = state;
   const size = o.size ?? members.length;
   const missing = (o.including ?? []).filter((h) => !members.some((m) => m.name === h));
   if (missing.length) throw new CheckError(`${missing.join(', ')} not (yet) a started member of ${cluster}`);
-  if (members.length !== size) throw new CheckError(`${cluster} has ${members.length} member(s), expected ${size}: ${members.map((m) => m.name || m.peerURLs.join(',')).join(', ')}`);
+  if (members.length !== size)
+    throw new CheckError(
+      `${cluster} has ${members.length} member(s), expected ${size}: ${members.map((m) => m.name || m.peerURLs.join(',')).join(', ')}`,
+    );
   const unstarted = members.filter((m) => !m.name);
-  if (unstarted.length) throw new CheckError(`${cluster}: ${unstarted.map((m) => m.peerURLs.join(',')).join(', ')} added but not started yet`);
+  if (unstarted.length)
+    throw new CheckError(
+      `${cluster}: ${unstarted.map((m) => m.peerURLs.join(',')).join(', ')} added but not started yet`,
+    );
   const c = clusterConfig(env, cluster);
   const probes = (await probeMembers(env, cluster)).filter((p) => members.some((m) => m.name === p.host));
   const sick = probes.filter((p) => !p.healthy);
@@ -99,8 +129,14 @@ export async function checkHealthyWith(env: ActionEnv, cluster: string, o: { siz
   if (leaders.size !== 1) throw new CheckError(`${cluster}: members disagree on the leader`);
   const leader = members.find((m) => m.id === [...leaders][0]);
   const unknown = members.filter((m) => !c.members.includes(m.name));
-  if (unknown.length) throw new CheckError(`${cluster} has member(s) not in the config: ${unknown.map((m) => m.name).join(', ')}`);
-  return `${cluster}: ${members.length} member(s) (${members.map((m) => m.name).sort().join(', ')}), healthy, leader ${leader?.name ?? '?'}`;
+  if (unknown.length)
+    throw new CheckError(
+      `${cluster} has member(s) not in the config: ${unknown.map((m) => m.name).join(', ')}`,
+    );
+  return `${cluster}: ${members.length} member(s) (${members
+    .map((m) => m.name)
+    .sort()
+    .join(', ')}), healthy, leader ${leader?.name ?? '?'}`;
 }
 
 /** Fails when a majority of the cluster's configured members answers healthy with a leader: it has quorum. */
@@ -108,9 +144,12 @@ export async function checkQuorumLost(env: ActionEnv, cluster: string): Promise<
   const probes = await probeMembers(env, cluster);
   const healthy = probes.filter((p) => p.healthy);
   if (healthy.length) {
-    throw new CheckError(`${cluster} has quorum (healthy on ${healthy.map((p) => p.host).join(', ')}): disaster recovery is only for a cluster that lost it`, {
-      suggestions: ['replace single members with etcd.member-remove and etcd.member-add instead'],
-    });
+    throw new CheckError(
+      `${cluster} has quorum (healthy on ${healthy.map((p) => p.host).join(', ')}): disaster recovery is only for a cluster that lost it`,
+      {
+        suggestions: ['replace single members with etcd.member-remove and etcd.member-add instead'],
+      },
+    );
   }
   const running = probes.filter((p) => p.answers).map((p) => p.host);
   return `${cluster} has no quorum: ${running.length ? `etcd answers without a leader on ${running.join(', ')}` : 'no member answers'}`;
@@ -148,11 +187,21 @@ export function initialClusterOf(entries: { name: string; peerUrl: string }[]): 
 }
 
 /** Writes the member's etcd settings (only the keys given change) — an ssh.write-file action. */
-export async function configureMember(env: ActionEnv, cluster: string, host: string, values: Record<string, string | undefined>): Promise<AnyAction> {
+export async function configureMember(
+  env: ActionEnv,
+  cluster: string,
+  host: string,
+  values: Record<string, string | undefined>,
+): Promise<AnyAction> {
   const c = clusterConfig(env, cluster);
   const file = await readRemoteFile(env, host, c.envFile);
-  if (!file.exists) throw new CheckError(`${host}: ${c.envFile} does not exist: is etcd installed and configured there?`);
-  return writeRemoteFile({ host, path: c.envFile, content: withSettings(file.content ?? '', values) }) as AnyAction;
+  if (!file.exists)
+    throw new CheckError(`${host}: ${c.envFile} does not exist: is etcd installed and configured there?`);
+  return writeRemoteFile({
+    host,
+    path: c.envFile,
+    content: withSettings(file.content ?? '', values),
+  }) as AnyAction;
 }
 
 /**
@@ -168,7 +217,9 @@ export async function joinMemberActions(env: ActionEnv, cluster: string, host: s
   if (!state) throw new CheckError(`no member of ${cluster} answers: it must run before ${host} can join`);
   const me = state.members.find((m) => m.peerURLs.includes(peerUrl));
   if (me?.name) return [];
-  const others = state.members.filter((m) => !m.peerURLs.includes(peerUrl) && m.name).map((m) => ({ name: m.name, peerUrl: m.peerURLs[0]! }));
+  const others = state.members
+    .filter((m) => !m.peerURLs.includes(peerUrl) && m.name)
+    .map((m) => ({ name: m.name, peerUrl: m.peerURLs[0]! }));
   const actions: AnyAction[] = [];
   if (!me) actions.push(addMember({ cluster, host, peerUrl }) as AnyAction);
   actions.push(
@@ -184,18 +235,41 @@ export async function joinMemberActions(env: ActionEnv, cluster: string, host: s
 
 /** How many entries a directory on a host holds (0 when absent). Read-only. */
 export async function directoryEntries(env: ActionEnv, host: string, path: string): Promise<number> {
-  const r = await readOn(env, host, argvCommand(['sh', '-c', 'if [ -d "$1" ]; then ls -A -- "$1" | wc -l; else echo 0; fi', 'count', path], { isSafe: true }));
+  const r = await readOn(
+    env,
+    host,
+    argvCommand(['sh', '-c', 'if [ -d "$1" ]; then ls -A -- "$1" | wc -l; else echo 0; fi', 'count', path], {
+      isSafe: true,
+    }),
+  );
   return Number(r.stdout.trim()) || 0;
 }
 
 /** Fails unless HOST answers over SSH (known host key) and has the etcd unit and its settings file. */
 export async function checkMemberHost(env: ActionEnv, cluster: string, host: string): Promise<void> {
   const c = clusterConfig(env, cluster);
-  const r = await readOn(env, host, argvCommand(['sh', '-c', 'systemctl show -p LoadState --value "$1" && test -f "$2" && echo ok', 'preflight', c.unit, c.envFile], { isSafe: true }), {
-    allowExit: [1, 5],
-  });
+  const r = await readOn(
+    env,
+    host,
+    argvCommand(
+      [
+        'sh',
+        '-c',
+        'systemctl show -p LoadState --value "$1" && test -f "$2" && echo ok',
+        'preflight',
+        c.unit,
+        c.envFile,
+      ],
+      { isSafe: true },
+    ),
+    {
+      allowExit: [1, 5],
+    },
+  );
   if (!/\bok\s*$/.test(r.stdout) || /masked/.test(r.stdout)) {
-    throw new CheckError(`${host}: the ${c.unit} unit or ${c.envFile} is missing (or the unit is masked): install and configure etcd there first`);
+    throw new CheckError(
+      `${host}: the ${c.unit} unit or ${c.envFile} is missing (or the unit is masked): install and configure etcd there first`,
+    );
   }
 }
 
@@ -203,7 +277,10 @@ export async function checkMemberHost(env: ActionEnv, cluster: string, host: str
  * Corrects a member's advertised peer URLs (a member restored with --force-new-cluster comes
  * back advertising http://localhost:2380). Asked through that member. Undo puts the old URLs back.
  */
-export const setMemberPeerUrl = defineAction<{ cluster: string; host: string; peerUrl: string }, { id?: string; peerURLs: string[] }>({
+export const setMemberPeerUrl = defineAction<
+  { cluster: string; host: string; peerUrl: string },
+  { id?: string; peerURLs: string[] }
+>({
   kind: 'etcd.set-member-peer-url',
   describe: (p) => `${p.cluster}: advertise ${p.peerUrl} as the peer URL of ${p.host}`,
   async observe(p, env) {
@@ -212,7 +289,16 @@ export const setMemberPeerUrl = defineAction<{ cluster: string; host: string; pe
     const me = members.find((m) => m.id === self.id);
     return { id: me?.id, peerURLs: [...(me?.peerURLs ?? [])].sort() };
   },
-  plan: (p, b) => (b.peerURLs.length === 1 && b.peerURLs[0] === p.peerUrl ? [] : [{ subject: `${p.cluster} member ${p.host} peer URLs`, from: b.peerURLs.join(',') || 'none', to: p.peerUrl }]),
+  plan: (p, b) =>
+    b.peerURLs.length === 1 && b.peerURLs[0] === p.peerUrl
+      ? []
+      : [
+          {
+            subject: `${p.cluster} member ${p.host} peer URLs`,
+            from: b.peerURLs.join(',') || 'none',
+            to: p.peerUrl,
+          },
+        ],
   async apply(p, b, env) {
     if (!b.id) throw new CheckError(`${p.host} does not list itself as a member of ${p.cluster}`);
     await memberClient(env, p.cluster, p.host).updateMember(b.id, [p.peerUrl]);
@@ -225,5 +311,8 @@ export const setMemberPeerUrl = defineAction<{ cluster: string; host: string; pe
 
 /** The members of a cluster as the config lists them, with their peer URLs. */
 export function configuredMembers(env: ActionEnv, cluster: string): { name: string; peerUrl: string }[] {
-  return clusterConfig(env, cluster).members.map((name) => ({ name, peerUrl: peerUrlOf(env, cluster, name) }));
+  return clusterConfig(env, cluster).members.map((name) => ({
+    name,
+    peerUrl: peerUrlOf(env, cluster, name),
+  }));
 }

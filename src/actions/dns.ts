@@ -25,7 +25,9 @@ interface RRsetState {
 }
 
 function backendOf(env: ActionEnv, name: string): ZoneBackend {
-  return env.service(`dns:backend:${name}`, () => zoneBackendForName(env.config(), name, remoteOf(env).executor));
+  return env.service(`dns:backend:${name}`, () =>
+    zoneBackendForName(env.config(), name, remoteOf(env).executor),
+  );
 }
 
 /** The record set as the servers agree on it; refuses to plan over servers that disagree or do not answer. */
@@ -34,17 +36,29 @@ async function observeAgreed(env: ActionEnv, name: string, type: RecordType): Pr
   const down = o.servers.filter((s) => s.error !== undefined);
   if (down.length) throw unreachable(name, type, down);
   if (!o.agree) {
-    throw new CheckError(`${name} ${type}: the authoritative servers disagree: ${o.servers.map((s) => `${s.server.name}: ${describeRecords(type, s.records ?? [])}`).join('; ')}`, {
-      suggestions: ['publish the zone again (authdns-update) and check every server reloaded'],
-    });
+    throw new CheckError(
+      `${name} ${type}: the authoritative servers disagree: ${o.servers.map((s) => `${s.server.name}: ${describeRecords(type, s.records ?? [])}`).join('; ')}`,
+      {
+        suggestions: ['publish the zone again (authdns-update) and check every server reloaded'],
+      },
+    );
   }
   return { records: o.records ?? [] };
 }
 
-function unreachable(name: string, type: RecordType, down: { server: { name: string; address: string; port: number }; error?: string }[]): CheckError {
-  return new CheckError(`${name} ${type}: authoritative DNS server${down.length === 1 ? '' : 's'} ${down.map((s) => `${s.server.name} (${s.server.address}:${s.server.port})`).join(', ')} unreachable: ${down.map((s) => s.error).join('; ')}`, {
-    suggestions: [`start the DNS server again (systemctl start gdnsd on ${down.map((s) => s.server.name).join(', ')}); nothing can be published while it is down`],
-  });
+function unreachable(
+  name: string,
+  type: RecordType,
+  down: { server: { name: string; address: string; port: number }; error?: string }[],
+): CheckError {
+  return new CheckError(
+    `${name} ${type}: authoritative DNS server${down.length === 1 ? '' : 's'} ${down.map((s) => `${s.server.name} (${s.server.address}:${s.server.port})`).join(', ')} unreachable: ${down.map((s) => s.error).join('; ')}`,
+    {
+      suggestions: [
+        `start the DNS server again (systemctl start gdnsd on ${down.map((s) => s.server.name).join(', ')}); nothing can be published while it is down`,
+      ],
+    },
+  );
 }
 
 /**
@@ -52,17 +66,30 @@ function unreachable(name: string, type: RecordType, down: { server: { name: str
  * does not answer, the error names that server as unreachable (instead of blaming the records);
  * when the backend restored the previous records itself, it says so (nothing is left applied).
  */
-async function replaceOrExplain(env: ActionEnv, name: string, type: RecordType, records: RecordValue[], expected: RecordValue[]): Promise<void> {
+async function replaceOrExplain(
+  env: ActionEnv,
+  name: string,
+  type: RecordType,
+  records: RecordValue[],
+  expected: RecordValue[],
+): Promise<void> {
   try {
     await backendOf(env, name).replaceRRset(name, type, records, expected);
   } catch (e) {
     const o = await observeRRset(env.config(), name, type);
     const down = o.servers.filter((s) => s.error !== undefined);
     if (!down.length) throw e;
-    const restored = o.servers.every((s) => s.records === undefined || canonical(type, s.records) === canonical(type, expected));
-    throw new CheckError(`${unreachable(name, type, down).message}; the change was not published${restored ? ' (the backend restored the previous records: nothing is left applied)' : ''}`, {
-      suggestions: [`start the DNS server again on ${down.map((s) => s.server.name).join(', ')}, then retry`],
-    });
+    const restored = o.servers.every(
+      (s) => s.records === undefined || canonical(type, s.records) === canonical(type, expected),
+    );
+    throw new CheckError(
+      `${unreachable(name, type, down).message}; the change was not published${restored ? ' (the backend restored the previous records: nothing is left applied)' : ''}`,
+      {
+        suggestions: [
+          `start the DNS server again on ${down.map((s) => s.server.name).join(', ')}, then retry`,
+        ],
+      },
+    );
   }
 }
 
@@ -74,13 +101,21 @@ export async function readRecordSet(env: ActionEnv, name: string, type: RecordTy
 const canonical = (type: RecordType, records: readonly RecordValue[]) => describeRecords(type, [...records]);
 
 /** Undo of both actions: puts back exactly the records and TTLs observed before (conditional on what is there now). */
-async function restoreRRset(p: { name: string; type: RecordType }, b: RRsetState, env: ActionEnv): Promise<void> {
+async function restoreRRset(
+  p: { name: string; type: RecordType },
+  b: RRsetState,
+  env: ActionEnv,
+): Promise<void> {
   const now = await observeAgreed(env, p.name, p.type);
   if (canonical(p.type, now.records) === canonical(p.type, b.records)) return;
   await replaceOrExplain(env, p.name, p.type, b.records, now.records);
 }
 
-async function waitForRestoredRRset(p: { name: string; type: RecordType }, b: RRsetState, env: ActionEnv): Promise<void> {
+async function waitForRestoredRRset(
+  p: { name: string; type: RecordType },
+  b: RRsetState,
+  env: ActionEnv,
+): Promise<void> {
   await waitForRRset(env.config(), p.name, p.type, b.records, Date.now() + 15_000);
 }
 
@@ -98,7 +133,13 @@ export const setRecordSet = defineAction<RRsetParams, RRsetState>({
   plan: (p, b) =>
     canonical(p.type, b.records) === canonical(p.type, p.records)
       ? []
-      : [{ subject: `${p.name} ${p.type}`, from: b.records.length ? canonical(p.type, b.records) : 'absent', to: canonical(p.type, p.records) }],
+      : [
+          {
+            subject: `${p.name} ${p.type}`,
+            from: b.records.length ? canonical(p.type, b.records) : 'absent',
+            to: canonical(p.type, p.records),
+          },
+        ],
   async apply(p, b, env) {
     await replaceOrExplain(env, p.name, p.type, p.records, b.records);
   },
@@ -120,7 +161,9 @@ export const setRecordTtl = defineAction<{ name: string; type: RecordType; ttlSe
   plan: (p, b) => {
     if (!b.records.length) return [];
     const ttls = [...new Set(b.records.map((r) => r.ttl))];
-    return ttls.length === 1 && ttls[0] === p.ttlSeconds ? [] : [{ subject: `${p.name} ${p.type} TTL`, from: `${ttls.join('/')}s`, to: `${p.ttlSeconds}s` }];
+    return ttls.length === 1 && ttls[0] === p.ttlSeconds
+      ? []
+      : [{ subject: `${p.name} ${p.type} TTL`, from: `${ttls.join('/')}s`, to: `${p.ttlSeconds}s` }];
   },
   async apply(p, b, env) {
     await replaceOrExplain(env, p.name, p.type, withTtl(b.records, p.ttlSeconds), b.records);
@@ -139,7 +182,12 @@ export const setRecordTtl = defineAction<{ name: string; type: RecordType; ttlSe
  * Waits out a TTL (clients may cache the old record that long), capped at `capMs`, with a
  * countdown on a terminal; ends at once on Ctrl-C. Returns a line for the operator.
  */
-export async function waitOutTtl(env: ActionEnv, ttlSeconds: number, capMs: number | undefined, what: string): Promise<string> {
+export async function waitOutTtl(
+  env: ActionEnv,
+  ttlSeconds: number,
+  capMs: number | undefined,
+  what: string,
+): Promise<string> {
   const fullMs = ttlSeconds * 1000;
   const ms = capMs === undefined ? fullMs : Math.min(fullMs, capMs);
   const capped = ms < fullMs ? ` (capped at ${ms / 1000}s by replication.ttl_wait_max)` : '';
@@ -147,7 +195,10 @@ export async function waitOutTtl(env: ActionEnv, ttlSeconds: number, capMs: numb
   if (!tty) env.log.info(`waiting ${ms / 1000}s for the old TTL of ${what} (${ttlSeconds}s)${capped}`);
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    if (tty) process.stderr.write(`\r  waiting for the old TTL of ${what}: ${Math.ceil((until - Date.now()) / 1000)}s left${capped}   `);
+    if (tty)
+      process.stderr.write(
+        `\r  waiting for the old TTL of ${what}: ${Math.ceil((until - Date.now()) / 1000)}s left${capped}   `,
+      );
     await sleep(Math.min(1000, until - Date.now()), env.signal, `waiting for the old TTL of ${what}`);
   }
   if (tty) process.stderr.write('\n');

@@ -1,6 +1,14 @@
 import { defineAction, type ActionEnv } from '../core/action.js';
 import { CheckError, GuardError } from '../core/errors.js';
-import { EtcdHttpError, EtcdKeyNotFoundError, etcdClientFor, sharedEtcdClient, type EtcdClient, type EtcdMember, type EtcdVia } from '../etcd/index.js';
+import {
+  EtcdHttpError,
+  EtcdKeyNotFoundError,
+  etcdClientFor,
+  sharedEtcdClient,
+  type EtcdClient,
+  type EtcdMember,
+  type EtcdVia,
+} from '../etcd/index.js';
 
 /**
  * etcd as actions. Writes are conditional (compare-and-swap on the index observed, or
@@ -49,7 +57,10 @@ export const setKey = defineAction<KeyParams & { value: string }, KeyState>({
   kind: 'etcd.set-key',
   describe: (p) => `${p.cluster}: set ${p.key} = ${p.value}`,
   observe: (p, env) => readKey(etcdOf(env, p.cluster, p.via), p.key),
-  plan: (p, b) => (b.exists && b.value === p.value ? [] : [{ subject: `${p.cluster}:${p.key}`, from: show(b), to: JSON.stringify(p.value) }]),
+  plan: (p, b) =>
+    b.exists && b.value === p.value
+      ? []
+      : [{ subject: `${p.cluster}:${p.key}`, from: show(b), to: JSON.stringify(p.value) }],
   async apply(p, b, env) {
     const c = etcdOf(env, p.cluster, p.via);
     if (b.exists) await c.compareAndSwap(p.key, p.value, { prevIndex: b.modifiedIndex! });
@@ -100,13 +111,21 @@ export function peerUrlOf(env: ActionEnv, cluster: string, host: string): string
 /** The members of a cluster (id, name, peer URLs), read through a member's local port. */
 export async function readMembers(env: ActionEnv, cluster: string): Promise<MembersState> {
   const members: EtcdMember[] = await etcdOf(env, cluster, 'local').members();
-  return { members: members.map((m) => ({ id: m.id, name: m.name, peerURLs: [...m.peerURLs].sort() })).sort((a, b) => a.id.localeCompare(b.id)) };
+  return {
+    members: members
+      .map((m) => ({ id: m.id, name: m.name, peerURLs: [...m.peerURLs].sort() }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
+  };
 }
 
 /** The run's client for a cluster's local ports, without one member (for changes that concern it). */
 function othersThan(env: ActionEnv, cluster: string, host: string): EtcdClient {
   const members = env.config().etcd.clusters[cluster]!.members.filter((h) => h !== host);
-  return env.service(`etcd:${cluster}:local:without:${host}`, () => etcdClientFor(env.config(), cluster, { via: 'local', members }), (c) => c.close());
+  return env.service(
+    `etcd:${cluster}:local:without:${host}`,
+    () => etcdClientFor(env.config(), cluster, { via: 'local', members }),
+    (c) => c.close(),
+  );
 }
 
 const hasPeer = (s: MembersState, url: string) => s.members.find((m) => m.peerURLs.includes(url));
@@ -128,7 +147,15 @@ export const addMember = defineAction<MemberParams, MembersState>({
   describe: (p) => `${p.cluster}: add member ${p.host} (${p.peerUrl})`,
   observe: (p, env) => readMembers(env, p.cluster),
   plan: (p, b) =>
-    hasPeer(b, p.peerUrl) ? [] : [{ subject: `${p.cluster} members`, from: b.members.map((m) => m.name || m.id).join(', '), to: `+ ${p.host}` }],
+    hasPeer(b, p.peerUrl)
+      ? []
+      : [
+          {
+            subject: `${p.cluster} members`,
+            from: b.members.map((m) => m.name || m.id).join(', '),
+            to: `+ ${p.host}`,
+          },
+        ],
   async apply(p, _b, env) {
     await etcdOf(env, p.cluster, 'local').addMember([p.peerUrl]);
   },
@@ -145,10 +172,13 @@ export const addMember = defineAction<MemberParams, MembersState>({
   async guardUndo(p, _b, env) {
     const h = await clusterHealth(env, p.cluster);
     if (h.quorum || !hasPeer({ members: h.members }, p.peerUrl)) return;
-    throw new GuardError(`${p.cluster} has no quorum (${h.healthy} of ${h.size} members healthy, ${h.needed} needed): removing ${p.host} again needs one, so it stays a member`, [
-      `start etcd on ${p.host} so that it joins and restores the quorum (cookbook etcd.member-add ${p.host} does it)`,
-      `or recover ${p.cluster} from a backup (etcd.disaster-recovery)`,
-    ]);
+    throw new GuardError(
+      `${p.cluster} has no quorum (${h.healthy} of ${h.size} members healthy, ${h.needed} needed): removing ${p.host} again needs one, so it stays a member`,
+      [
+        `start etcd on ${p.host} so that it joins and restores the quorum (cookbook etcd.member-add ${p.host} does it)`,
+        `or recover ${p.cluster} from a backup (etcd.disaster-recovery)`,
+      ],
+    );
   },
   comparable: (s) => s.members.map((m) => m.peerURLs.join(',')).sort(),
 });
@@ -167,7 +197,11 @@ export const removeMember = defineAction<MemberParams & { minimum?: number }, Me
     const m = hasPeer(b, p.peerUrl);
     if (!m) return [];
     const after = b.members.length - 1;
-    const size = { subject: `${p.cluster} size`, from: String(b.members.length), to: `${after}${p.minimum !== undefined && after < p.minimum ? ` (BELOW THE MINIMUM OF ${p.minimum}: --allow-below-minimum)` : ''}` };
+    const size = {
+      subject: `${p.cluster} size`,
+      from: String(b.members.length),
+      to: `${after}${p.minimum !== undefined && after < p.minimum ? ` (BELOW THE MINIMUM OF ${p.minimum}: --allow-below-minimum)` : ''}`,
+    };
     return [{ subject: `${p.cluster} members`, from: `${p.host} (id ${m.id})`, to: 'removed' }, size];
   },
   async apply(p, b, env) {
@@ -177,7 +211,10 @@ export const removeMember = defineAction<MemberParams & { minimum?: number }, Me
     // the next member would then be told 410 "permanently removed".
     const others = othersThan(env, p.cluster, p.host);
     const leader = (await others.selfStats()).leaderId;
-    if (leader === m.id) throw new CheckError(`${p.host} is the leader of ${p.cluster}: move leadership to another member first (etcd.member-remove offers it)`);
+    if (leader === m.id)
+      throw new CheckError(
+        `${p.host} is the leader of ${p.cluster}: move leadership to another member first (etcd.member-remove offers it)`,
+      );
     try {
       await others.removeMember(m.id);
     } catch (e) {
@@ -227,7 +264,11 @@ export const majorityOf = (n: number): number => Math.floor(n / 2) + 1;
  * member itself for its /health and its leader (short timeout: a stopped member answers
  * "connection refused" at once). Read-only; throws CheckError when no member answers.
  */
-export async function clusterHealth(env: ActionEnv, cluster: string, o: { timeoutMs?: number } = {}): Promise<ClusterHealth> {
+export async function clusterHealth(
+  env: ActionEnv,
+  cluster: string,
+  o: { timeoutMs?: number } = {},
+): Promise<ClusterHealth> {
   const config = env.config();
   const c = config.etcd.clusters[cluster];
   if (!c) throw new CheckError(`unknown etcd cluster "${cluster}" (etcd.clusters in ${config.file})`);
@@ -247,13 +288,30 @@ export async function clusterHealth(env: ActionEnv, cluster: string, o: { timeou
       .map(async (m): Promise<MemberHealth> => {
         const host = m.peerURLs.map((u) => hostOfPeer.get(u)).find((h) => h !== undefined);
         const started = m.name !== '';
-        if (host === undefined) return { ...m, started, healthy: false, error: 'not a configured host: cannot ask it' };
+        if (host === undefined)
+          return { ...m, started, healthy: false, error: 'not a configured host: cannot ask it' };
         const one = client.forEndpoint(c.members.indexOf(host));
         try {
-          const [h, self] = await Promise.all([one.health({ timeoutMs, signal: env.signal }), one.selfStats({ timeoutMs, signal: env.signal })]);
-          return { ...m, host, started, healthy: h.healthy, leaderId: self.leaderId, ...(h.healthy ? {} : { error: 'unhealthy (/health is false)' }) };
+          const [h, self] = await Promise.all([
+            one.health({ timeoutMs, signal: env.signal }),
+            one.selfStats({ timeoutMs, signal: env.signal }),
+          ]);
+          return {
+            ...m,
+            host,
+            started,
+            healthy: h.healthy,
+            leaderId: self.leaderId,
+            ...(h.healthy ? {} : { error: 'unhealthy (/health is false)' }),
+          };
         } catch (e) {
-          return { ...m, host, started, healthy: false, error: started ? (e as Error).message : 'added, not started yet' };
+          return {
+            ...m,
+            host,
+            started,
+            healthy: false,
+            error: started ? (e as Error).message : 'added, not started yet',
+          };
         }
       }),
   );
@@ -264,12 +322,22 @@ export async function clusterHealth(env: ActionEnv, cluster: string, o: { timeou
   const [leaderId] = [...votes.entries()].sort((a, b) => b[1] - a[1])[0] ?? [];
   const needed = majorityOf(size);
   const leader = members.find((m) => m.id === leaderId && m.healthy);
-  return { cluster, members, leader, size, healthy: healthyMembers.length, needed, quorum: healthyMembers.length >= needed && leader !== undefined };
+  return {
+    cluster,
+    members,
+    leader,
+    size,
+    healthy: healthyMembers.length,
+    needed,
+    quorum: healthyMembers.length >= needed && leader !== undefined,
+  };
 }
 
 /** One line: "codfw: 3 members (a, b, c), 3 healthy, leader b". */
 export function describeHealth(h: ClusterHealth): string {
-  const names = h.members.map((m) => `${m.host ?? (m.name || m.id)}${m.healthy ? '' : ` (${m.error ?? 'unhealthy'})`}`);
+  const names = h.members.map(
+    (m) => `${m.host ?? (m.name || m.id)}${m.healthy ? '' : ` (${m.error ?? 'unhealthy'})`}`,
+  );
   return `${h.cluster}: ${h.size} member${h.size === 1 ? '' : 's'} (${names.join(', ')}), ${h.healthy} healthy, ${h.quorum ? `quorum (${h.needed} needed)` : `NO QUORUM (${h.needed} needed)`}, leader ${h.leader ? (h.leader.host ?? h.leader.name) : 'none'}`;
 }
 
@@ -285,22 +353,34 @@ interface LeaderState {
  * gives nothing back on purpose: which healthy member leads is not state to restore (an
  * election may move it at any time), so the undo only checks there is a leader.
  */
-export const moveLeader = defineAction<{ cluster: string; from: string; fromPeerUrl: string; to: string; toPeerUrl: string }, LeaderState>({
+export const moveLeader = defineAction<
+  { cluster: string; from: string; fromPeerUrl: string; to: string; toPeerUrl: string },
+  LeaderState
+>({
   kind: 'etcd.move-leader',
   describe: (p) => `${p.cluster}: move leadership from ${p.from} to ${p.to}`,
   async observe(p, env) {
     const h = await clusterHealth(env, p.cluster);
-    return { leaderPeerURLs: h.leader?.peerURLs ?? [], ...(h.leader ? { leader: h.leader.host ?? h.leader.name } : {}) };
+    return {
+      leaderPeerURLs: h.leader?.peerURLs ?? [],
+      ...(h.leader ? { leader: h.leader.host ?? h.leader.name } : {}),
+    };
   },
-  plan: (p, b) => (b.leaderPeerURLs.includes(p.fromPeerUrl) ? [{ subject: `${p.cluster} leader`, from: p.from, to: p.to }] : []),
+  plan: (p, b) =>
+    b.leaderPeerURLs.includes(p.fromPeerUrl)
+      ? [{ subject: `${p.cluster} leader`, from: p.from, to: p.to }]
+      : [],
   async apply(p, _b, env) {
     const config = env.config();
     const h = await clusterHealth(env, p.cluster);
     if (!h.leader?.peerURLs.includes(p.fromPeerUrl)) return; // already moved (an election)
     const target = h.members.find((m) => m.peerURLs.includes(p.toPeerUrl));
-    if (!target?.healthy) throw new CheckError(`${p.to} is not a healthy member of ${p.cluster}: cannot move leadership to it`);
+    if (!target?.healthy)
+      throw new CheckError(`${p.to} is not a healthy member of ${p.cluster}: cannot move leadership to it`);
     const members = config.etcd.clusters[p.cluster]!.members;
-    await etcdOf(env, p.cluster, 'local').forEndpoint(members.indexOf(p.from)).moveLeader(target.id, { signal: env.signal, timeoutMs: 15_000 });
+    await etcdOf(env, p.cluster, 'local')
+      .forEndpoint(members.indexOf(p.from))
+      .moveLeader(target.id, { signal: env.signal, timeoutMs: 15_000 });
   },
   async undo() {
     // Nothing to give back: see above.

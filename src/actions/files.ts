@@ -68,7 +68,15 @@ export const writeFile = defineAction<{ path: string; content: string }, FileSta
   describe: (p) => `write ${p.path}`,
   observe: (p) => readState(p.path),
   plan: (p, before) =>
-    before.content === p.content && !before.directory ? [] : [{ subject: p.path, from: before.directory ? 'a directory' : preview(before.content), to: preview(p.content) }],
+    before.content === p.content && !before.directory
+      ? []
+      : [
+          {
+            subject: p.path,
+            from: before.directory ? 'a directory' : preview(before.content),
+            to: preview(p.content),
+          },
+        ],
   async apply(p) {
     await mkdir(dirname(p.path), { recursive: true }).catch(() => undefined);
     await writeAtomically(p.path, p.content);
@@ -77,7 +85,10 @@ export const writeFile = defineAction<{ path: string; content: string }, FileSta
     // A directory in the way was never replaced (the write over it fails): nothing to put back.
     if (before.directory) return;
     if (before.exists) await writeAtomically(p.path, before.content ?? '');
-    else await unlink(p.path).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+    else
+      await unlink(p.path).catch((e: NodeJS.ErrnoException) =>
+        e.code === 'ENOENT' ? undefined : Promise.reject(e),
+      );
   },
 });
 
@@ -86,7 +97,8 @@ export const removeFile = defineAction<{ path: string }, FileState>({
   kind: 'local.remove-file',
   describe: (p) => `remove ${p.path}`,
   observe: (p) => readState(p.path),
-  plan: (p, before) => (before.exists ? [{ subject: p.path, from: preview(before.content), to: 'absent' }] : []),
+  plan: (p, before) =>
+    before.exists ? [{ subject: p.path, from: preview(before.content), to: 'absent' }] : [],
   async apply(p) {
     await unlink(p.path);
   },

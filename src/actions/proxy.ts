@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import type { GalleyConfig } from '../config/schema.js';
 import { defineAction, type ActionEnv } from '../core/action.js';
 import { CheckError, ConfigError } from '../core/errors.js';
-import { EtcdAllEndpointsFailedError, EtcdCompareFailedError, EtcdHttpError, EtcdKeyNotFoundError, EtcdUnreachableError, EtcdReadOnlyError, etcdClientFor, type EtcdClient } from '../etcd/index.js';
+import {
+  EtcdAllEndpointsFailedError,
+  EtcdCompareFailedError,
+  EtcdHttpError,
+  EtcdKeyNotFoundError,
+  EtcdUnreachableError,
+  EtcdReadOnlyError,
+  etcdClientFor,
+  type EtcdClient,
+} from '../etcd/index.js';
 import { waitUntil } from '../util/wait.js';
 import { argvCommand } from '../ssh/command.js';
 import { mutateOn, readRemoteFile } from './remote.js';
@@ -17,18 +26,28 @@ export type ProxyMode = 'read-only' | 'read-write';
 
 export function clusterOfDatacenter(config: GalleyConfig, datacenter: string): string {
   const c = Object.values(config.etcd.clusters).find((x) => x.datacenter === datacenter);
-  if (!c) throw new ConfigError(`no etcd cluster in datacenter ${datacenter}`, [`clusters: ${Object.keys(config.etcd.clusters).join(', ')}`]);
+  if (!c)
+    throw new ConfigError(`no etcd cluster in datacenter ${datacenter}`, [
+      `clusters: ${Object.keys(config.etcd.clusters).join(', ')}`,
+    ]);
   return c.name;
 }
 
 function switchConfig(config: GalleyConfig) {
-  if (!config.proxy) throw new ConfigError(`${config.file} has no proxy.read_only_switch: the read-only switch is not configured`);
+  if (!config.proxy)
+    throw new ConfigError(
+      `${config.file} has no proxy.read_only_switch: the read-only switch is not configured`,
+    );
   return config.proxy;
 }
 
 /** A client that talks to one member's proxy only. */
 export function memberProxyClient(env: ActionEnv, cluster: string, host: string): EtcdClient {
-  return env.service(`etcd:${cluster}:proxy:${host}`, () => etcdClientFor(env.config(), cluster, { via: 'proxy', members: [host], timeoutMs: 3000 }), (c) => c.close());
+  return env.service(
+    `etcd:${cluster}:proxy:${host}`,
+    () => etcdClientFor(env.config(), cluster, { via: 'proxy', members: [host], timeoutMs: 3000 }),
+    (c) => c.close(),
+  );
 }
 
 /**
@@ -39,7 +58,9 @@ export function memberProxyClient(env: ActionEnv, cluster: string, host: string)
 export async function probeProxyMode(env: ActionEnv, cluster: string, host: string): Promise<ProxyMode> {
   const canary = switchConfig(env.config()).canaryKey;
   try {
-    await memberProxyClient(env, cluster, host).compareAndSwap(canary, 'probe', { prevValue: `galley-never-${randomBytes(8).toString('hex')}` });
+    await memberProxyClient(env, cluster, host).compareAndSwap(canary, 'probe', {
+      prevValue: `galley-never-${randomBytes(8).toString('hex')}`,
+    });
     return 'read-write';
   } catch (e) {
     if (e instanceof EtcdReadOnlyError) return 'read-only';
@@ -57,7 +78,11 @@ interface SwitchState {
 
 /** Whether a member's etcd answers healthy on its local client port (1 s, no retries). */
 export async function memberAnswers(env: ActionEnv, cluster: string, host: string): Promise<boolean> {
-  const c = env.service(`etcd:${cluster}:local:${host}`, () => etcdClientFor(env.config(), cluster, { via: 'local', members: [host], timeoutMs: 1000 }), (x) => x.close());
+  const c = env.service(
+    `etcd:${cluster}:local:${host}`,
+    () => etcdClientFor(env.config(), cluster, { via: 'local', members: [host], timeoutMs: 1000 }),
+    (x) => x.close(),
+  );
   try {
     return (await c.health()).healthy;
   } catch {
@@ -111,7 +136,9 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
     const file = switchConfig(env.config()).readOnlySwitch.file;
     const cluster = clusterOfDatacenter(env.config(), p.datacenter);
     const [entries, down] = await Promise.all([
-      Promise.all(p.hosts.map(async (h) => [h, (await readRemoteFile(env, h, file)).content ?? null] as const)),
+      Promise.all(
+        p.hosts.map(async (h) => [h, (await readRemoteFile(env, h, file)).content ?? null] as const),
+      ),
       downMembers(env, cluster),
     ]);
     return { files: Object.fromEntries(entries), down: down.filter((h) => p.hosts.includes(h)) };
@@ -122,13 +149,28 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
       .filter((h) => (b.files[h] ?? '').trim() !== want.trim())
       .map((h) => {
         const c = b.files[h] ?? '';
-        const now = c.trim() === p.readOnlyContent.trim() ? 'read-only' : c.trim() === p.readWriteContent.trim() ? 'read-write' : `unknown (${JSON.stringify(c)})`;
+        const now =
+          c.trim() === p.readOnlyContent.trim()
+            ? 'read-only'
+            : c.trim() === p.readWriteContent.trim()
+              ? 'read-write'
+              : `unknown (${JSON.stringify(c)})`;
         const down = (b.down ?? []).includes(h);
-        return { subject: `${h} proxy`, from: now, to: p.mode, ...(down ? { detail: `etcd on ${h} is down: switched, verified only on the live members` } : {}) };
+        return {
+          subject: `${h} proxy`,
+          from: now,
+          to: p.mode,
+          ...(down ? { detail: `etcd on ${h} is down: switched, verified only on the live members` } : {}),
+        };
       });
   },
   resource: (p) => `proxy:${p.datacenter}`,
-  after: (p, b) => ({ ...b, files: Object.fromEntries(p.hosts.map((h) => [h, p.mode === 'read-only' ? p.readOnlyContent : p.readWriteContent])) }),
+  after: (p, b) => ({
+    ...b,
+    files: Object.fromEntries(
+      p.hosts.map((h) => [h, p.mode === 'read-only' ? p.readOnlyContent : p.readWriteContent]),
+    ),
+  }),
   comparable: (s) => s.files,
   async guardUndo(p, _b, env) {
     if (!p.undoGuard) return;
@@ -147,7 +189,11 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
     if (p.mode === 'read-write') {
       // The runbook's check: a real write through the proxy succeeds.
       const canary = switchConfig(env.config()).canaryKey;
-      for (const h of live) await memberProxyClient(env, cluster, h).set(canary, `written through ${h} at ${new Date().toISOString()}`);
+      for (const h of live)
+        await memberProxyClient(env, cluster, h).set(
+          canary,
+          `written through ${h} at ${new Date().toISOString()}`,
+        );
     }
   },
   async undo(p, b, env) {
@@ -155,7 +201,8 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
     await Promise.all(
       p.hosts.map(async (h) => {
         const before = b.files[h];
-        if (before === null || before === undefined) await mutateOn(env, h, argvCommand(['rm', '-f', '--', s.file]));
+        if (before === null || before === undefined)
+          await mutateOn(env, h, argvCommand(['rm', '-f', '--', s.file]));
         else await writeAndReload(env, h, s.file, before, s.reloadCommand);
         if (before === null || before === undefined) await mutateOn(env, h, argvCommand(s.reloadCommand));
       }),
@@ -183,7 +230,12 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
  * answer (its proxy gives 502) is named in a warning and left out. Returns the live members.
  * Fails when no member answers at all.
  */
-async function verifyLive(env: ActionEnv, cluster: string, hosts: string[], mode: ProxyMode): Promise<string[]> {
+async function verifyLive(
+  env: ActionEnv,
+  cluster: string,
+  hosts: string[],
+  mode: ProxyMode,
+): Promise<string[]> {
   const results = await Promise.all(
     hosts.map(async (h) => {
       if (!(await memberAnswers(env, cluster, h))) return { h, ok: false as const };
@@ -198,8 +250,14 @@ async function verifyLive(env: ActionEnv, cluster: string, hosts: string[], mode
   );
   const dead = results.filter((r) => !r.ok).map((r) => r.h);
   const live = results.filter((r) => r.ok).map((r) => r.h);
-  if (!live.length) throw new CheckError(`${cluster}: no member answers (${dead.join(', ')} down): cannot verify the proxies are ${mode}`);
-  if (dead.length) env.log.warn(`${cluster}: etcd on ${dead.join(', ')} does not answer: its proxy was switched to ${mode} but could not be verified; verified on ${live.join(', ')}`);
+  if (!live.length)
+    throw new CheckError(
+      `${cluster}: no member answers (${dead.join(', ')} down): cannot verify the proxies are ${mode}`,
+    );
+  if (dead.length)
+    env.log.warn(
+      `${cluster}: etcd on ${dead.join(', ')} does not answer: its proxy was switched to ${mode} but could not be verified; verified on ${live.join(', ')}`,
+    );
   return live;
 }
 
@@ -207,7 +265,13 @@ async function verifyLive(env: ActionEnv, cluster: string, hosts: string[], mode
  * Waits until a member's proxy answers as `mode` several times in a row: right after
  * `nginx -s reload`, old workers may still answer a request or two with the old configuration.
  */
-async function waitForMode(env: ActionEnv, cluster: string, host: string, mode: ProxyMode, timeoutMs = 10_000): Promise<void> {
+async function waitForMode(
+  env: ActionEnv,
+  cluster: string,
+  host: string,
+  mode: ProxyMode,
+  timeoutMs = 10_000,
+): Promise<void> {
   let streak = 0;
   await waitUntil({
     what: `${host}'s proxy answers ${mode}`,
@@ -216,27 +280,56 @@ async function waitForMode(env: ActionEnv, cluster: string, host: string, mode: 
     timeoutMs,
     intervalMs: 100,
     maxIntervalMs: 100,
-    retryOn: (e) => e instanceof EtcdHttpError || e instanceof EtcdUnreachableError || e instanceof EtcdAllEndpointsFailedError,
+    retryOn: (e) =>
+      e instanceof EtcdHttpError ||
+      e instanceof EtcdUnreachableError ||
+      e instanceof EtcdAllEndpointsFailedError,
     signal: env.signal,
     describe: (m) => `${host}'s proxy still answers ${m}, expected ${mode} (after the reload)`,
     timeoutError: (m) => new CheckError(m),
   });
 }
 
-async function writeAndReload(env: ActionEnv, host: string, file: string, content: string, reload: string[]): Promise<void> {
-  await mutateOn(env, host, argvCommand(['sh', '-c', 'cat > "$1.galley.tmp" && mv "$1.galley.tmp" "$1"', 'write', file]), { stdin: content });
+async function writeAndReload(
+  env: ActionEnv,
+  host: string,
+  file: string,
+  content: string,
+  reload: string[],
+): Promise<void> {
+  await mutateOn(
+    env,
+    host,
+    argvCommand(['sh', '-c', 'cat > "$1.galley.tmp" && mv "$1.galley.tmp" "$1"', 'write', file]),
+    { stdin: content },
+  );
   await mutateOn(env, host, argvCommand(reload));
 }
 
 /** The action that makes a datacenter's proxies read-only or read-write (its members come from the config). */
-export function setProxyMode(config: GalleyConfig, datacenter: string, mode: ProxyMode, o: { undoGuard?: ReadOnlyParams['undoGuard'] } = {}) {
+export function setProxyMode(
+  config: GalleyConfig,
+  datacenter: string,
+  mode: ProxyMode,
+  o: { undoGuard?: ReadOnlyParams['undoGuard'] } = {},
+) {
   const s = switchConfig(config).readOnlySwitch;
   const cluster = config.etcd.clusters[clusterOfDatacenter(config, datacenter)]!;
-  return setProxyModeAction({ datacenter, mode, hosts: cluster.members, readOnlyContent: s.readOnlyContent, readWriteContent: s.readWriteContent, ...(o.undoGuard ? { undoGuard: o.undoGuard } : {}) });
+  return setProxyModeAction({
+    datacenter,
+    mode,
+    hosts: cluster.members,
+    readOnlyContent: s.readOnlyContent,
+    readWriteContent: s.readWriteContent,
+    ...(o.undoGuard ? { undoGuard: o.undoGuard } : {}),
+  });
 }
 
 /** The mode of every member's proxy of a datacenter; `down` for a member whose etcd does not answer. */
-export async function proxyModes(env: ActionEnv, datacenter: string): Promise<Record<string, ProxyMode | 'down'>> {
+export async function proxyModes(
+  env: ActionEnv,
+  datacenter: string,
+): Promise<Record<string, ProxyMode | 'down'>> {
   const config = env.config();
   const cluster = clusterOfDatacenter(config, datacenter);
   const entries = await Promise.all(
@@ -260,17 +353,30 @@ export async function checkProxyMode(env: ActionEnv, datacenter: string, mode: P
   const modes = Object.entries(await proxyModes(env, datacenter));
   const wrong = modes.filter(([, m]) => m !== mode && m !== 'down');
   const down = modes.filter(([, m]) => m === 'down').map(([h]) => h);
-  if (wrong.length) throw new CheckError(`${datacenter}: ${wrong.map(([h, m]) => `${h} is ${m}`).join(', ')}; expected ${mode}`);
-  if (down.length === modes.length) throw new CheckError(`${datacenter}: no member answers (${down.join(', ')} down)`);
+  if (wrong.length)
+    throw new CheckError(
+      `${datacenter}: ${wrong.map(([h, m]) => `${h} is ${m}`).join(', ')}; expected ${mode}`,
+    );
+  if (down.length === modes.length)
+    throw new CheckError(`${datacenter}: no member answers (${down.join(', ')} down)`);
   return `${datacenter}: every live proxy is ${mode}${down.length ? ` (etcd down on ${down.join(', ')})` : ''}`;
 }
 
 /** Fails unless a majority of the datacenter's members answer (quorum); names the dead ones (read-only). */
-export async function checkQuorum(env: ActionEnv, datacenter: string): Promise<{ line: string; down: string[] }> {
+export async function checkQuorum(
+  env: ActionEnv,
+  datacenter: string,
+): Promise<{ line: string; down: string[] }> {
   const cluster = clusterOfDatacenter(env.config(), datacenter);
   const members = env.config().etcd.clusters[cluster]!.members;
   const down = await downMembers(env, cluster);
   const up = members.length - down.length;
-  if (up <= members.length / 2) throw new CheckError(`${datacenter}: quorum lost: only ${up} of ${members.length} members answer (${down.join(', ')} down)`);
-  return { line: `${datacenter}: ${up}/${members.length} members healthy${down.length ? `, ${down.join(', ')} DOWN (quorum holds)` : ''}`, down };
+  if (up <= members.length / 2)
+    throw new CheckError(
+      `${datacenter}: quorum lost: only ${up} of ${members.length} members answer (${down.join(', ')} down)`,
+    );
+  return {
+    line: `${datacenter}: ${up}/${members.length} members healthy${down.length ? `, ${down.join(', ')} DOWN (quorum holds)` : ''}`,
+    down,
+  };
 }

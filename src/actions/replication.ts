@@ -1,7 +1,14 @@
 import type { GalleyConfig } from '../config/schema.js';
 import { defineAction, type ActionEnv } from '../core/action.js';
 import { CheckError, ConfigError, GuardError } from '../core/errors.js';
-import { EtcdAllEndpointsFailedError, EtcdHttpError, EtcdKeyNotFoundError, EtcdUnreachableError, type EtcdNode, type EtcdVia } from '../etcd/index.js';
+import {
+  EtcdAllEndpointsFailedError,
+  EtcdHttpError,
+  EtcdKeyNotFoundError,
+  EtcdUnreachableError,
+  type EtcdNode,
+  type EtcdVia,
+} from '../etcd/index.js';
 import { argvCommand } from '../ssh/command.js';
 import { waitUntil } from '../util/wait.js';
 import { etcdOf } from './etcd.js';
@@ -27,12 +34,18 @@ export function replicationIndexKey(dstPrefix: string): string {
 /** A cluster's current etcd index (X-Etcd-Index), read through its proxy. */
 export async function etcdIndexOf(env: ActionEnv, cluster: string): Promise<number> {
   const r = await etcdOf(env, cluster, 'local').get('/', { quorum: true });
-  if (r.etcdIndex === undefined) throw new CheckError(`${cluster} did not say its etcd index (no X-Etcd-Index header)`);
+  if (r.etcdIndex === undefined)
+    throw new CheckError(`${cluster} did not say its etcd index (no X-Etcd-Index header)`);
   return r.etcdIndex;
 }
 
 /** Every replicated key and value of a cluster under `prefix` (ignored keys and /__replication left out), keyed relative to the prefix. */
-async function replicatedKeys(env: ActionEnv, cluster: string, prefix: string, ignore: RegExp): Promise<Map<string, string>> {
+async function replicatedKeys(
+  env: ActionEnv,
+  cluster: string,
+  prefix: string,
+  ignore: RegExp,
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   let root: EtcdNode;
   try {
@@ -53,7 +66,11 @@ async function replicatedKeys(env: ActionEnv, cluster: string, prefix: string, i
 }
 
 /** Fails (naming the first differences) unless `replica` holds exactly the replicated keys of `source`. */
-export async function checkReplicaHoldsSource(env: ActionEnv, sourceDc: string, replicaDc: string): Promise<string> {
+export async function checkReplicaHoldsSource(
+  env: ActionEnv,
+  sourceDc: string,
+  replicaDc: string,
+): Promise<string> {
   const config = env.config();
   const r = replication(config);
   const ignore = new RegExp(r.ignoreKeysRegex);
@@ -62,16 +79,27 @@ export async function checkReplicaHoldsSource(env: ActionEnv, sourceDc: string, 
     replicatedKeys(env, clusterOfDatacenter(config, replicaDc), r.dstPrefix, ignore),
   ]);
   const diffs: string[] = [];
-  for (const [k, v] of src) if (dst.get(k) !== v) diffs.push(`${k}: ${sourceDc} ${JSON.stringify(v)}, ${replicaDc} ${dst.has(k) ? JSON.stringify(dst.get(k)) : 'absent'}`);
+  for (const [k, v] of src)
+    if (dst.get(k) !== v)
+      diffs.push(
+        `${k}: ${sourceDc} ${JSON.stringify(v)}, ${replicaDc} ${dst.has(k) ? JSON.stringify(dst.get(k)) : 'absent'}`,
+      );
   // Keys only the replica has were written there directly (not by replication): they do not
   // stop a switchover, but they will never reach the other side; say so.
   const extra = [...dst.keys()].filter((k) => !src.has(k));
   if (diffs.length) {
-    throw new CheckError(`${replicaDc} does not hold what ${sourceDc} holds yet (${diffs.length} difference${diffs.length === 1 ? '' : 's'}): ${diffs.slice(0, 3).join('; ')}`, {
-      suggestions: ['check etcdmirror (cookbook etcd.status): is it running, is it lagging, did it stop on an inconsistency?'],
-    });
+    throw new CheckError(
+      `${replicaDc} does not hold what ${sourceDc} holds yet (${diffs.length} difference${diffs.length === 1 ? '' : 's'}): ${diffs.slice(0, 3).join('; ')}`,
+      {
+        suggestions: [
+          'check etcdmirror (cookbook etcd.status): is it running, is it lagging, did it stop on an inconsistency?',
+        ],
+      },
+    );
   }
-  const note = extra.length ? `; WARNING: ${extra.length} key(s) only in ${replicaDc}, written there directly (${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''})` : '';
+  const note = extra.length
+    ? `; WARNING: ${extra.length} key(s) only in ${replicaDc}, written there directly (${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''})`
+    : '';
   return `${replicaDc} holds the ${src.size} replicated keys of ${sourceDc}${note}`;
 }
 
@@ -80,36 +108,71 @@ export const transientEtcd = (e: unknown): boolean =>
   e instanceof EtcdHttpError || e instanceof EtcdUnreachableError || e instanceof EtcdAllEndpointsFailedError;
 
 /** Writes a canary through `fromDc` (its proxy, or its local client port) and waits until it shows in `toDc`. */
-export async function checkReplicationFlows(env: ActionEnv, fromDc: string, toDc: string, runId: string, timeoutMs = 15_000, via: EtcdVia = 'proxy'): Promise<string> {
+export async function checkReplicationFlows(
+  env: ActionEnv,
+  fromDc: string,
+  toDc: string,
+  runId: string,
+  timeoutMs = 15_000,
+  via: EtcdVia = 'proxy',
+): Promise<string> {
   const config = env.config();
   const key = config.proxy?.canaryKey ?? '/galley/canary';
   const value = `replication check of run ${runId} at ${new Date().toISOString()}`;
-  await waitUntil({ what: `a write through ${fromDc}`, probe: () => etcdOf(env, clusterOfDatacenter(config, fromDc), via).set(key, value), timeoutMs: 10_000, retryOn: transientEtcd, signal: env.signal, timeoutError: (m) => new CheckError(m) });
+  await waitUntil({
+    what: `a write through ${fromDc}`,
+    probe: () => etcdOf(env, clusterOfDatacenter(config, fromDc), via).set(key, value),
+    timeoutMs: 10_000,
+    retryOn: transientEtcd,
+    signal: env.signal,
+    timeoutError: (m) => new CheckError(m),
+  });
   const dst = etcdOf(env, clusterOfDatacenter(config, toDc), 'local');
   await waitUntil({
     what: `a write through ${fromDc} (${key}) reaching ${toDc}`,
-    probe: () => dst.get(key).then((x) => x.node.value, () => undefined),
+    probe: () =>
+      dst.get(key).then(
+        (x) => x.node.value,
+        () => undefined,
+      ),
     until: (seen) => seen === value,
     timeoutMs,
     intervalMs: 50,
     maxIntervalMs: 200,
     signal: env.signal,
-    timeoutError: () => new CheckError(`a write through ${fromDc} (${key}) did not reach ${toDc} within ${timeoutMs / 1000}s: replication ${fromDc} → ${toDc} does not flow`),
+    timeoutError: () =>
+      new CheckError(
+        `a write through ${fromDc} (${key}) did not reach ${toDc} within ${timeoutMs / 1000}s: replication ${fromDc} → ${toDc} does not flow`,
+      ),
   });
   return `a write through ${fromDc} reached ${toDc}`;
 }
 
 /** How far replication `sourceDc` → `replicaDc` is behind: the source's etcd index minus the index the mirror recorded in the replica. */
-export async function replicationLag(env: ActionEnv, sourceDc: string, replicaDc: string): Promise<{ sourceIndex: number; applied: number | undefined; lag: number }> {
+export async function replicationLag(
+  env: ActionEnv,
+  sourceDc: string,
+  replicaDc: string,
+): Promise<{ sourceIndex: number; applied: number | undefined; lag: number }> {
   const config = env.config();
   const r = replication(config);
   const [sourceIndex, applied] = await Promise.all([
     etcdIndexOf(env, clusterOfDatacenter(config, sourceDc)),
     etcdOf(env, clusterOfDatacenter(config, replicaDc), 'local')
       .get(replicationIndexKey(r.dstPrefix), { quorum: true })
-      .then((x) => Number(x.node.value), (e) => (e instanceof EtcdKeyNotFoundError ? undefined : Promise.reject(e))),
+      .then(
+        (x) => Number(x.node.value),
+        (e) => (e instanceof EtcdKeyNotFoundError ? undefined : Promise.reject(e)),
+      ),
   ]);
-  return { sourceIndex, applied, lag: applied === undefined || Number.isNaN(applied) ? Number.POSITIVE_INFINITY : Math.max(0, sourceIndex - applied) };
+  return {
+    sourceIndex,
+    applied,
+    lag:
+      applied === undefined || Number.isNaN(applied)
+        ? Number.POSITIVE_INFINITY
+        : Math.max(0, sourceIndex - applied),
+  };
 }
 
 /**
@@ -117,8 +180,19 @@ export async function replicationLag(env: ActionEnv, sourceDc: string, replicaDc
  * recorded index reached the source's index as read now, and the replicated prefixes compare
  * equal. The proof a rollback needs before it gives the writes back to the other side.
  */
-export async function checkCaughtUp(env: ActionEnv, sourceDc: string, replicaDc: string, timeoutMs = 15_000): Promise<string> {
-  const target = await waitUntil({ what: `${sourceDc}'s etcd index`, probe: () => etcdIndexOf(env, clusterOfDatacenter(env.config(), sourceDc)), timeoutMs: 10_000, retryOn: transientEtcd, signal: env.signal });
+export async function checkCaughtUp(
+  env: ActionEnv,
+  sourceDc: string,
+  replicaDc: string,
+  timeoutMs = 15_000,
+): Promise<string> {
+  const target = await waitUntil({
+    what: `${sourceDc}'s etcd index`,
+    probe: () => etcdIndexOf(env, clusterOfDatacenter(env.config(), sourceDc)),
+    timeoutMs: 10_000,
+    retryOn: transientEtcd,
+    signal: env.signal,
+  });
   let last: Awaited<ReturnType<typeof replicationLag>> | undefined;
   await waitUntil({
     what: `replication ${sourceDc} → ${replicaDc} caught up to index ${target}`,
@@ -130,21 +204,35 @@ export async function checkCaughtUp(env: ActionEnv, sourceDc: string, replicaDc:
     retryOn: transientEtcd,
     signal: env.signal,
     timeoutError: () =>
-      new CheckError(`replication ${sourceDc} → ${replicaDc} did not catch up to ${sourceDc}'s index ${target} within ${timeoutMs / 1000}s (it recorded ${last?.applied ?? 'nothing'})`, {
-        suggestions: ['cookbook etcd.status: is etcdmirror running, is it lagging, did it stop on an inconsistency?'],
-      }),
+      new CheckError(
+        `replication ${sourceDc} → ${replicaDc} did not catch up to ${sourceDc}'s index ${target} within ${timeoutMs / 1000}s (it recorded ${last?.applied ?? 'nothing'})`,
+        {
+          suggestions: [
+            'cookbook etcd.status: is etcdmirror running, is it lagging, did it stop on an inconsistency?',
+          ],
+        },
+      ),
   });
   const held = await checkReplicaHoldsSource(env, sourceDc, replicaDc);
   return `${held}; replication caught up to index ${target}`;
 }
 
 /** Fails unless replication `sourceDc` → `replicaDc` runs with its lag under `maxLag` events (read-only; retried for a few seconds). */
-export async function checkReplicationRunning(env: ActionEnv, sourceDc: string, replicaDc: string, maxLag: number, timeoutMs = 5000): Promise<string> {
+export async function checkReplicationRunning(
+  env: ActionEnv,
+  sourceDc: string,
+  replicaDc: string,
+  maxLag: number,
+  timeoutMs = 5000,
+): Promise<string> {
   const config = env.config();
   const m = replication(config).mirrors[replicaDc];
   if (!m) throw new CheckError(`no mirror into ${replicaDc} in ${config.file} (replication.mirrors)`);
   const active = await unitState(env, m.host, m.unit);
-  if (active !== 'active') throw new CheckError(`${m.unit} on ${m.host} is ${active}: replication ${sourceDc} → ${replicaDc} is not running`);
+  if (active !== 'active')
+    throw new CheckError(
+      `${m.unit} on ${m.host} is ${active}: replication ${sourceDc} → ${replicaDc} is not running`,
+    );
   let last: Awaited<ReturnType<typeof replicationLag>> | undefined;
   await waitUntil({
     what: `replication ${sourceDc} → ${replicaDc} with a lag under ${maxLag}`,
@@ -156,9 +244,12 @@ export async function checkReplicationRunning(env: ActionEnv, sourceDc: string, 
     retryOn: transientEtcd,
     signal: env.signal,
     timeoutError: () =>
-      new CheckError(`replication ${sourceDc} → ${replicaDc} is ${last?.lag ?? '?'} events behind (bound ${maxLag}, replication.max_lag): ${m.unit} on ${m.host} is stalled or slow`, {
-        suggestions: ['cookbook etcd.status; look at the unit\'s log on ' + m.host],
-      }),
+      new CheckError(
+        `replication ${sourceDc} → ${replicaDc} is ${last?.lag ?? '?'} events behind (bound ${maxLag}, replication.max_lag): ${m.unit} on ${m.host} is stalled or slow`,
+        {
+          suggestions: ["cookbook etcd.status; look at the unit's log on " + m.host],
+        },
+      ),
   });
   return `${m.unit} on ${m.host} active, ${last?.lag ?? 0} events behind`;
 }
@@ -188,7 +279,16 @@ export const startReplication = defineAction<StartReplicationParams, MirrorState
   kind: 'replication.start',
   describe: (p) => `${p.host}: start ${p.unit} (replication ${p.sourceDc} → ${p.replicaDc})`,
   observe: async (p, env) => ({ active: await unitState(env, p.host, p.unit) }),
-  plan: (p, b) => (b.active === 'active' ? [] : [{ subject: `${p.host} ${p.unit}`, from: b.active, to: `active, replicating ${p.sourceDc} → ${p.replicaDc}` }]),
+  plan: (p, b) =>
+    b.active === 'active'
+      ? []
+      : [
+          {
+            subject: `${p.host} ${p.unit}`,
+            from: b.active,
+            to: `active, replicating ${p.sourceDc} → ${p.replicaDc}`,
+          },
+        ],
   resource: (p) => `unit:${p.host}:${p.unit}`,
   after: () => ({ active: 'active' }),
   async apply(p, _b, env) {
@@ -205,7 +305,9 @@ export const startReplication = defineAction<StartReplicationParams, MirrorState
     } catch (e) {
       throw new GuardError(
         `stopping replication ${p.sourceDc} → ${p.replicaDc} now would lose writes ${p.sourceDc} acknowledged: ${e instanceof Error ? e.message : String(e)}`,
-        [`repair replication into ${p.replicaDc} (cookbook etcd.status; ${p.unit} on ${p.host}), then run the rollback again`],
+        [
+          `repair replication into ${p.replicaDc} (cookbook etcd.status; ${p.unit} on ${p.host}), then run the rollback again`,
+        ],
       );
     }
   },
@@ -214,7 +316,8 @@ export const startReplication = defineAction<StartReplicationParams, MirrorState
   },
   async verifyUndo(p, b, env) {
     const now = await unitState(env, p.host, p.unit);
-    if ((now === 'active') !== (b.active === 'active')) throw new CheckError(`${p.unit} on ${p.host} is ${now}, expected ${b.active}`);
+    if ((now === 'active') !== (b.active === 'active'))
+      throw new CheckError(`${p.unit} on ${p.host} is ${now}, expected ${b.active}`);
   },
   comparable: (s) => s.active === 'active',
 });
@@ -230,7 +333,10 @@ interface IndexState {
  * etcd index (read when applied). Written on the local client port, which the read-only
  * proxy does not guard (as the runbook does with curl on :2379). Undo restores the old value.
  */
-export const setReplicationIndex = defineAction<{ cluster: string; key: string; sourceCluster: string }, IndexState>({
+export const setReplicationIndex = defineAction<
+  { cluster: string; key: string; sourceCluster: string },
+  IndexState
+>({
   kind: 'replication.set-index',
   describe: (p) => `${p.cluster}: set ${p.key} to ${p.sourceCluster}'s etcd index`,
   async observe(p, env) {
@@ -246,23 +352,40 @@ export const setReplicationIndex = defineAction<{ cluster: string; key: string; 
   plan: (p, b) =>
     b.exists && b.value === String(b.sourceIndex)
       ? []
-      : [{ subject: `${p.cluster}:${p.key}`, from: b.exists ? String(b.value) : 'absent', to: `${p.sourceCluster}'s etcd index`, detail: `now ${b.sourceIndex}` }],
+      : [
+          {
+            subject: `${p.cluster}:${p.key}`,
+            from: b.exists ? String(b.value) : 'absent',
+            to: `${p.sourceCluster}'s etcd index`,
+            detail: `now ${b.sourceIndex}`,
+          },
+        ],
   async apply(p, _b, env) {
     const index = await etcdIndexOf(env, p.sourceCluster);
     await etcdOf(env, p.cluster, 'local').set(p.key, String(index));
   },
   async verify(p, _b, env) {
     const r = await etcdOf(env, p.cluster, 'local').get(p.key, { quorum: true });
-    if (!/^\d+$/.test(r.node.value ?? '')) throw new CheckError(`${p.cluster}:${p.key} holds ${JSON.stringify(r.node.value)}, not an index`);
+    if (!/^\d+$/.test(r.node.value ?? ''))
+      throw new CheckError(`${p.cluster}:${p.key} holds ${JSON.stringify(r.node.value)}, not an index`);
   },
   async undo(p, b, env) {
     const c = etcdOf(env, p.cluster, 'local');
     if (b.exists) await c.set(p.key, b.value ?? '');
-    else await c.delete(p.key).catch((e) => (e instanceof EtcdKeyNotFoundError ? undefined : Promise.reject(e)));
+    else
+      await c.delete(p.key).catch((e) => (e instanceof EtcdKeyNotFoundError ? undefined : Promise.reject(e)));
   },
   comparable: (s) => ({ exists: s.exists, value: s.value }),
   async verifyUndo(p, b, env) {
-    const now = await etcdOf(env, p.cluster, 'local').get(p.key).then((r) => r.node.value, () => undefined);
-    if ((b.exists ? b.value : undefined) !== now) throw new CheckError(`${p.cluster}:${p.key} is ${JSON.stringify(now)}, expected ${JSON.stringify(b.value)}`);
+    const now = await etcdOf(env, p.cluster, 'local')
+      .get(p.key)
+      .then(
+        (r) => r.node.value,
+        () => undefined,
+      );
+    if ((b.exists ? b.value : undefined) !== now)
+      throw new CheckError(
+        `${p.cluster}:${p.key} is ${JSON.stringify(now)}, expected ${JSON.stringify(b.value)}`,
+      );
   },
 });

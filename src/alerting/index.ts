@@ -54,9 +54,13 @@ export function formatMatcher(m: Matcher): string {
 /** Parses `name=value`, `name=~regex`, `name!=value`, `name!~regex` (value optionally double-quoted). */
 export function parseMatcher(text: string): Matcher {
   const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$/.exec(text);
-  if (!m) throw new AlertingError(`"${text}" is not a matcher such as alertname=EtcdReplicationDown or host=~"conf1.*"`);
+  if (!m)
+    throw new AlertingError(
+      `"${text}" is not a matcher such as alertname=EtcdReplicationDown or host=~"conf1.*"`,
+    );
   const raw = m[3]!;
-  const value = raw.startsWith('"') && raw.endsWith('"') && raw.length >= 2 ? (JSON.parse(raw) as string) : raw;
+  const value =
+    raw.startsWith('"') && raw.endsWith('"') && raw.length >= 2 ? (JSON.parse(raw) as string) : raw;
   return { name: m[1]!, value, isRegex: m[2]!.includes('~'), isEqual: !m[2]!.startsWith('!') };
 }
 
@@ -83,22 +87,37 @@ export function sameMatchers(a: Matcher[], b: Matcher[]): boolean {
 
 type FetchLike = typeof fetch;
 
-async function request(server: string, url: string, init: RequestInit & { timeoutMs: number; fetchImpl?: FetchLike }): Promise<unknown> {
+async function request(
+  server: string,
+  url: string,
+  init: RequestInit & { timeoutMs: number; fetchImpl?: FetchLike },
+): Promise<unknown> {
   const doFetch = init.fetchImpl ?? fetch;
   let res: Response;
   try {
     res = await doFetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs) });
   } catch (e) {
-    const why = (e as Error).name === 'TimeoutError' ? `no answer within ${init.timeoutMs} ms` : ((e as { cause?: Error }).cause?.message ?? (e as Error).message);
-    throw new AlertingError(`${server} at ${url}: ${why}`, { suggestions: [`check that ${server} runs and that alerting.* in the environment file points at it`], cause: e });
+    const why =
+      (e as Error).name === 'TimeoutError'
+        ? `no answer within ${init.timeoutMs} ms`
+        : ((e as { cause?: Error }).cause?.message ?? (e as Error).message);
+    throw new AlertingError(`${server} at ${url}: ${why}`, {
+      suggestions: [`check that ${server} runs and that alerting.* in the environment file points at it`],
+      cause: e,
+    });
   }
   const text = await res.text();
-  if (!res.ok) throw new AlertingError(`${server} answered ${res.status} to ${init.method ?? 'GET'} ${url}: ${text.trim().slice(0, 300)}`);
+  if (!res.ok)
+    throw new AlertingError(
+      `${server} answered ${res.status} to ${init.method ?? 'GET'} ${url}: ${text.trim().slice(0, 300)}`,
+    );
   if (!text) return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new AlertingError(`${server} answered ${url} with something that is not JSON: ${text.slice(0, 200)}`);
+    throw new AlertingError(
+      `${server} answered ${url} with something that is not JSON: ${text.slice(0, 200)}`,
+    );
   }
 }
 
@@ -111,13 +130,21 @@ export class AlertmanagerClient {
   ) {}
 
   #get(path: string): Promise<unknown> {
-    return request('Alertmanager', `${this.url}${path}`, { timeoutMs: this.timeoutMs, fetchImpl: this.fetchImpl });
+    return request('Alertmanager', `${this.url}${path}`, {
+      timeoutMs: this.timeoutMs,
+      fetchImpl: this.fetchImpl,
+    });
   }
 
   /** Creates a silence; returns its id. */
   async createSilence(s: NewSilence): Promise<string> {
     const body = {
-      matchers: s.matchers.map((m) => ({ name: m.name, value: m.value, isRegex: m.isRegex, isEqual: m.isEqual !== false })),
+      matchers: s.matchers.map((m) => ({
+        name: m.name,
+        value: m.value,
+        isRegex: m.isRegex,
+        isEqual: m.isEqual !== false,
+      })),
       startsAt: s.startsAt.toISOString(),
       endsAt: s.endsAt.toISOString(),
       createdBy: s.createdBy,
@@ -146,28 +173,47 @@ export class AlertmanagerClient {
 
   /** Expires a silence (Alertmanager keeps it, expired, for its retention). */
   async expireSilence(id: string): Promise<void> {
-    await request('Alertmanager', `${this.url}/api/v2/silence/${encodeURIComponent(id)}`, { method: 'DELETE', timeoutMs: this.timeoutMs, fetchImpl: this.fetchImpl });
+    await request('Alertmanager', `${this.url}/api/v2/silence/${encodeURIComponent(id)}`, {
+      method: 'DELETE',
+      timeoutMs: this.timeoutMs,
+      fetchImpl: this.fetchImpl,
+    });
   }
 
   /** Alerts Alertmanager holds that match (server-side filter), silenced ones included. */
   async listAlerts(matchers: Matcher[] = []): Promise<Alert[]> {
-    const q = matchers.map((m) => `filter=${encodeURIComponent(`${m.name}${m.isEqual === false ? '!' : '='}${m.isRegex ? '~' : ''}${JSON.stringify(m.value)}`)}`).join('&');
+    const q = matchers
+      .map(
+        (m) =>
+          `filter=${encodeURIComponent(`${m.name}${m.isEqual === false ? '!' : '='}${m.isRegex ? '~' : ''}${JSON.stringify(m.value)}`)}`,
+      )
+      .join('&');
     const r = await this.#get(`/api/v2/alerts${q ? `?${q}` : ''}`);
     if (!Array.isArray(r)) return [];
-    return r.map((a: { labels?: Record<string, string>; status?: { state?: string; silencedBy?: string[] } }) => ({
-      labels: a.labels ?? {},
-      state: a.status?.state ?? 'unknown',
-      silencedBy: a.status?.silencedBy ?? [],
-    }));
+    return r.map(
+      (a: { labels?: Record<string, string>; status?: { state?: string; silencedBy?: string[] } }) => ({
+        labels: a.labels ?? {},
+        state: a.status?.state ?? 'unknown',
+        silencedBy: a.status?.silencedBy ?? [],
+      }),
+    );
   }
 }
 
 function toSilence(raw: unknown): Silence {
   const s = raw as Partial<Silence> & { status?: { state?: SilenceState }; matchers?: Matcher[] };
-  if (!s || typeof s.id !== 'string') throw new AlertingError(`Alertmanager returned something that is not a silence: ${JSON.stringify(raw).slice(0, 200)}`);
+  if (!s || typeof s.id !== 'string')
+    throw new AlertingError(
+      `Alertmanager returned something that is not a silence: ${JSON.stringify(raw).slice(0, 200)}`,
+    );
   return {
     id: s.id,
-    matchers: (s.matchers ?? []).map((m) => ({ name: m.name, value: m.value, isRegex: m.isRegex, isEqual: m.isEqual !== false })),
+    matchers: (s.matchers ?? []).map((m) => ({
+      name: m.name,
+      value: m.value,
+      isRegex: m.isRegex,
+      isEqual: m.isEqual !== false,
+    })),
     startsAt: s.startsAt ?? '',
     endsAt: s.endsAt ?? '',
     createdBy: s.createdBy ?? '',
@@ -186,19 +232,26 @@ export class PrometheusClient {
 
   /** An instant query; returns the vector's label sets and values. */
   async query(expr: string): Promise<{ labels: Record<string, string>; value: number }[]> {
-    const r = (await request('Prometheus', `${this.url}/api/v1/query?query=${encodeURIComponent(expr)}`, { timeoutMs: this.timeoutMs, fetchImpl: this.fetchImpl })) as {
+    const r = (await request('Prometheus', `${this.url}/api/v1/query?query=${encodeURIComponent(expr)}`, {
+      timeoutMs: this.timeoutMs,
+      fetchImpl: this.fetchImpl,
+    })) as {
       status?: string;
       error?: string;
       data?: { resultType?: string; result?: { metric: Record<string, string>; value: [number, string] }[] };
     };
-    if (r?.status !== 'success') throw new AlertingError(`Prometheus refused the query ${expr}: ${r?.error ?? 'no reason given'}`);
-    if (r.data?.resultType !== 'vector') throw new AlertingError(`Prometheus answered ${expr} with a ${r.data?.resultType}, not a vector`);
+    if (r?.status !== 'success')
+      throw new AlertingError(`Prometheus refused the query ${expr}: ${r?.error ?? 'no reason given'}`);
+    if (r.data?.resultType !== 'vector')
+      throw new AlertingError(`Prometheus answered ${expr} with a ${r.data?.resultType}, not a vector`);
     return (r.data.result ?? []).map((x) => ({ labels: x.metric, value: Number(x.value[1]) }));
   }
 
   /** Alerts that fire now (Prometheus' ALERTS series) and match every matcher. */
   async firingAlerts(matchers: Matcher[]): Promise<Alert[]> {
-    const rows = await this.query(`ALERTS${promSelector([{ name: 'alertstate', value: 'firing', isRegex: false }, ...matchers])}`);
+    const rows = await this.query(
+      `ALERTS${promSelector([{ name: 'alertstate', value: 'firing', isRegex: false }, ...matchers])}`,
+    );
     return rows.map((r) => ({ labels: r.labels, state: 'firing' }));
   }
 }

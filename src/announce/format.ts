@@ -37,7 +37,9 @@ export function salMessage(r: AuditRecord): string {
   const desc = runDescription(r);
   if (r.event === 'START') return redact(`START - Cookbook ${r.cookbook}${desc ? ` ${desc}` : ''}`);
   const took = r.durationMs !== undefined ? ` in ${formatTook(r.durationMs)}` : '';
-  return redact(`END (${salStatus(r.exitCode)}) - Cookbook ${r.cookbook} (exit_code=${r.exitCode})${desc ? ` ${desc}` : ''}${took}`);
+  return redact(
+    `END (${salStatus(r.exitCode)}) - Cookbook ${r.cookbook} (exit_code=${r.exitCode})${desc ? ` ${desc}` : ''}${took}`,
+  );
 }
 
 /** IRC lines are at most 512 bytes with the command: keep the text well under. */
@@ -80,7 +82,18 @@ export function webhookPayload(r: AuditRecord, now = new Date()): Record<string,
 }
 
 /** The "waiting for input" notice (not a SAL entry: no `!log`). */
-export function waitingMessage(o: { user: string; host: string; cookbook?: string; runId?: string; waitedMs: number; question: string }): string {
+export function waitingMessage(o: {
+  user: string;
+  host: string;
+  cookbook?: string;
+  runId?: string;
+  waitedMs: number;
+  question: string;
+}): string {
   const run = o.cookbook ? ` in cookbook ${o.cookbook}${o.runId ? ` (run ${o.runId})` : ''}` : '';
-  return truncateBytes(redact(`${o.user}@${o.host} is waiting for input for ${formatTook(o.waitedMs)}${run}: ${o.question}`).replace(/[\r\n]+/g, ' '));
+  return truncateBytes(
+    redact(
+      `${o.user}@${o.host} is waiting for input for ${formatTook(o.waitedMs)}${run}: ${o.question}`,
+    ).replace(/[\r\n]+/g, ' '),
+  );
 }

@@ -85,7 +85,14 @@ export class Announcer implements AuditLog {
   /** Announces that a prompt has waited `waitedMs` for an answer (live runs only). */
   waitingForInput(question: string, waitedMs: number): void {
     if (this.#current?.dryRun) return;
-    const text = waitingMessage({ user: currentUser(), host: hostname(), cookbook: this.#current?.cookbook, runId: this.#current?.runId, waitedMs, question });
+    const text = waitingMessage({
+      user: currentUser(),
+      host: hostname(),
+      cookbook: this.#current?.cookbook,
+      runId: this.#current?.runId,
+      waitedMs,
+      question,
+    });
     for (const sink of this.#o.sinks) this.#send(sink, (signal) => sink.notify(text, signal));
   }
 
@@ -94,7 +101,11 @@ export class Announcer implements AuditLog {
       .catch((e: unknown) => {
         if (this.#reported.has(sink.name)) return;
         this.#reported.add(sink.name);
-        this.#o.warn(redact(`WARNING: announcing to ${sink.name} failed: ${(e as Error).message} (the run goes on; further failures of this sink are not reported)`));
+        this.#o.warn(
+          redact(
+            `WARNING: announcing to ${sink.name} failed: ${(e as Error).message} (the run goes on; further failures of this sink are not reported)`,
+          ),
+        );
       })
       .finally(() => this.#pending.delete(p));
     this.#pending.add(p);
@@ -117,6 +128,14 @@ export function sinksFromConfig(a: AnnounceConfig | undefined): AnnounceSink[] {
 }
 
 /** The CLI's audit log: the audit file (unless `announce.audit_file: false`) and the configured sinks. */
-export function announcerFor(a: AnnounceConfig | undefined, auditFile: string, warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Announcer {
-  return new Announcer({ audit: a?.auditFile === false ? undefined : fileAuditLog(auditFile), sinks: sinksFromConfig(a), warn });
+export function announcerFor(
+  a: AnnounceConfig | undefined,
+  auditFile: string,
+  warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Announcer {
+  return new Announcer({
+    audit: a?.auditFile === false ? undefined : fileAuditLog(auditFile),
+    sinks: sinksFromConfig(a),
+    warn,
+  });
 }

@@ -23,7 +23,12 @@ export interface AnnounceSink {
 /** POSTs each announcement as JSON; anything but a 2xx answer is a failure. */
 export function webhookSink(o: { url: string; timeoutMs: number; fetchImpl?: typeof fetch }): AnnounceSink {
   const post = async (body: unknown, signal: AbortSignal) => {
-    const res = await (o.fetchImpl ?? fetch)(o.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+    const res = await (o.fetchImpl ?? fetch)(o.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal,
+    });
     await res.arrayBuffer().catch(() => undefined);
     if (!res.ok) throw new Error(`answered ${res.status} ${res.statusText}`);
   };
@@ -31,20 +36,31 @@ export function webhookSink(o: { url: string; timeoutMs: number; fetchImpl?: typ
     name: `webhook ${redact(o.url)}`,
     timeoutMs: o.timeoutMs,
     announce: (r, signal) => post(webhookPayload(r), signal),
-    notify: (text, signal) => post({ event: 'WAITING', time: new Date().toISOString(), message: redact(text) }, signal),
+    notify: (text, signal) =>
+      post({ event: 'WAITING', time: new Date().toISOString(), message: redact(text) }, signal),
   };
 }
 
 /** Writes to a local syslog socket (`/dev/log` by default) with `logger`, tag and facility from the config. */
-export function syslogSink(o: { socket: string; tag: string; facility: string; timeoutMs?: number }): AnnounceSink {
+export function syslogSink(o: {
+  socket: string;
+  tag: string;
+  facility: string;
+  timeoutMs?: number;
+}): AnnounceSink {
   const send = async (text: string, signal: AbortSignal) => {
-    const r = await execa('logger', ['--socket-errors=on', '-u', o.socket, '-t', o.tag, '-p', `${o.facility}.notice`, '--', redact(text)], {
-      reject: false,
-      cancelSignal: signal,
-      stdin: 'ignore',
-    });
+    const r = await execa(
+      'logger',
+      ['--socket-errors=on', '-u', o.socket, '-t', o.tag, '-p', `${o.facility}.notice`, '--', redact(text)],
+      {
+        reject: false,
+        cancelSignal: signal,
+        stdin: 'ignore',
+      },
+    );
     if (r.isCanceled) throw new Error('cancelled');
-    if (r.exitCode !== 0) throw new Error(`logger exited ${r.exitCode}: ${`${r.stderr}`.trim() || 'no message'}`);
+    if (r.exitCode !== 0)
+      throw new Error(`logger exited ${r.exitCode}: ${`${r.stderr}`.trim() || 'no message'}`);
   };
   return {
     name: `syslog ${o.socket}`,
@@ -60,7 +76,13 @@ export function syslogSink(o: { socket: string; tag: string; facility: string; t
  * taken), joins, PRIVMSGs, and quits. One connection per message: a run may last hours and
  * must not keep a connection that needs PONGs.
  */
-export function ircSink(o: { server: string; port: number; channel: string; nick: string; timeoutMs: number }): AnnounceSink {
+export function ircSink(o: {
+  server: string;
+  port: number;
+  channel: string;
+  nick: string;
+  timeoutMs: number;
+}): AnnounceSink {
   const say = (text: string, signal: AbortSignal) =>
     new Promise<void>((resolve, reject) => {
       const sock = connect({ host: o.server, port: o.port });
@@ -106,11 +128,14 @@ export function ircSink(o: { server: string; port: number; channel: string; nick
             send(`PRIVMSG ${o.channel} :${text}`);
             send('QUIT :announced');
           } else if (cmd === 'ERROR') return sent ? finish() : finish(new Error(`the server said: ${line}`));
-          else if (/^[45]\d\d$/.test(cmd) && cmd !== '422') return finish(new Error(`the server refused: ${line}`));
+          else if (/^[45]\d\d$/.test(cmd) && cmd !== '422')
+            return finish(new Error(`the server refused: ${line}`));
         }
       });
       sock.on('error', (e) => finish(e));
-      sock.on('close', () => (sent ? finish() : finish(new Error('the server closed the connection before the message was sent'))));
+      sock.on('close', () =>
+        sent ? finish() : finish(new Error('the server closed the connection before the message was sent')),
+      );
     });
   return {
     name: `irc ${o.server}:${o.port} ${o.channel}`,

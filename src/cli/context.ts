@@ -48,7 +48,8 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
     waitingForInputAfterMs: config?.announce?.waitingForInputAfterMs,
     // Locks live in etcd, in every cluster (see runLockManager); else in files.
     locks: async (env) => {
-      if (!config || !Object.keys(config.etcd.clusters).length) return new FileLockManager(join(stateDir, 'locks'));
+      if (!config || !Object.keys(config.etcd.clusters).length)
+        return new FileLockManager(join(stateDir, 'locks'));
       const etcd = await import('../etcd/index.js');
       return etcd.runLockManager(config, env);
     },
@@ -59,7 +60,10 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
 export function terminalRunOptions(
   ctx: CliContext,
   out: Output = process.stdout,
-): Pick<RunOptions, 'configFile' | 'loadConfig' | 'stateDir' | 'audit' | 'locks' | 'prompter' | 'out' | 'errOut' | 'log'> {
+): Pick<
+  RunOptions,
+  'configFile' | 'loadConfig' | 'stateDir' | 'audit' | 'locks' | 'prompter' | 'out' | 'errOut' | 'log'
+> {
   return {
     configFile: ctx.configFile,
     loadConfig: ctx.loadConfig,
@@ -69,7 +73,9 @@ export function terminalRunOptions(
     prompter:
       ctx.waitingForInputAfterMs === undefined
         ? terminalPrompter()
-        : waitingPrompter(terminalPrompter(), ctx.waitingForInputAfterMs, (q, ms) => ctx.audit.waitingForInput(q, ms)),
+        : waitingPrompter(terminalPrompter(), ctx.waitingForInputAfterMs, (q, ms) =>
+            ctx.audit.waitingForInput(q, ms),
+          ),
     out,
     errOut: process.stderr,
     log: streamLogger(process.stderr),

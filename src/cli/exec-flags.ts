@@ -24,7 +24,8 @@ export const EXEC_FLAGS = {
   'batch-size': {
     type: 'string',
     char: 'b',
-    description: 'hosts at once: a number or a percentage (10%); all by default. A batch waits for its slowest host',
+    description:
+      'hosts at once: a number or a percentage (10%); all by default. A batch waits for its slowest host',
   },
   'batch-sleep': { type: 'string', char: 's', description: 'pause between batches, with a unit (10s)' },
   'success-threshold': {
@@ -43,7 +44,7 @@ export const EXEC_FLAGS = {
     description:
       'SSH handshakes in flight at once (a new one starts as soon as one ends); default ssh.fanout, else a window that ' +
       'adapts to how fast the hosts complete handshakes (16 at first, 4 to 256). ' +
-      'Each host\'s connect timeout counts from its own handshake',
+      "Each host's connect timeout counts from its own handshake",
   },
   json: { type: 'boolean', description: 'print the results as JSON' },
   'dry-run': {
@@ -61,4 +62,6 @@ export const EXEC_FLAGS = {
 export type ExecFlagName = keyof typeof EXEC_FLAGS;
 
 /** Parsed flag values, by flag name (absent: not given). */
-export type ExecFlagValues = { [K in ExecFlagName]?: (typeof EXEC_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+export type ExecFlagValues = {
+  [K in ExecFlagName]?: (typeof EXEC_FLAGS)[K]['type'] extends 'boolean' ? boolean : string;
+};

@@ -44,7 +44,8 @@ export interface AdHocIo {
 /** Parses `--fanout`: a whole number of handshakes in flight, from 1. */
 export function parseFanout(raw: string): number {
   const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!(n >= 1 && n <= 10_000)) throw new UsageError(`invalid fan-out "${raw}": give a whole number of hosts from 1 to 10000 (64)`);
+  if (!(n >= 1 && n <= 10_000))
+    throw new UsageError(`invalid fan-out "${raw}": give a whole number of hosts from 1 to 10000 (64)`);
   return n;
 }
 
@@ -145,7 +146,10 @@ export function requestFromFlags(hosts: string, command: string[], flags: ExecFl
 
 /** The table of ./exec-flags.ts as node:util parseArgs options. */
 const PARSE_OPTIONS = Object.fromEntries(
-  Object.entries(EXEC_FLAGS).map(([name, f]) => [name, { type: f.type, ...('char' in f ? { short: f.char } : {}) }]),
+  Object.entries(EXEC_FLAGS).map(([name, f]) => [
+    name,
+    { type: f.type, ...('char' in f ? { short: f.char } : {}) },
+  ]),
 ) as Record<string, { type: 'string' | 'boolean'; short?: string }>;
 
 /** Turns `exec` arguments (`HOSTS [flags] -- CMD…`) into a request, as oclif would; throws on unknown flags. */
@@ -160,7 +164,12 @@ export function parseExecArgv(argv: readonly string[], env: NodeJS.ProcessEnv = 
     if (m && spec?.allowNo) negated.add(m[1]!);
     return !(m && spec?.allowNo);
   });
-  const { values, positionals } = parseArgs({ args, options: PARSE_OPTIONS, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: PARSE_OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
   const flags: Record<string, string | boolean | undefined> = { ...values };
   for (const name of negated) flags[name] = false;
   for (const [name, f] of Object.entries(EXEC_FLAGS)) {

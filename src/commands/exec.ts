@@ -5,7 +5,8 @@ import { EXEC_FLAGS } from '../cli/exec-flags.js';
 const flags = Object.fromEntries(
   Object.entries(EXEC_FLAGS).map(([name, f]) => {
     const common = { description: f.description, ...('char' in f ? { char: f.char as 'c' } : {}) };
-    if (f.type === 'boolean') return [name, Flags.boolean({ ...common, ...('allowNo' in f ? { allowNo: f.allowNo } : {}) })];
+    if (f.type === 'boolean')
+      return [name, Flags.boolean({ ...common, ...('allowNo' in f ? { allowNo: f.allowNo } : {}) })];
     return [name, Flags.string({ ...common, ...('env' in f ? { env: f.env } : {}) })];
   }),
 );

@@ -8,8 +8,16 @@ export default class Resume extends GalleyCommand {
   static override summary = 'Continue a failed or interrupted run from where it stopped.';
   static override description = `Runs the same cookbook with the same arguments. First the steps the journal records as done are observed again: if the world is no longer what the journal recorded (someone changed it by hand), resume refuses, shows the drift and changes nothing (exit 1). Undos journaled as failed are observed again too. Then the remaining steps are observed afresh, planned, confirmed and applied. A later rollback undoes the actions of every attempt.\n\n${EXIT_CODES_HELP}`;
   static override examples = ['<%= config.bin %> resume 20261122-030916-ece4'];
-  static override args = { run: Args.string({ description: 'run id (see `cookbook runs`)', required: true }) };
-  static override flags = { yes: runFlags.yes, config: runFlags.config, 'state-dir': runFlags['state-dir'], 'on-failure': runFlags['on-failure'], locks: runFlags.locks };
+  static override args = {
+    run: Args.string({ description: 'run id (see `cookbook runs`)', required: true }),
+  };
+  static override flags = {
+    yes: runFlags.yes,
+    config: runFlags.config,
+    'state-dir': runFlags['state-dir'],
+    'on-failure': runFlags['on-failure'],
+    locks: runFlags.locks,
+  };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Resume);

@@ -184,7 +184,9 @@ function secret(r: Reader): Secret {
   const file = r.child('file').optionalString();
   const env = r.child('env').optionalString();
   if (r.isObject() && (file === undefined) === (env === undefined)) {
-    r.problem('give exactly one of "file" (a path) or "env" (an environment variable name); secrets are never inline');
+    r.problem(
+      'give exactly one of "file" (a path) or "env" (an environment variable name); secrets are never inline',
+    );
   }
   return new Secret(file !== undefined ? { file } : { env: env ?? '' });
 }
@@ -208,11 +210,27 @@ function absolutePath(r: Reader, fallback: string): string {
 export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig; problems: string[] } {
   const problems: string[] = [];
   const root = Reader.root(raw, problems).object();
-  root.onlyKeys(['name', 'state_dir', 'audit_log', 'datacenters', 'hosts', 'aliases', 'ssh', 'etcd', 'replication', 'proxy', 'dns', 'alerting', 'announce', 'review']);
+  root.onlyKeys([
+    'name',
+    'state_dir',
+    'audit_log',
+    'datacenters',
+    'hosts',
+    'aliases',
+    'ssh',
+    'etcd',
+    'replication',
+    'proxy',
+    'dns',
+    'alerting',
+    'announce',
+    'review',
+  ]);
 
   const datacenters = root.child('datacenters').stringList();
   const dcKnown = (r: Reader, dc: string) => {
-    if (dc && !datacenters.includes(dc)) r.problem(`unknown datacenter "${dc}"; known: ${datacenters.join(', ')}`);
+    if (dc && !datacenters.includes(dc))
+      r.problem(`unknown datacenter "${dc}"; known: ${datacenters.join(', ')}`);
   };
 
   const hosts: Record<string, HostConfig> = {};
@@ -221,11 +239,13 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   for (const [name, h] of hostsR.entries()) {
     h.object();
     h.onlyKeys(['address', 'datacenter', 'roles', 'ssh_port']);
-    if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(name)) h.problem('host names may contain only letters, digits, dots and dashes');
+    if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(name))
+      h.problem('host names may contain only letters, digits, dots and dashes');
     const address = h.child('address').ipv4();
     const sshPort = h.child('ssh_port').integer(22, 1, 65535);
     const key = `${address}:${sshPort}`;
-    if (address && addresses.has(key)) h.child('address').problem(`${key} is also used by ${addresses.get(key)}`);
+    if (address && addresses.has(key))
+      h.child('address').problem(`${key} is also used by ${addresses.get(key)}`);
     addresses.set(key, name);
     const datacenter = h.child('datacenter').string();
     dcKnown(h.child('datacenter'), datacenter);
@@ -257,7 +277,22 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   const clusters: Record<string, EtcdClusterConfig> = {};
   for (const [name, c] of etcdR.child('clusters').object().entries()) {
     c.object();
-    c.onlyKeys(['datacenter', 'members', 'client_port', 'client_scheme', 'peer_port', 'proxy_port', 'srv_record', 'unit', 'data_dir', 'env_file', 'backup_dir', 'backup_keep', 'in_service', 'min_members']);
+    c.onlyKeys([
+      'datacenter',
+      'members',
+      'client_port',
+      'client_scheme',
+      'peer_port',
+      'proxy_port',
+      'srv_record',
+      'unit',
+      'data_dir',
+      'env_file',
+      'backup_dir',
+      'backup_keep',
+      'in_service',
+      'min_members',
+    ]);
     const datacenter = c.child('datacenter').string(name);
     dcKnown(c.child('datacenter'), datacenter);
     const membersR = c.child('members');
@@ -279,9 +314,12 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       backupDir: absolutePath(c.child('backup_dir'), '/srv/backup/etcd'),
       backupKeep: c.child('backup_keep').integer(7, 1, 1000),
       inService: c.child('in_service').boolean(true),
-      minMembers: c.child('min_members').integer(Math.floor(members.length / 2) + 1, 1, Math.max(1, members.length)),
+      minMembers: c
+        .child('min_members')
+        .integer(Math.floor(members.length / 2) + 1, 1, Math.max(1, members.length)),
     };
-    if (clusters[name]!.dataDir && !clusters[name]!.dataDir.startsWith('/')) c.child('data_dir').problem(`must be an absolute path, not "${clusters[name]!.dataDir}"`);
+    if (clusters[name]!.dataDir && !clusters[name]!.dataDir.startsWith('/'))
+      c.child('data_dir').problem(`must be an absolute path, not "${clusters[name]!.dataDir}"`);
   }
   const etcd: EtcdConfig = {
     caFile: etcdR.child('ca_file').optionalString(),
@@ -296,7 +334,16 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   let replication: ReplicationConfig | undefined;
   const replR = root.child('replication').optionalObject();
   if (replR) {
-    replR.onlyKeys(['master', 'src_prefix', 'dst_prefix', 'ignore_keys_regex', 'mirrors', 'rw_srv_record', 'max_lag', 'ttl_wait_max']);
+    replR.onlyKeys([
+      'master',
+      'src_prefix',
+      'dst_prefix',
+      'ignore_keys_regex',
+      'mirrors',
+      'rw_srv_record',
+      'max_lag',
+      'ttl_wait_max',
+    ]);
     const master = replR.child('master').string();
     dcKnown(replR.child('master'), master);
     const mirrors: Record<string, MirrorConfig> = {};
@@ -307,8 +354,14 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       const host = m.child('host').string();
       hostKnown(m.child('host'), host);
       const reloadCommand = command(m.child('reload_command'), ['reload-etcdmirror']);
-      if (m.child('reload_command').present && !reloadCommand.length) m.child('reload_command').problem('must name a command');
-      mirrors[dc] = { host, unit: m.child('unit').string(), metricsUrl: m.child('metrics_url').string(), reloadCommand };
+      if (m.child('reload_command').present && !reloadCommand.length)
+        m.child('reload_command').problem('must name a command');
+      mirrors[dc] = {
+        host,
+        unit: m.child('unit').string(),
+        metricsUrl: m.child('metrics_url').string(),
+        reloadCommand,
+      };
     }
     const ignore = replR.child('ignore_keys_regex').string('^/spicerack/locks/etcd');
     try {
@@ -324,7 +377,9 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       mirrors,
       rwSrvRecord: replR.child('rw_srv_record').string(),
       maxLagEvents: replR.child('max_lag').integer(100, 0),
-      ...(replR.child('ttl_wait_max').present ? { ttlWaitMaxMs: replR.child('ttl_wait_max').durationMs('0s') } : {}),
+      ...(replR.child('ttl_wait_max').present
+        ? { ttlWaitMaxMs: replR.child('ttl_wait_max').durationMs('0s') }
+        : {}),
     };
   }
 
@@ -338,7 +393,10 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       readOnlySwitch: {
         file: s.child('file').string(),
         readOnlyContent: s.child('read_only_content').string(),
-        readWriteContent: typeof s.child('read_write_content').value === 'string' ? (s.child('read_write_content').value as string) : '',
+        readWriteContent:
+          typeof s.child('read_write_content').value === 'string'
+            ? (s.child('read_write_content').value as string)
+            : '',
         reloadCommand: command(s.child('reload_command'), ['nginx', '-s', 'reload']),
       },
       canaryKey: proxyR.child('canary_key').string('/galley/canary'),
@@ -445,7 +503,19 @@ function parseAlerting(r: Reader): AlertingConfig | undefined {
 }
 
 /** Syslog facilities a sink may use. */
-const FACILITIES = ['user', 'daemon', 'auth', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'] as const;
+const FACILITIES = [
+  'user',
+  'daemon',
+  'auth',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
+] as const;
 
 function parseAnnounce(r: Reader): AnnounceConfig | undefined {
   const a = r.optionalObject();
@@ -458,7 +528,11 @@ function parseAnnounce(r: Reader): AnnounceConfig | undefined {
     const o = s.value === true ? undefined : s.object();
     o?.onlyKeys(['socket', 'tag', 'facility']);
     const facility = o ? o.child('facility').oneOf(FACILITIES, 'user') : 'user';
-    out.syslog = { socket: o?.child('socket').string('/dev/log') ?? '/dev/log', tag: o?.child('tag').string('galley') ?? 'galley', facility };
+    out.syslog = {
+      socket: o?.child('socket').string('/dev/log') ?? '/dev/log',
+      tag: o?.child('tag').string('galley') ?? 'galley',
+      facility,
+    };
   }
   const w = a.child('webhook').optionalObject();
   if (w) {
@@ -469,12 +543,25 @@ function parseAnnounce(r: Reader): AnnounceConfig | undefined {
   if (i) {
     i.onlyKeys(['server', 'port', 'channel', 'nick', 'timeout']);
     const channel = i.child('channel').string();
-    if (channel && !/^[#&][^\s,\x07]+$/.test(channel)) i.child('channel').problem(`"${channel}" is not an IRC channel (it starts with # and has no spaces or commas)`);
+    if (channel && !/^[#&][^\s,\x07]+$/.test(channel))
+      i.child('channel').problem(
+        `"${channel}" is not an IRC channel (it starts with # and has no spaces or commas)`,
+      );
     const nick = i.child('nick').string('galley');
-    if (!/^[A-Za-z_][A-Za-z0-9_-]{0,15}$/.test(nick)) i.child('nick').problem(`"${nick}" is not a valid IRC nick (a letter or _, then letters, digits, _ or -; at most 16)`);
-    out.irc = { server: i.child('server').string(), port: i.child('port').integer(6667, 1, 65535), channel, nick, timeoutMs: i.child('timeout').durationMs('5s') };
+    if (!/^[A-Za-z_][A-Za-z0-9_-]{0,15}$/.test(nick))
+      i.child('nick').problem(
+        `"${nick}" is not a valid IRC nick (a letter or _, then letters, digits, _ or -; at most 16)`,
+      );
+    out.irc = {
+      server: i.child('server').string(),
+      port: i.child('port').integer(6667, 1, 65535),
+      channel,
+      nick,
+      timeoutMs: i.child('timeout').durationMs('5s'),
+    };
   }
-  if (a.child('waiting_for_input_after').present) out.waitingForInputAfterMs = a.child('waiting_for_input_after').durationMs('5m');
+  if (a.child('waiting_for_input_after').present)
+    out.waitingForInputAfterMs = a.child('waiting_for_input_after').durationMs('5m');
   return out;
 }
 

@@ -134,17 +134,30 @@ export function defineAction<P, S>(definition: ActionDefinition<P, S>): (params:
  * Names an action and orders its undo before the undo of earlier actions that depend on it
  * (the switchover: "make TO read-write" is undone before "make FROM read-only" may be).
  */
-export function ordered<P, S>(action: Action<P, S>, o: { id: string; undoBefore?: readonly string[] }): Action<P, S> {
+export function ordered<P, S>(
+  action: Action<P, S>,
+  o: { id: string; undoBefore?: readonly string[] },
+): Action<P, S> {
   return { ...action, id: o.id, undoBefore: o.undoBefore };
 }
 
 /** Rebuilds an action from its journaled kind and parameters. */
-export function actionFromJournal(kind: string, params: unknown, order: { id?: string; undoBefore?: readonly string[] } = {}): AnyAction {
+export function actionFromJournal(
+  kind: string,
+  params: unknown,
+  order: { id?: string; undoBefore?: readonly string[] } = {},
+): AnyAction {
   const definition = registry.get(kind);
   if (!definition) {
     throw new Error(`unknown action kind "${kind}" in the journal: was the cookbook changed or removed?`);
   }
-  return { definition, params, summary: definition.describe(params), ...(order.id ? { id: order.id } : {}), ...(order.undoBefore ? { undoBefore: order.undoBefore } : {}) };
+  return {
+    definition,
+    params,
+    summary: definition.describe(params),
+    ...(order.id ? { id: order.id } : {}),
+    ...(order.undoBefore ? { undoBefore: order.undoBefore } : {}),
+  };
 }
 
 export function isReversible(action: AnyAction): boolean {

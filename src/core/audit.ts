@@ -46,7 +46,8 @@ export function formatAudit(r: AuditRecord, now = new Date()): string {
   ];
   if (r.approvedBy) parts.push(`approved_by=${q(r.approvedBy)}`);
   if (r.event === 'END') parts.push(`outcome=${r.outcome}`, `exit=${r.exitCode}`);
-  if (r.event === 'END' && r.durationMs !== undefined) parts.push(`took=${(r.durationMs / 1000).toFixed(1)}s`);
+  if (r.event === 'END' && r.durationMs !== undefined)
+    parts.push(`took=${(r.durationMs / 1000).toFixed(1)}s`);
   return redact(parts.join(' '));
 }
 

@@ -8,7 +8,12 @@ export type FailurePolicy = 'rollback' | 'abort';
 
 /** Whether an error means the operator stopped the run (a signal, or Ctrl-C in a question). */
 export function isInterruption(e: unknown, interrupts: Interrupts): boolean {
-  return e instanceof InterruptedError || e instanceof PromptInterrupted || e instanceof WaitAborted || interrupts.received !== undefined;
+  return (
+    e instanceof InterruptedError ||
+    e instanceof PromptInterrupted ||
+    e instanceof WaitAborted ||
+    interrupts.received !== undefined
+  );
 }
 
 export interface FailureContext {
@@ -38,7 +43,8 @@ export class FailureHandler {
     if (e instanceof NoAnswerError) return this.noAnswer(e);
     const nothingApplied = session.applied.length === 0;
     const why = `${what}: ${formatError(e)}`;
-    if ((e instanceof ConfigError || e instanceof UsageError) && nothingApplied) return this.refused(why, e.exitCode);
+    if ((e instanceof ConfigError || e instanceof UsageError) && nothingApplied)
+      return this.refused(why, e.exitCode);
     let answer: string;
     if (interactive) {
       session.fail(`  ✗ ${why}`);
@@ -54,7 +60,11 @@ export class FailureHandler {
     if (answer === 'skip') return 'skip';
     if (nothingApplied) return this.refused(why, ExitCode.FAILED, interactive);
     if (answer === 'rollback') return this.c.rollback(why);
-    return new Stop('aborted', ExitCode.FAILED, `${why} (aborted, leaving what was applied; \`cookbook resume ${session.runId}\` or \`cookbook rollback ${session.runId}\` later)`);
+    return new Stop(
+      'aborted',
+      ExitCode.FAILED,
+      `${why} (aborted, leaving what was applied; \`cookbook resume ${session.runId}\` or \`cookbook rollback ${session.runId}\` later)`,
+    );
   }
 
   refused(why: string, exitCode: number = ExitCode.FAILED, shown = false): Stop {
@@ -66,12 +76,19 @@ export class FailureHandler {
   /** No terminal and no --yes: end at once; what was applied is handled by the policy. */
   async noAnswer(e: NoAnswerError): Promise<Stop> {
     const { session, policy } = this.c;
-    if (!session.applied.length) return new Stop('aborted', ExitCode.FAILED, `${firstLine(e)}; nothing was changed`);
+    if (!session.applied.length)
+      return new Stop('aborted', ExitCode.FAILED, `${firstLine(e)}; nothing was changed`);
     if (policy === 'rollback') {
       const r = await this.c.rollback(firstLine(e));
-      return r.outcome === 'rolled-back' ? new Stop('aborted', ExitCode.FAILED, `${firstLine(e)}; what the run applied was rolled back`) : r;
+      return r.outcome === 'rolled-back'
+        ? new Stop('aborted', ExitCode.FAILED, `${firstLine(e)}; what the run applied was rolled back`)
+        : r;
     }
-    return new Stop('aborted', ExitCode.FAILED, `${firstLine(e)} (\`cookbook resume ${session.runId}\` or \`cookbook rollback ${session.runId}\` later)`);
+    return new Stop(
+      'aborted',
+      ExitCode.FAILED,
+      `${firstLine(e)} (\`cookbook resume ${session.runId}\` or \`cookbook rollback ${session.runId}\` later)`,
+    );
   }
 
   /** A stop signal: roll back (asked on a terminal for Ctrl-C; by the policy otherwise), exit 97. */
@@ -83,7 +100,10 @@ export class FailureHandler {
     if (session.applied.length) {
       if (interactive && signal === 'SIGINT') {
         try {
-          doRollback = await prompter.yesNo('Interrupted. Roll back what this run applied?', interrupts.inFlight);
+          doRollback = await prompter.yesNo(
+            'Interrupted. Roll back what this run applied?',
+            interrupts.inFlight,
+          );
         } catch (err) {
           if (!(err instanceof NoAnswerError || isInterruption(err, interrupts))) throw err;
           doRollback = policy === 'rollback';
@@ -92,9 +112,13 @@ export class FailureHandler {
     }
     if (doRollback) {
       const r = await this.c.rollback('interrupted');
-      return r.outcome === 'rollback-failed' ? r : new Stop('interrupted', ExitCode.INTERRUPTED, `interrupted (${signal}); rolled back`);
+      return r.outcome === 'rollback-failed'
+        ? r
+        : new Stop('interrupted', ExitCode.INTERRUPTED, `interrupted (${signal}); rolled back`);
     }
-    const left = session.applied.length ? ` (\`cookbook resume ${session.runId}\` or \`cookbook rollback ${session.runId}\` later)` : '; nothing was changed';
+    const left = session.applied.length
+      ? ` (\`cookbook resume ${session.runId}\` or \`cookbook rollback ${session.runId}\` later)`
+      : '; nothing was changed';
     return new Stop('interrupted', ExitCode.INTERRUPTED, `interrupted (${signal})${left}`);
   }
 }

@@ -28,7 +28,8 @@ export class Interrupts {
     private readonly source: InterruptSource,
     private readonly say: (line: string) => void,
     private readonly messages = {
-      first: (s: StopSignal) => `${s === 'SIGINT' ? '^C' : s}: finishing the action in flight, then stopping (press Ctrl-C again to abandon it)`,
+      first: (s: StopSignal) =>
+        `${s === 'SIGINT' ? '^C' : s}: finishing the action in flight, then stopping (press Ctrl-C again to abandon it)`,
       second: (s: StopSignal) => `${s === 'SIGINT' ? '^C' : s} again: abandoning the action in flight`,
     },
   ) {}

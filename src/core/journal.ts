@@ -1,4 +1,14 @@
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Change } from './action.js';
@@ -29,7 +39,16 @@ export type ActionStatus =
   | 'guard-refused'
   | 'undo-withheld';
 export type StepStatus = 'done' | 'already-done' | 'skipped' | 'failed' | 'planned';
-export type RunOutcome = 'done' | 'dry-run' | 'failed' | 'refused' | 'rolled-back' | 'rollback-failed' | 'aborted' | 'interrupted' | 'unsafe';
+export type RunOutcome =
+  | 'done'
+  | 'dry-run'
+  | 'failed'
+  | 'refused'
+  | 'rolled-back'
+  | 'rollback-failed'
+  | 'aborted'
+  | 'interrupted'
+  | 'unsafe';
 
 export type JournalEntry =
   | {
@@ -50,7 +69,13 @@ export type JournalEntry =
       approvedBy?: string;
     }
   | { type: 'step'; time: string; step: number; title: string; status: StepStatus; changes?: number }
-  | (AppliedAction & { type: 'action'; time: string; changes: Change[]; status: ActionStatus; error?: string })
+  | (AppliedAction & {
+      type: 'action';
+      time: string;
+      changes: Change[];
+      status: ActionStatus;
+      error?: string;
+    })
   | { type: 'fact'; time: string; key: string; value: unknown }
   | { type: 'run-end'; time: string; outcome: RunOutcome; exitCode: number; message?: string };
 
@@ -71,7 +96,10 @@ export function runsDir(stateDir: string): string {
 export class Journal {
   readonly file: string;
 
-  constructor(stateDir: string, readonly runId: string) {
+  constructor(
+    stateDir: string,
+    readonly runId: string,
+  ) {
     this.file = join(runsDir(stateDir), `${runId}.jsonl`);
   }
 
@@ -93,7 +121,9 @@ export const RUN_ID_PATTERN = /^\d{8}-\d{6}-[0-9a-f]{4}$/;
 /** Checks a run id's format, so that nothing outside the state directory is ever read as a journal. */
 export function checkRunId(runId: string): string {
   if (!RUN_ID_PATTERN.test(runId)) {
-    throw new UsageError(`"${runId}" is not a run id (they look like 20261122-030916-ece4)`, ['`cookbook runs` lists the runs']);
+    throw new UsageError(`"${runId}" is not a run id (they look like 20261122-030916-ece4)`, [
+      '`cookbook runs` lists the runs',
+    ]);
   }
   return runId;
 }
@@ -113,7 +143,10 @@ export interface JournalRead {
 export function readJournalFile(stateDir: string, runId: string): JournalRead {
   checkRunId(runId);
   const file = join(stateDir, 'runs', `${runId}.jsonl`);
-  if (!existsSync(file)) throw new UsageError(`no run ${runId} in ${join(stateDir, 'runs')}`, ['`cookbook runs` lists the runs (with --state-dir for another directory)']);
+  if (!existsSync(file))
+    throw new UsageError(`no run ${runId} in ${join(stateDir, 'runs')}`, [
+      '`cookbook runs` lists the runs (with --state-dir for another directory)',
+    ]);
   const lines = readFileSync(file, 'utf8').split('\n');
   while (lines.length && !lines[lines.length - 1]!.trim()) lines.pop();
   const entries: JournalEntry[] = [];
@@ -122,7 +155,8 @@ export function readJournalFile(stateDir: string, runId: string): JournalRead {
     if (!line.trim()) return;
     try {
       const e = JSON.parse(line) as JournalEntry;
-      if (typeof e !== 'object' || e === null || typeof (e as { type?: unknown }).type !== 'string') throw new Error('not a journal entry');
+      if (typeof e !== 'object' || e === null || typeof (e as { type?: unknown }).type !== 'string')
+        throw new Error('not a journal entry');
       entries.push(e);
     } catch (err) {
       const where = `${file} line ${i + 1}`;
@@ -130,9 +164,12 @@ export function readJournalFile(stateDir: string, runId: string): JournalRead {
         warnings.push(`${where} is truncated (the process died while writing it); it was ignored`);
         return;
       }
-      throw new GalleyError(`the journal ${where} is corrupt (${(err as Error).message}): the run cannot be resumed or rolled back from it`, {
-        suggestions: ['read the journal by hand; the audit log has the run\'s START and END'],
-      });
+      throw new GalleyError(
+        `the journal ${where} is corrupt (${(err as Error).message}): the run cannot be resumed or rolled back from it`,
+        {
+          suggestions: ["read the journal by hand; the audit log has the run's START and END"],
+        },
+      );
     }
   });
   return { entries, warnings };
@@ -166,7 +203,10 @@ export function summarize(entries: JournalEntry[]): RunSummary | undefined {
   const ends = entries.filter((e) => e.type === 'run-end');
   const lastEnd = ends[ends.length - 1];
   const lastStartIdx = entries.lastIndexOf(starts[starts.length - 1]!);
-  const end = lastEnd && entries.lastIndexOf(lastEnd) > lastStartIdx && lastEnd.type === 'run-end' ? lastEnd : undefined;
+  const end =
+    lastEnd && entries.lastIndexOf(lastEnd) > lastStartIdx && lastEnd.type === 'run-end'
+      ? lastEnd
+      : undefined;
   return {
     runId: first.runId,
     cookbook: first.cookbook,
@@ -224,7 +264,11 @@ export interface JournaledAction extends AppliedAction {
  * (`applying`), or whose undo was started and never finished or failed, counts as applied:
  * whoever continues observes it again.
  */
-export function journalState(entries: JournalEntry[]): { doneSteps: Set<number>; applied: JournaledAction[]; facts: Map<string, unknown> } {
+export function journalState(entries: JournalEntry[]): {
+  doneSteps: Set<number>;
+  applied: JournaledAction[];
+  facts: Map<string, unknown>;
+} {
   const doneSteps = new Set<number>();
   const facts = new Map<string, unknown>();
   const applied = new Map<string, JournaledAction>();
@@ -235,13 +279,22 @@ export function journalState(entries: JournalEntry[]): { doneSteps: Set<number>;
       const key = `${e.step}/${e.index}`;
       const found = applied.get(key);
       if ((e.status === 'applying' || e.status === 'applied') && !found) {
-        applied.set(key, { step: e.step, index: e.index, kind: e.kind, params: e.params, summary: e.summary, before: e.before, id: e.id, undoBefore: e.undoBefore, last: e.status });
+        applied.set(key, {
+          step: e.step,
+          index: e.index,
+          kind: e.kind,
+          params: e.params,
+          summary: e.summary,
+          before: e.before,
+          id: e.id,
+          undoBefore: e.undoBefore,
+          last: e.status,
+        });
       } else if (e.status === 'undone') {
         applied.delete(key);
         // A step rolled back is no longer done: a resume runs it again.
         doneSteps.delete(e.step);
-      }
-      else if (found) found.last = e.status;
+      } else if (found) found.last = e.status;
     }
   }
   return { doneSteps, applied: [...applied.values()], facts };

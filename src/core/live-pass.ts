@@ -101,7 +101,9 @@ export class LivePass {
           for (const c of x.changes) session.say(`        ${showChange(c)}`);
         }
         if (interactive) {
-          const msg = irreversible.length ? `Step ${i + 1} includes ${irreversible.length} action(s) that CANNOT BE UNDONE. Apply it?` : `Apply step ${i + 1}?`;
+          const msg = irreversible.length
+            ? `Step ${i + 1} includes ${irreversible.length} action(s) that CANNOT BE UNDONE. Apply it?`
+            : `Apply step ${i + 1}?`;
           const answer = await prompter.confirmStep(msg, irreversible.length > 0, interrupts.waits);
           if (answer === 'skip') {
             session.say('    ↷ skipped by the operator');
@@ -109,8 +111,16 @@ export class LivePass {
           }
           if (answer === 'abort') {
             throw session.applied.length
-              ? new Stop('aborted', ExitCode.FAILED, `aborted by the operator at step ${i + 1} ("${s.title}") (\`cookbook resume ${session.runId}\` or \`cookbook rollback ${session.runId}\` later)`)
-              : new Stop('aborted', ExitCode.FAILED, `aborted by the operator at step ${i + 1} ("${s.title}"); nothing was changed`);
+              ? new Stop(
+                  'aborted',
+                  ExitCode.FAILED,
+                  `aborted by the operator at step ${i + 1} ("${s.title}") (\`cookbook resume ${session.runId}\` or \`cookbook rollback ${session.runId}\` later)`,
+                )
+              : new Stop(
+                  'aborted',
+                  ExitCode.FAILED,
+                  `aborted by the operator at step ${i + 1} ("${s.title}"); nothing was changed`,
+                );
           }
         }
         for (const x of todo) await this.applyOne(i, x.index, x.a, x.before, x.changes);
@@ -127,7 +137,13 @@ export class LivePass {
   }
 
   /** Applies and verifies one action, journaled before (with `before`) and after. */
-  private async applyOne(i: number, index: number, a: AnyAction, before: unknown, changes: Change[]): Promise<void> {
+  private async applyOne(
+    i: number,
+    index: number,
+    a: AnyAction,
+    before: unknown,
+    changes: Change[],
+  ): Promise<void> {
     const { env, session, interrupts } = this.o;
     interrupts.check();
     const d = a.definition;
@@ -143,7 +159,13 @@ export class LivePass {
       ...(a.undoBefore ? { undoBefore: a.undoBefore } : {}),
     };
     const entry = (status: 'applying' | 'applied' | 'verified' | 'failed', error?: string) =>
-      session.journal.write({ ...base, type: 'action', time: session.now(), status, ...(error ? { error } : {}) });
+      session.journal.write({
+        ...base,
+        type: 'action',
+        time: session.now(),
+        status,
+        ...(error ? { error } : {}),
+      });
     const started = Date.now();
     // The action in flight finishes on the first stop signal; only a second one abandons it.
     env.useSignal(interrupts.inFlight);
@@ -161,7 +183,9 @@ export class LivePass {
       await interrupts.abandonable(verifyApplied(a, before, env));
     } catch (e) {
       entry('failed', formatError(e));
-      throw e instanceof InterruptedError || isInterruption(e, interrupts) ? e : new CheckError(`verification of "${a.summary}" failed: ${formatError(e)}`);
+      throw e instanceof InterruptedError || isInterruption(e, interrupts)
+        ? e
+        : new CheckError(`verification of "${a.summary}" failed: ${formatError(e)}`);
     } finally {
       env.useSignal(interrupts.waits);
     }

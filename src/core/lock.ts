@@ -66,7 +66,11 @@ export function currentOwner(): string {
  * Whether an owner ("user@host [pid]") names a process of this host that no longer exists:
  * its lock outlives it until the TTL passes. False when the host is another one, or the PID lives.
  */
-export function ownerIsDead(owner: string, host: string = hostname(), isAlive: (pid: number) => boolean = pidAlive): boolean {
+export function ownerIsDead(
+  owner: string,
+  host: string = hostname(),
+  isAlive: (pid: number) => boolean = pidAlive,
+): boolean {
   const m = /^[^@]*@(.+) \[(\d+)\]$/.exec(owner);
   if (!m || m[1] !== host) return false;
   return !isAlive(Number(m[2]));
@@ -85,7 +89,10 @@ function pidAlive(pid: number): boolean {
  * How a holder is shown in a LockHeldError: "owner since TIME (run ID)", then when it
  * expires, and that its holder is dead when it names a PID of this host that is gone.
  */
-export function describeHolder(h: Pick<LockHolder, 'owner' | 'since' | 'runId' | 'expires'>, o: { host?: string; isAlive?: (pid: number) => boolean } = {}): string {
+export function describeHolder(
+  h: Pick<LockHolder, 'owner' | 'since' | 'runId' | 'expires'>,
+  o: { host?: string; isAlive?: (pid: number) => boolean } = {},
+): string {
   const dead = ownerIsDead(h.owner, o.host, o.isAlive);
   const expires = h.expires ? `; it expires at ${h.expires} unless refreshed` : '';
   return `${h.owner} since ${h.since} (run ${h.runId})${expires}${dead ? `; its holder is dead (no process ${/\[(\d+)\]$/.exec(h.owner)?.[1]} on this host): it frees itself ${h.expires ? `at ${h.expires}` : 'when its TTL passes'}` : ''}`;
@@ -95,12 +102,21 @@ export function describeHolder(h: Pick<LockHolder, 'owner' | 'since' | 'runId' |
 export function normalizeLockRequest(request: LockRequest): Required<LockRequest> {
   const concurrency = request.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new Error(`lock ${request.name}: concurrency must be a whole number of at least 1, not ${concurrency}`);
+    throw new Error(
+      `lock ${request.name}: concurrency must be a whole number of at least 1, not ${concurrency}`,
+    );
   }
   const ttlMs = request.ttlMs ?? DEFAULT_LOCK_TTL_MS;
   if (!(ttlMs > 0)) throw new Error(`lock ${request.name}: ttlMs must be positive, not ${ttlMs}`);
   if (!request.name) throw new Error('a lock needs a name');
-  return { name: request.name, owner: request.owner, runId: request.runId, concurrency, ttlMs, without: request.without ?? [] };
+  return {
+    name: request.name,
+    owner: request.owner,
+    runId: request.runId,
+    concurrency,
+    ttlMs,
+    without: request.without ?? [],
+  };
 }
 
 /**
@@ -118,13 +134,22 @@ export class InMemoryLockManager implements LockManager {
 
   /** Current holders of a lock (expired ones left out). */
   holders(name: string): LockHolder[] {
-    return this.#live(name).map(({ owner, runId, since, concurrency }) => ({ owner, runId, since, concurrency }));
+    return this.#live(name).map(({ owner, runId, since, concurrency }) => ({
+      owner,
+      runId,
+      since,
+      concurrency,
+    }));
   }
 
   async acquire(request: LockRequest): Promise<LockHandle> {
     const r = normalizeLockRequest(request);
     const live = this.#live(r.name);
-    if (live.length >= r.concurrency) throw new LockHeldError(r.name, live.map((h) => describeHolder({ ...h, expires: new Date(h.expiresAt).toISOString() })));
+    if (live.length >= r.concurrency)
+      throw new LockHeldError(
+        r.name,
+        live.map((h) => describeHolder({ ...h, expires: new Date(h.expiresAt).toISOString() })),
+      );
     const id = this.#nextId++;
     const now = this.#now();
     live.push({

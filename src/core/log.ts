@@ -13,7 +13,10 @@ export interface Output {
 }
 
 /** A logger writing lines to a stream (stderr by default), with secrets redacted. */
-export function streamLogger(out: Output = process.stderr, debugEnabled = Boolean(process.env.GALLEY_DEBUG)): Logger {
+export function streamLogger(
+  out: Output = process.stderr,
+  debugEnabled = Boolean(process.env.GALLEY_DEBUG),
+): Logger {
   const line = (prefix: string, m: string) => out.write(`${prefix}${redact(m)}\n`);
   return {
     info: (m) => line('', m),

@@ -5,7 +5,8 @@ import { formatError } from './errors.js';
 import type { Interrupts } from './interrupts.js';
 import type { PlannedAction, PlannedStep } from './plan.js';
 
-export const showChange = (c: Change): string => `${c.subject}: ${c.from} → ${c.to}${c.detail ? ` (${c.detail})` : ''}`;
+export const showChange = (c: Change): string =>
+  `${c.subject}: ${c.from} → ${c.to}${c.detail ? ` (${c.detail})` : ''}`;
 
 /** What the dry-run found: the plan of every step, and the checks that would fail now. */
 export interface PlanPassResult {
@@ -13,7 +14,8 @@ export interface PlanPassResult {
   failing: string[];
 }
 
-const AT_RUN_TIME = 'nothing to change now, but earlier steps change things first: observed again when the step is reached';
+const AT_RUN_TIME =
+  'nothing to change now, but earlier steps change things first: observed again when the step is reached';
 
 /**
  * Observes every step and plans it, applying nothing. An action of a later step is planned
@@ -22,7 +24,12 @@ const AT_RUN_TIME = 'nothing to change now, but earlier steps change things firs
  * decided at run time, never as "already done". A check runs too, unless an earlier step
  * would change something it may depend on.
  */
-export async function planSteps(steps: Step[], env: ActionEnv, interrupts: Interrupts, say?: (line: string) => void): Promise<PlanPassResult> {
+export async function planSteps(
+  steps: Step[],
+  env: ActionEnv,
+  interrupts: Interrupts,
+  say?: (line: string) => void,
+): Promise<PlanPassResult> {
   const planned: PlannedStep[] = [];
   const failing: string[] = [];
   /** Planned states of the things earlier steps change. */
@@ -58,7 +65,9 @@ export async function planSteps(steps: Step[], env: ActionEnv, interrupts: Inter
       actions = await s.build();
     } catch (e) {
       interrupts.check();
-      const note = changesBefore ? `decided at run time (cannot be planned before the changes above: ${formatError(e)})` : formatError(e);
+      const note = changesBefore
+        ? `decided at run time (cannot be planned before the changes above: ${formatError(e)})`
+        : formatError(e);
       if (!changesBefore) failing.push(`step ${i + 1} "${s.title}": ${formatError(e)}`);
       say?.(`    ? ${note}`);
       planned.push({ title: s.title, kind: 'actions', actions: [], note });
@@ -79,14 +88,21 @@ export async function planSteps(steps: Step[], env: ActionEnv, interrupts: Inter
   return { planned, failing };
 }
 
-async function planAction(a: AnyAction, env: ActionEnv, simulated: Map<string, unknown>, unknown: Set<string>, changesBefore: boolean): Promise<PlannedAction> {
+async function planAction(
+  a: AnyAction,
+  env: ActionEnv,
+  simulated: Map<string, unknown>,
+  unknown: Set<string>,
+  changesBefore: boolean,
+): Promise<PlannedAction> {
   const d = a.definition;
   const resource = d.resource?.(a.params);
   const fromPlan = resource !== undefined && simulated.has(resource);
   const before = fromPlan ? simulated.get(resource) : await d.observe(a.params, env);
   const changes = d.plan(a.params, before);
   let atRunTime: string | undefined;
-  if (resource !== undefined && unknown.has(resource)) atRunTime = 'the earlier steps change this first, in a way only the run can observe';
+  if (resource !== undefined && unknown.has(resource))
+    atRunTime = 'the earlier steps change this first, in a way only the run can observe';
   else if (!changes.length && changesBefore && !fromPlan) atRunTime = AT_RUN_TIME;
   if (resource !== undefined && changes.length) {
     if (d.after && !unknown.has(resource)) simulated.set(resource, d.after(a.params, before));

@@ -42,14 +42,25 @@ function stable(changes: Change[]): Omit<Change, 'detail'>[] {
 }
 
 /** A hash of what will change (steps, actions, parameters and changes; not times or people). */
-export function fingerprint(cookbook: string, args: Record<string, string | undefined>, steps: PlannedStep[]): string {
+export function fingerprint(
+  cookbook: string,
+  args: Record<string, string | undefined>,
+  steps: PlannedStep[],
+): string {
   const material = JSON.stringify({
     cookbook,
     args,
     steps: steps.map((s) => ({
       t: s.title,
       k: s.kind,
-      a: s.actions.map((a) => ({ k: a.kind, s: a.summary, p: a.params, c: stable(a.changes), i: a.irreversible ?? null, r: a.atRunTime ?? null })),
+      a: s.actions.map((a) => ({
+        k: a.kind,
+        s: a.summary,
+        p: a.params,
+        c: stable(a.changes),
+        i: a.irreversible ?? null,
+        r: a.atRunTime ?? null,
+      })),
     })),
   });
   return createHash('sha256').update(material).digest('hex');
@@ -86,7 +97,8 @@ export function planMarkdown(plan: Plan): string {
     }
     for (const a of changing) {
       lines.push(`- **${a.summary}**${a.irreversible ? ` — IRREVERSIBLE: ${a.irreversible}` : ''}`);
-      for (const c of a.changes) lines.push(`  - \`${c.subject}\`: ${c.from} → ${c.to}${c.detail ? ` (${c.detail})` : ''}`);
+      for (const c of a.changes)
+        lines.push(`  - \`${c.subject}\`: ${c.from} → ${c.to}${c.detail ? ` (${c.detail})` : ''}`);
       if (a.atRunTime) lines.push(`  - decided at run time: ${a.atRunTime}`);
     }
     lines.push('');
@@ -111,9 +123,12 @@ export function readPlan(file: string): Plan {
   try {
     plan = JSON.parse(readFileSync(json, 'utf8')) as Plan;
   } catch (e) {
-    throw new UsageError(`cannot read plan ${json}: ${(e as Error).message}`, ['write one with --dry-run --plan-out FILE']);
+    throw new UsageError(`cannot read plan ${json}: ${(e as Error).message}`, [
+      'write one with --dry-run --plan-out FILE',
+    ]);
   }
-  if (!plan.fingerprint || !Array.isArray(plan.steps)) throw new UsageError(`${json} is not a Galley plan (no fingerprint)`);
+  if (!plan.fingerprint || !Array.isArray(plan.steps))
+    throw new UsageError(`${json} is not a Galley plan (no fingerprint)`);
   let recomputed: string;
   try {
     recomputed = fingerprint(plan.cookbook, plan.args, plan.steps);
@@ -121,9 +136,10 @@ export function readPlan(file: string): Plan {
     throw new UsageError(`${json} is not a valid Galley plan: ${(e as Error).message}`);
   }
   if (recomputed !== plan.fingerprint) {
-    throw new UsageError(`${json} was changed after it was written: its content does not match its fingerprint; refusing a tampered plan`, [
-      'write a new plan with --dry-run --plan-out FILE and have it reviewed again',
-    ]);
+    throw new UsageError(
+      `${json} was changed after it was written: its content does not match its fingerprint; refusing a tampered plan`,
+      ['write a new plan with --dry-run --plan-out FILE and have it reviewed again'],
+    );
   }
   return plan;
 }
@@ -135,7 +151,9 @@ export function jsonDifferences(a: unknown, b: unknown, path = ''): string[] {
   const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object';
   if (isObj(a) && isObj(b) && Array.isArray(a) === Array.isArray(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
-    return keys.flatMap((k) => jsonDifferences(a[k], b[k], Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k));
+    return keys.flatMap((k) =>
+      jsonDifferences(a[k], b[k], Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k),
+    );
   }
   return [`${path || '(value)'}: ${show(a)} → ${show(b)}`];
 }
@@ -143,9 +161,12 @@ export function jsonDifferences(a: unknown, b: unknown, path = ''): string[] {
 /** Lines describing how `now` differs from the reviewed plan; [] when they match. */
 export function planDrift(reviewed: Plan, now: Plan): string[] {
   const drift: string[] = [];
-  if (reviewed.cookbook !== now.cookbook) drift.push(`the plan is for ${reviewed.cookbook}, not ${now.cookbook}`);
+  if (reviewed.cookbook !== now.cookbook)
+    drift.push(`the plan is for ${reviewed.cookbook}, not ${now.cookbook}`);
   if (JSON.stringify(reviewed.args) !== JSON.stringify(now.args)) {
-    drift.push(`arguments differ: reviewed ${JSON.stringify(reviewed.args)}, now ${JSON.stringify(now.args)}`);
+    drift.push(
+      `arguments differ: reviewed ${JSON.stringify(reviewed.args)}, now ${JSON.stringify(now.args)}`,
+    );
   }
   const n = Math.max(reviewed.steps.length, now.steps.length);
   for (let i = 0; i < n; i++) {
@@ -156,7 +177,9 @@ export function planDrift(reviewed: Plan, now: Plan): string[] {
       continue;
     }
     const show = (a: PlannedAction | undefined) =>
-      a ? `${a.summary}${a.changes.length ? ` [${a.changes.map((x) => `${x.subject}: ${x.from} → ${x.to}`).join('; ')}]` : ' [no change]'}` : '(none)';
+      a
+        ? `${a.summary}${a.changes.length ? ` [${a.changes.map((x) => `${x.subject}: ${x.from} → ${x.to}`).join('; ')}]` : ' [no change]'}`
+        : '(none)';
     const m = Math.max(r.actions.length, c.actions.length);
     for (let j = 0; j < m; j++) {
       const ra = r.actions[j];
@@ -166,8 +189,14 @@ export function planDrift(reviewed: Plan, now: Plan): string[] {
         continue;
       }
       const params = jsonDifferences(ra.params, ca.params);
-      if (params.length) drift.push(`step ${i + 1} "${c.title}", ${ca.summary}: parameter ${params.join('; parameter ')} (reviewed → now)`);
-      if (JSON.stringify(stable(ra.changes)) !== JSON.stringify(stable(ca.changes)) || (ra.atRunTime ?? '') !== (ca.atRunTime ?? '')) {
+      if (params.length)
+        drift.push(
+          `step ${i + 1} "${c.title}", ${ca.summary}: parameter ${params.join('; parameter ')} (reviewed → now)`,
+        );
+      if (
+        JSON.stringify(stable(ra.changes)) !== JSON.stringify(stable(ca.changes)) ||
+        (ra.atRunTime ?? '') !== (ca.atRunTime ?? '')
+      ) {
         drift.push(`step ${i + 1} "${c.title}": reviewed ${show(ra)}; now ${show(ca)}`);
       }
     }

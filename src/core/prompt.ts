@@ -65,7 +65,9 @@ export class PromptInterrupted extends Error {
   }
 }
 
-function prompterOf(ask: <T extends string>(message: string, choices: Choice<T>[], signal?: AbortSignal) => Promise<T>): Prompter {
+function prompterOf(
+  ask: <T extends string>(message: string, choices: Choice<T>[], signal?: AbortSignal) => Promise<T>,
+): Prompter {
   return {
     confirmStep: (message, irreversible, signal) => ask(message, stepChoices(irreversible), signal),
     onFailure: (message, canRollback, signal) => ask(message, failureChoices(canRollback), signal),
@@ -78,7 +80,10 @@ function prompterOf(ask: <T extends string>(message: string, choices: Choice<T>[
  * word such as "go"): for scripts and pipes, with no terminal codes. An unknown answer asks
  * again; the end of the input throws NoAnswerError.
  */
-export function linePrompter(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stderr): Prompter {
+export function linePrompter(
+  input: NodeJS.ReadableStream = process.stdin,
+  output: NodeJS.WritableStream = process.stderr,
+): Prompter {
   let rl: Interface | undefined;
   let ended = false;
   const pending: string[] = [];
@@ -101,7 +106,9 @@ export function linePrompter(input: NodeJS.ReadableStream = process.stdin, outpu
     if (pending.length) return Promise.resolve(pending.shift());
     if (ended) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
-      const waiter = { resolve: (l: string | undefined) => (signal?.removeEventListener('abort', onAbort), resolve(l)) };
+      const waiter = {
+        resolve: (l: string | undefined) => (signal?.removeEventListener('abort', onAbort), resolve(l)),
+      };
       const onAbort = () => {
         waiters.splice(waiters.indexOf(waiter), 1);
         reject(new PromptInterrupted());
@@ -111,21 +118,25 @@ export function linePrompter(input: NodeJS.ReadableStream = process.stdin, outpu
       waiters.push(waiter);
     });
   };
-  const prompter = prompterOf(async <T extends string>(message: string, choices: Choice<T>[], signal?: AbortSignal): Promise<T> => {
-    const legend = choices.map((c) => `${c.key} = ${c.name}`).join(', ');
-    for (;;) {
-      output.write(`? ${message} (${legend}) `);
-      const line = await nextLine(signal);
-      if (line === undefined) {
-        output.write('\n');
-        throw new NoAnswerError(message);
+  const prompter = prompterOf(
+    async <T extends string>(message: string, choices: Choice<T>[], signal?: AbortSignal): Promise<T> => {
+      const legend = choices.map((c) => `${c.key} = ${c.name}`).join(', ');
+      for (;;) {
+        output.write(`? ${message} (${legend}) `);
+        const line = await nextLine(signal);
+        if (line === undefined) {
+          output.write('\n');
+          throw new NoAnswerError(message);
+        }
+        const a = line.trim().toLowerCase();
+        const found = choices.find((c) => c.key === a || c.value === a || c.name.toLowerCase() === a);
+        if (found) return found.value;
+        output.write(
+          `  "${line.trim()}" is not an answer; answer one of: ${choices.map((c) => c.key).join(', ')}\n`,
+        );
       }
-      const a = line.trim().toLowerCase();
-      const found = choices.find((c) => c.key === a || c.value === a || c.name.toLowerCase() === a);
-      if (found) return found.value;
-      output.write(`  "${line.trim()}" is not an answer; answer one of: ${choices.map((c) => c.key).join(', ')}\n`);
-    }
-  });
+    },
+  );
   return { ...prompter, close: () => rl?.close() };
 }
 
@@ -141,18 +152,28 @@ function isPromptExit(e: unknown): boolean {
 export function terminalPrompter(): Prompter {
   if (!process.stdin.isTTY || !process.stderr.isTTY) return linePrompter();
   const output = process.stderr;
-  return prompterOf(async <T extends string>(message: string, choices: Choice<T>[], signal?: AbortSignal): Promise<T> => {
-    const { expand } = await import('@inquirer/prompts');
-    try {
-      return await expand<T>({ message, choices: choices as unknown as Parameters<typeof expand<T>>[0]['choices'], expanded: true }, { output, signal });
-    } catch (e) {
-      if (signal?.aborted || (e as { name?: string } | null)?.name === 'AbortPromptError') throw new PromptInterrupted();
-      // Ctrl-C inside the menu (the terminal is in raw mode, so no SIGINT reaches us).
-      if ((e as { name?: string } | null)?.name === 'ExitPromptError') throw new PromptInterrupted();
-      if (isPromptExit(e)) throw new NoAnswerError(message);
-      throw e;
-    }
-  });
+  return prompterOf(
+    async <T extends string>(message: string, choices: Choice<T>[], signal?: AbortSignal): Promise<T> => {
+      const { expand } = await import('@inquirer/prompts');
+      try {
+        return await expand<T>(
+          {
+            message,
+            choices: choices as unknown as Parameters<typeof expand<T>>[0]['choices'],
+            expanded: true,
+          },
+          { output, signal },
+        );
+      } catch (e) {
+        if (signal?.aborted || (e as { name?: string } | null)?.name === 'AbortPromptError')
+          throw new PromptInterrupted();
+        // Ctrl-C inside the menu (the terminal is in raw mode, so no SIGINT reaches us).
+        if ((e as { name?: string } | null)?.name === 'ExitPromptError') throw new PromptInterrupted();
+        if (isPromptExit(e)) throw new NoAnswerError(message);
+        throw e;
+      }
+    },
+  );
 }
 
 /** Scripted answers for tests; running out of answers behaves like a closed stdin (NoAnswerError). */

@@ -13,7 +13,12 @@ import { restorable } from './verify.js';
  * action must still hold (the last one to change a thing, where several do), and each
  * check must still pass. Returns the drift (empty: the world is what the journal says).
  */
-export async function recheckDoneSteps(steps: Step[], doneSteps: ReadonlySet<number>, env: ActionEnv, interrupts: Interrupts): Promise<string[]> {
+export async function recheckDoneSteps(
+  steps: Step[],
+  doneSteps: ReadonlySet<number>,
+  env: ActionEnv,
+  interrupts: Interrupts,
+): Promise<string[]> {
   const drift: string[] = [];
   const lastWriter = new Map<string, { step: number; title: string; action: AnyAction }>();
   for (const [i, s] of steps.entries()) {
@@ -21,10 +26,20 @@ export async function recheckDoneSteps(steps: Step[], doneSteps: ReadonlySet<num
     interrupts.check();
     if (s.kind === 'check') {
       try {
-        await waitUntil({ what: s.title, probe: () => s.run(), timeoutMs: s.timeoutMs, intervalMs: s.intervalMs, maxIntervalMs: s.intervalMs, retryOn: isTransient, signal: env.signal });
+        await waitUntil({
+          what: s.title,
+          probe: () => s.run(),
+          timeoutMs: s.timeoutMs,
+          intervalMs: s.intervalMs,
+          maxIntervalMs: s.intervalMs,
+          retryOn: isTransient,
+          signal: env.signal,
+        });
       } catch (e) {
         interrupts.check();
-        drift.push(`step ${i + 1} "${s.title}" (a check, passed before): does not hold any more: ${formatError(e).split('\n')[0]}`);
+        drift.push(
+          `step ${i + 1} "${s.title}" (a check, passed before): does not hold any more: ${formatError(e).split('\n')[0]}`,
+        );
       }
       continue;
     }
@@ -45,10 +60,15 @@ export async function recheckDoneSteps(steps: Step[], doneSteps: ReadonlySet<num
     try {
       const now = await action.definition.observe(action.params, env);
       const changes = action.definition.plan(action.params, now);
-      if (changes.length) drift.push(`step ${step + 1} "${title}": journaled as done, but now ${action.summary} would change ${changes.map(showChange).join('; ')}`);
+      if (changes.length)
+        drift.push(
+          `step ${step + 1} "${title}": journaled as done, but now ${action.summary} would change ${changes.map(showChange).join('; ')}`,
+        );
     } catch (e) {
       interrupts.check();
-      drift.push(`step ${step + 1} "${title}": ${action.summary} cannot be observed: ${formatError(e).split('\n')[0]}`);
+      drift.push(
+        `step ${step + 1} "${title}": ${action.summary} cannot be observed: ${formatError(e).split('\n')[0]}`,
+      );
     }
   }
   return drift;

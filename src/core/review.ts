@@ -37,18 +37,35 @@ export function approvalStatus(plan: ReviewedPlan): ApprovalStatus {
   const a = plan.approval;
   if (!a || typeof a.by !== 'string' || typeof a.fingerprint !== 'string') return { state: 'none' };
   const content = contentFingerprint(plan);
-  if (a.fingerprint !== content) return { state: 'void', by: a.by, at: a.at, why: 'the plan was edited after it was approved (its content no longer has the approved fingerprint)' };
-  if (plan.fingerprint !== content) return { state: 'void', by: a.by, at: a.at, why: "the plan's fingerprint field does not match its content" };
+  if (a.fingerprint !== content)
+    return {
+      state: 'void',
+      by: a.by,
+      at: a.at,
+      why: 'the plan was edited after it was approved (its content no longer has the approved fingerprint)',
+    };
+  if (plan.fingerprint !== content)
+    return {
+      state: 'void',
+      by: a.by,
+      at: a.at,
+      why: "the plan's fingerprint field does not match its content",
+    };
   return { state: 'approved', by: a.by, at: a.at };
 }
 
 /** Adds (or replaces) the approval of `by`; refuses a plan whose content does not match its fingerprint. */
-export function approvePlan(plan: ReviewedPlan, by = `${currentUser()}@${hostname()}`, now = new Date()): ReviewedPlan {
+export function approvePlan(
+  plan: ReviewedPlan,
+  by = `${currentUser()}@${hostname()}`,
+  now = new Date(),
+): ReviewedPlan {
   const content = contentFingerprint(plan);
   if (content !== plan.fingerprint) {
-    throw new UsageError("this plan's content does not match its fingerprint: it was edited after it was written, so it cannot be approved", [
-      'write it again with --dry-run --plan-out FILE and review that one',
-    ]);
+    throw new UsageError(
+      "this plan's content does not match its fingerprint: it was edited after it was written, so it cannot be approved",
+      ['write it again with --dry-run --plan-out FILE and review that one'],
+    );
   }
   return { ...plan, approval: { by, at: now.toISOString(), fingerprint: content } };
 }
@@ -73,7 +90,13 @@ export interface ReviewDecision {
  * (exit 2, nothing changed) otherwise. `resumedApprovedBy` is the approver an interrupted run
  * was started with (a resume carries no --plan).
  */
-export function checkReview(config: GalleyConfig | undefined, cookbook: string, plan: ReviewedPlan | undefined, user: string, resumedApprovedBy?: string): ReviewDecision {
+export function checkReview(
+  config: GalleyConfig | undefined,
+  cookbook: string,
+  plan: ReviewedPlan | undefined,
+  user: string,
+  resumedApprovedBy?: string,
+): ReviewDecision {
   const status = plan ? approvalStatus(plan) : undefined;
   const approvedBy = status?.state === 'approved' ? status.by : undefined;
   if (!reviewRequired(config, cookbook)) return { required: false, approvedBy };
@@ -85,11 +108,15 @@ export function checkReview(config: GalleyConfig | undefined, cookbook: string, 
   ];
   const prefix = `${cookbook} needs a plan approved by a second person (review.required in ${config?.file ?? 'the environment file'})`;
   if (!plan) throw new UsageError(`${prefix}: run it with --plan FILE.json`, how);
-  if (plan.cookbook !== cookbook) throw new UsageError(`${prefix}: the plan given is for ${plan.cookbook}`, how);
+  if (plan.cookbook !== cookbook)
+    throw new UsageError(`${prefix}: the plan given is for ${plan.cookbook}`, how);
   if (status?.state === 'none') throw new UsageError(`${prefix}: the plan has not been approved`, how);
-  if (status?.state === 'void') throw new UsageError(`${prefix}: the approval by ${status.by} no longer holds: ${status.why}`, how);
+  if (status?.state === 'void')
+    throw new UsageError(`${prefix}: the approval by ${status.by} no longer holds: ${status.why}`, how);
   if (userOf(approvedBy!) === user) {
-    throw new UsageError(`${prefix}: it was approved by ${approvedBy}, who is the one running it`, ['ask someone else to review it and run: cookbook plan approve FILE.json']);
+    throw new UsageError(`${prefix}: it was approved by ${approvedBy}, who is the one running it`, [
+      'ask someone else to review it and run: cookbook plan approve FILE.json',
+    ]);
   }
   return { required: true, approvedBy };
 }
@@ -97,7 +124,8 @@ export function checkReview(config: GalleyConfig | undefined, cookbook: string, 
 /** The approval section of a plan's Markdown. */
 export function approvalMarkdown(plan: ReviewedPlan): string {
   const s = approvalStatus(plan);
-  if (s.state === 'approved') return `## Approval\n\nApproved by **${s.by}** at ${s.at} (fingerprint \`${plan.fingerprint.slice(0, 12)}\`, matches the content).\n`;
+  if (s.state === 'approved')
+    return `## Approval\n\nApproved by **${s.by}** at ${s.at} (fingerprint \`${plan.fingerprint.slice(0, 12)}\`, matches the content).\n`;
   if (s.state === 'void') return `## Approval\n\n**VOID**: approved by ${s.by} at ${s.at}, but ${s.why}.\n`;
   return '## Approval\n\nNot approved yet: the reviewer runs `cookbook plan approve FILE.json`.\n';
 }

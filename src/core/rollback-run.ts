@@ -33,7 +33,18 @@ export async function rollbackRun(o: RollbackOptions): Promise<RunResult> {
   const { entries, warnings } = readJournalFile(o.stateDir, o.runId);
   const start = summarize(entries);
   if (!start) throw new GalleyError(`run ${o.runId} has no start record: its journal is not usable`);
-  const session = new RunSession({ stateDir: o.stateDir, audit: o.audit, out: o.out, errOut: o.errOut, name: `rollback ${start.cookbook}`, rawArgs: {}, dryRun: false, runId: o.runId, task: start.task, reason: start.reason });
+  const session = new RunSession({
+    stateDir: o.stateDir,
+    audit: o.audit,
+    out: o.out,
+    errOut: o.errOut,
+    name: `rollback ${start.cookbook}`,
+    rawArgs: {},
+    dryRun: false,
+    runId: o.runId,
+    task: start.task,
+    reason: start.reason,
+  });
   for (const w of warnings) session.say(`WARNING: ${w}`);
   session.restoreApplied(journalState(entries).applied);
   const env = runEnv(o.loadConfig, o.log, false);
@@ -42,9 +53,18 @@ export async function rollbackRun(o: RollbackOptions): Promise<RunResult> {
     second: () => '^C again: abandoning the rollback',
   }).listen();
   env.useSignal(interrupts.inFlight);
-  session.say(`↩ rollback of run ${o.runId} (${start.cookbook}): ${session.applied.length} applied action(s) to undo`);
-  for (const a of [...session.applied].reverse()) session.say(`    - step ${a.step + 1}: ${a.action.summary}${a.last === 'applying' ? ' (started, maybe not finished)' : ''}`);
-  const done = (r: Omit<RunResult, 'runId' | 'journal'>): RunResult => ({ runId: o.runId, journal: session.journal.file, ...r });
+  session.say(
+    `↩ rollback of run ${o.runId} (${start.cookbook}): ${session.applied.length} applied action(s) to undo`,
+  );
+  for (const a of [...session.applied].reverse())
+    session.say(
+      `    - step ${a.step + 1}: ${a.action.summary}${a.last === 'applying' ? ' (started, maybe not finished)' : ''}`,
+    );
+  const done = (r: Omit<RunResult, 'runId' | 'journal'>): RunResult => ({
+    runId: o.runId,
+    journal: session.journal.file,
+    ...r,
+  });
   try {
     if (!session.applied.length) return done({ exitCode: ExitCode.OK, outcome: 'rolled-back' });
     if (!o.yes) {
@@ -66,9 +86,18 @@ export async function rollbackRun(o: RollbackOptions): Promise<RunResult> {
       const r = await undoApplied(session.applied, env, session.journal, (l) => session.say(l));
       res = r.ok
         ? done({ exitCode: ExitCode.OK, outcome: 'rolled-back' })
-        : done({ exitCode: ExitCode.ROLLBACK_FAILED, outcome: 'rollback-failed', message: r.message, left: r.left.map((l) => `step ${l.record.step + 1}: ${l.record.action.summary} — ${l.why}`) });
+        : done({
+            exitCode: ExitCode.ROLLBACK_FAILED,
+            outcome: 'rollback-failed',
+            message: r.message,
+            left: r.left.map((l) => `step ${l.record.step + 1}: ${l.record.action.summary} — ${l.why}`),
+          });
     } catch (e) {
-      res = done({ exitCode: ExitCode.ROLLBACK_FAILED, outcome: 'rollback-failed', message: `the rollback stopped: ${formatError(e)}` });
+      res = done({
+        exitCode: ExitCode.ROLLBACK_FAILED,
+        outcome: 'rollback-failed',
+        message: `the rollback stopped: ${formatError(e)}`,
+      });
     }
     if (res.message) session.fail(`✗ ${res.message}`);
     session.end(res);

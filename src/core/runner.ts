@@ -72,7 +72,12 @@ export interface RunResult {
 }
 
 /** The context a cookbook's steps see: the run's environment (its live signal included), arguments and facts. */
-function cookbookContext<A>(env: RunEnv, args: A, session: RunSession, report: Record<string, unknown>): CookbookContext<A> {
+function cookbookContext<A>(
+  env: RunEnv,
+  args: A,
+  session: RunSession,
+  report: Record<string, unknown>,
+): CookbookContext<A> {
   const ctx = Object.create(env) as CookbookContext<A>;
   return Object.assign(ctx, {
     args,
@@ -92,7 +97,12 @@ function configIfAny(env: RunEnv): GalleyConfig | undefined {
 }
 
 /** Turns whatever ended the run into its Stop. */
-async function stopOf(e: unknown, interrupts: Interrupts, failures: FailureHandler, session: RunSession): Promise<Stop> {
+async function stopOf(
+  e: unknown,
+  interrupts: Interrupts,
+  failures: FailureHandler,
+  session: RunSession,
+): Promise<Stop> {
   if (e instanceof Stop) return e;
   if (isInterruption(e, interrupts)) return failures.interrupted();
   if (e instanceof GalleyError) {
@@ -120,7 +130,9 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   const reviewed = o.planIn ? readPlan(o.planIn) : undefined;
   // Two-person review (src/core/review.ts): a live run of a cookbook with `review: required`
   // needs --plan approved by someone else; refused here (exit 2), before anything is recorded.
-  const approvedBy = dryRun ? undefined : checkReview(configIfAny(env), o.name, reviewed, currentUser(), prior?.approvedBy).approvedBy;
+  const approvedBy = dryRun
+    ? undefined
+    : checkReview(configIfAny(env), o.name, reviewed, currentUser(), prior?.approvedBy).approvedBy;
 
   const session = new RunSession({
     stateDir: o.stateDir,
@@ -152,8 +164,11 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     rollback: async (why) => {
       env.useSignal(interrupts.inFlight);
       const r = await undoApplied(session.applied, env, session.journal, (l) => session.say(l));
-      const stop = r.ok ? new Stop('rolled-back', ExitCode.FAILED, `${why} (rolled back: everything applied was undone)`) : new Stop('rollback-failed', ExitCode.ROLLBACK_FAILED, r.message ?? 'rollback failed');
-      if (!r.ok) leftApplied = r.left.map((l) => `step ${l.record.step + 1}: ${l.record.action.summary} — ${l.why}`);
+      const stop = r.ok
+        ? new Stop('rolled-back', ExitCode.FAILED, `${why} (rolled back: everything applied was undone)`)
+        : new Stop('rollback-failed', ExitCode.ROLLBACK_FAILED, r.message ?? 'rollback failed');
+      if (!r.ok)
+        leftApplied = r.left.map((l) => `step ${l.record.step + 1}: ${l.record.action.summary} — ${l.why}`);
       return stop;
     },
   });
@@ -161,13 +176,22 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
 
   session.start();
   session.say(`▶ ${o.name}: ${o.cookbook.title}`);
-  session.say(`  run ${session.runId}${prior ? ' (resumed)' : ''} · ${dryRun ? 'DRY-RUN: nothing will be changed' : 'live'} · journal ${session.journal.file}`);
+  session.say(
+    `  run ${session.runId}${prior ? ' (resumed)' : ''} · ${dryRun ? 'DRY-RUN: nothing will be changed' : 'live'} · journal ${session.journal.file}`,
+  );
   if (approvedBy) session.say(`  plan approved by ${approvedBy}`);
 
   const report: Record<string, unknown> = {};
   const ctx = cookbookContext(env, args, session, report);
   const planOf = (planned: PlannedStep[]) =>
-    makePlan({ cookbook: o.name, args: o.rawArgs, configFile: o.configFile, createdAt: session.now(), createdBy: `${session.who.user}@${session.who.host}`, steps: planned });
+    makePlan({
+      cookbook: o.name,
+      args: o.rawArgs,
+      configFile: o.configFile,
+      createdAt: session.now(),
+      createdBy: `${session.who.user}@${session.who.host}`,
+      steps: planned,
+    });
 
   let result: RunResult;
   let plan: Plan | undefined;
@@ -179,7 +203,11 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       if (drift.length) {
         session.say('✗ the world has drifted from the reviewed plan; nothing was changed:');
         for (const d of drift) session.say(`    - ${d}`);
-        throw new Stop('refused', ExitCode.FAILED, `refused: plan drift (${drift.length} difference${drift.length === 1 ? '' : 's'}); nothing was changed; dry-run again and have it reviewed`);
+        throw new Stop(
+          'refused',
+          ExitCode.FAILED,
+          `refused: plan drift (${drift.length} difference${drift.length === 1 ? '' : 's'}); nothing was changed; dry-run again and have it reviewed`,
+        );
       }
       session.say('  ✓ the plan matches what was reviewed');
     }
@@ -188,16 +216,28 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       plan = planOf(planned);
       if (o.planOut) {
         const files = writePlan(o.planOut, plan);
-        session.say(`✎ plan written to ${files.markdown} (for review) and ${files.json} (for --plan); fingerprint ${plan.fingerprint.slice(0, 12)}`);
+        session.say(
+          `✎ plan written to ${files.markdown} (for review) and ${files.json} (for --plan); fingerprint ${plan.fingerprint.slice(0, 12)}`,
+        );
       }
       if (failing.length) {
         session.say(`✗ dry-run: ${failing.length} check(s) would fail now:`);
         for (const f of failing) session.say(`    - ${f}`);
-        throw new Stop('failed', ExitCode.FAILED, `dry-run: ${failing.length} check(s) would fail now; nothing was changed`);
+        throw new Stop(
+          'failed',
+          ExitCode.FAILED,
+          `dry-run: ${failing.length} check(s) would fail now; nothing was changed`,
+        );
       }
       session.say('✓ dry-run complete: nothing was changed');
       interrupts.check();
-      result = { runId: session.runId, exitCode: ExitCode.OK, outcome: 'dry-run', plan, journal: session.journal.file };
+      result = {
+        runId: session.runId,
+        exitCode: ExitCode.OK,
+        outcome: 'dry-run',
+        plan,
+        journal: session.journal.file,
+      };
     } else {
       const spec = !o.noLocks && o.locks ? o.cookbook.lock?.(args, env) : undefined;
       if (spec && o.locks) await session.takeLock(await o.locks(env), spec);
@@ -209,32 +249,70 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
           if (drift.length) {
             session.say('✗ the world is not what the journal recorded; resume refuses and changed nothing:');
             for (const d of drift) session.say(`    - ${d}`);
-            throw new Stop('refused', ExitCode.FAILED, `refused: the world drifted since run ${session.runId} stopped (${drift.length} difference${drift.length === 1 ? '' : 's'}); nothing was changed; check what changed, then \`cookbook rollback ${session.runId}\` or fix it by hand`);
+            throw new Stop(
+              'refused',
+              ExitCode.FAILED,
+              `refused: the world drifted since run ${session.runId} stopped (${drift.length} difference${drift.length === 1 ? '' : 's'}); nothing was changed; check what changed, then \`cookbook rollback ${session.runId}\` or fix it by hand`,
+            );
           }
         }
       }
-      await new LivePass({ steps, env, session, interrupts, prompter: o.prompter, interactive, failures, doneSteps: prior?.doneSteps }).run();
+      await new LivePass({
+        steps,
+        env,
+        session,
+        interrupts,
+        prompter: o.prompter,
+        interactive,
+        failures,
+        doneSteps: prior?.doneSteps,
+      }).run();
       // A signal during the last step still ends the run as interrupted.
       interrupts.check();
       session.say(`✓ ${o.name} done`);
-      result = { runId: session.runId, exitCode: ExitCode.OK, outcome: 'done', journal: session.journal.file };
+      result = {
+        runId: session.runId,
+        exitCode: ExitCode.OK,
+        outcome: 'done',
+        journal: session.journal.file,
+      };
     }
   } catch (e) {
     let stop: Stop;
     try {
       stop = await stopOf(e, interrupts, failures, session);
     } catch (inner) {
-      stop = new Stop('failed', ExitCode.UNEXPECTED, `unexpected error while stopping: ${formatError(inner)}`);
+      stop = new Stop(
+        'failed',
+        ExitCode.UNEXPECTED,
+        `unexpected error while stopping: ${formatError(inner)}`,
+      );
     }
-    result = { runId: session.runId, exitCode: stop.exitCode, outcome: stop.outcome, journal: session.journal.file, message: stop.message, ...(plan ? { plan } : {}) };
+    result = {
+      runId: session.runId,
+      exitCode: stop.exitCode,
+      outcome: stop.outcome,
+      journal: session.journal.file,
+      message: stop.message,
+      ...(plan ? { plan } : {}),
+    };
     const safe = !dryRun ? o.cookbook.safeState?.(ctx) : undefined;
     if (safe) {
       // Something was changed (and maybe undone) by this run or an earlier attempt of it.
-      const changed = session.applied.length > 0 || result.outcome === 'rolled-back' || result.outcome === 'rollback-failed' || Boolean(prior);
+      const changed =
+        session.applied.length > 0 ||
+        result.outcome === 'rolled-back' ||
+        result.outcome === 'rollback-failed' ||
+        Boolean(prior);
       env.useSignal(new AbortController().signal);
       const verdict = await checkSafeState(safe, session, changed);
       if (!verdict.holds && changed) {
-        result = { ...result, exitCode: ExitCode.ROLLBACK_FAILED, outcome: 'unsafe', message: `unsafe state: ${verdict.problem?.split('\n')[0]} (${stop.message})` };
+        result = {
+          ...result,
+          exitCode: ExitCode.ROLLBACK_FAILED,
+          outcome: 'unsafe',
+          message: `unsafe state: ${verdict.problem?.split('\n')[0]} (${stop.message})`,
+        };
       }
     }
     session.fail(`✗ ${stop.shown && result.outcome === stop.outcome ? stop.shown : result.message}`);

@@ -11,7 +11,11 @@ export interface SafeStateVerdict {
  * Checks a cookbook's safe state at the end of a run. When it does not hold, one screen
  * says so first and loudly: what does not hold, and what restores it.
  */
-export async function checkSafeState(safe: SafeState, session: RunSession, changedSomething: boolean): Promise<SafeStateVerdict> {
+export async function checkSafeState(
+  safe: SafeState,
+  session: RunSession,
+  changedSomething: boolean,
+): Promise<SafeStateVerdict> {
   session.say(`  checking the safe state: ${safe.title}…`);
   try {
     const msg = await safe.check();

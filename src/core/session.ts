@@ -61,10 +61,15 @@ export function resumableRun(stateDir: string, runId: string): PriorAttempt {
   const { entries, warnings } = readJournalFile(stateDir, runId);
   const summary = summarize(entries);
   if (!summary) throw new UsageError(`run ${runId} has no start record: its journal is not usable`);
-  if (summary.dryRun) throw new UsageError(`run ${runId} was a dry-run: there is nothing to resume; run the cookbook`);
-  if (summary.outcome === 'done' || summary.outcome === 'rolled-back') throw new UsageError(`run ${runId} is ${summary.outcome}: there is nothing to resume`);
+  if (summary.dryRun)
+    throw new UsageError(`run ${runId} was a dry-run: there is nothing to resume; run the cookbook`);
+  if (summary.outcome === 'done' || summary.outcome === 'rolled-back')
+    throw new UsageError(`run ${runId} is ${summary.outcome}: there is nothing to resume`);
   const live = runningOwner(entries);
-  if (live) throw new UsageError(`run ${runId} is still running: ${live}`, ['wait for it to end, or stop that process first']);
+  if (live)
+    throw new UsageError(`run ${runId} is still running: ${live}`, [
+      'wait for it to end, or stop that process first',
+    ]);
   const state = journalState(entries);
   const first = entries.find((e) => e.type === 'run-start');
   const approvedBy = first?.type === 'run-start' ? first.approvedBy : undefined;
@@ -167,7 +172,11 @@ export class RunSession {
       resumed: Boolean(this.o.resumed),
       ...(this.o.approvedBy ? { approvedBy: this.o.approvedBy } : {}),
     });
-    this.o.audit.record({ event: 'START', ...this.#auditFields(), ...(this.o.approvedBy ? { approvedBy: this.o.approvedBy } : {}) });
+    this.o.audit.record({
+      event: 'START',
+      ...this.#auditFields(),
+      ...(this.o.approvedBy ? { approvedBy: this.o.approvedBy } : {}),
+    });
   }
 
   /** A fact observed once per run and journaled (not in a dry-run). */
@@ -187,7 +196,13 @@ export class RunSession {
   /** Puts back, for resume and rollback, the actions an earlier attempt applied. */
   restoreApplied(prior: readonly JournaledAction[]): void {
     for (const a of prior) {
-      this.remember({ step: a.step, index: a.index, action: actionFromJournal(a.kind, a.params, { id: a.id, undoBefore: a.undoBefore }), before: a.before, last: a.last });
+      this.remember({
+        step: a.step,
+        index: a.index,
+        action: actionFromJournal(a.kind, a.params, { id: a.id, undoBefore: a.undoBefore }),
+        before: a.before,
+        last: a.last,
+      });
     }
   }
 
@@ -195,18 +210,25 @@ export class RunSession {
    * Takes the cookbook's lock. A lock held by another run is reported with its holder; any
    * other failure of the lock store names the store and the way out.
    */
-  async takeLock(manager: LockManager, spec: Omit<LockRequest, 'owner' | 'runId'>, store = 'the lock store'): Promise<void> {
+  async takeLock(
+    manager: LockManager,
+    spec: Omit<LockRequest, 'owner' | 'runId'>,
+    store = 'the lock store',
+  ): Promise<void> {
     try {
       this.#lock = await manager.acquire({ ...spec, owner: currentOwner(), runId: this.runId });
     } catch (e) {
       if (e instanceof LockHeldError || e instanceof UsageError) throw e;
-      throw new GalleyError(`cannot take the lock ${spec.name} in ${store}: ${formatError(e).split('\n')[0]}`, {
-        suggestions: [
-          'restore the lock store (an etcd cluster without quorum cannot take locks), or',
-          'pass --no-locks if you are sure no other run can change the same things',
-        ],
-        cause: e,
-      });
+      throw new GalleyError(
+        `cannot take the lock ${spec.name} in ${store}: ${formatError(e).split('\n')[0]}`,
+        {
+          suggestions: [
+            'restore the lock store (an etcd cluster without quorum cannot take locks), or',
+            'pass --no-locks if you are sure no other run can change the same things',
+          ],
+          cause: e,
+        },
+      );
     }
     this.say(`  🔒 lock ${spec.name} taken`);
   }
@@ -226,13 +248,27 @@ export class RunSession {
   end(r: { outcome: RunOutcome; exitCode: number; message?: string }): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.journal.write({ type: 'run-end', time: this.now(), outcome: r.outcome, exitCode: r.exitCode, message: r.message });
+    this.journal.write({
+      type: 'run-end',
+      time: this.now(),
+      outcome: r.outcome,
+      exitCode: r.exitCode,
+      message: r.message,
+    });
     this.o.audit.record({ event: 'END', ...this.#auditFields(), outcome: r.outcome, exitCode: r.exitCode });
   }
 
   /** What the START and END lines of this run share. */
   #auditFields() {
-    return { runId: this.runId, ...this.who, cookbook: this.o.name, args: this.argText, task: this.o.task, reason: this.o.reason, dryRun: this.o.dryRun };
+    return {
+      runId: this.runId,
+      ...this.who,
+      cookbook: this.o.name,
+      args: this.argText,
+      task: this.o.task,
+      reason: this.o.reason,
+      dryRun: this.o.dryRun,
+    };
   }
 }
 

@@ -28,7 +28,12 @@ const describeLeft = (l: LeftApplied) => `step ${l.record.step + 1}: ${l.record.
  * exactly what is still applied. An undo guard that refuses (data would be lost) leaves its
  * action applied the same way. Undone records are removed from `applied`.
  */
-export async function undoApplied(applied: AppliedRecord[], env: ActionEnv, journal: Journal, say: (line: string) => void): Promise<UndoResult> {
+export async function undoApplied(
+  applied: AppliedRecord[],
+  env: ActionEnv,
+  journal: Journal,
+  say: (line: string) => void,
+): Promise<UndoResult> {
   const todo = [...applied].reverse();
   if (!todo.length) {
     say('↩ nothing to roll back: no action was applied');
@@ -94,8 +99,14 @@ export async function undoApplied(applied: AppliedRecord[], env: ActionEnv, jour
     say('↩ rollback complete: everything applied was restored and verified');
     return { ok: true, left };
   }
-  say(`✗ ROLLBACK INCOMPLETE: ${left.length} action${left.length === 1 ? '' : 's'} still applied (undo these by hand, newest first, or fix the cause and run \`cookbook rollback ${journal.runId}\` again):`);
+  say(
+    `✗ ROLLBACK INCOMPLETE: ${left.length} action${left.length === 1 ? '' : 's'} still applied (undo these by hand, newest first, or fix the cause and run \`cookbook rollback ${journal.runId}\` again):`,
+  );
   for (const l of left) say(`    - ${describeLeft(l)}  (before: ${JSON.stringify(l.record.before)})`);
   say(`  the journal ${journal.file} records the state observed before each of them`);
-  return { ok: false, left, message: `rollback incomplete: ${left.length} action(s) still applied; first: ${describeLeft(left[0]!)}` };
+  return {
+    ok: false,
+    left,
+    message: `rollback incomplete: ${left.length} action(s) still applied; first: ${describeLeft(left[0]!)}`,
+  };
 }

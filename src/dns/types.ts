@@ -63,5 +63,10 @@ export interface ZoneBackend {
    * would break the zone is refused and nothing reaches the servers. Mutating: the action
    * layer calls it only outside dry-run.
    */
-  replaceRRset(name: string, type: RecordType, records: readonly RecordValue[], expected?: readonly RecordValue[]): Promise<void>;
+  replaceRRset(
+    name: string,
+    type: RecordType,
+    records: readonly RecordValue[],
+    expected?: readonly RecordValue[],
+  ): Promise<void>;
 }

@@ -45,7 +45,13 @@ export function parseHolder(node: EtcdNode): LockHolder {
   try {
     const v = JSON.parse(node.value ?? '') as Partial<LockHolder>;
     if (typeof v.owner === 'string' && typeof v.runId === 'string') {
-      return { owner: v.owner, runId: v.runId, since: String(v.since ?? '?'), concurrency: Number(v.concurrency ?? 1), ...(node.expiration ? { expires: node.expiration } : {}) };
+      return {
+        owner: v.owner,
+        runId: v.runId,
+        since: String(v.since ?? '?'),
+        concurrency: Number(v.concurrency ?? 1),
+        ...(node.expiration ? { expires: node.expiration } : {}),
+      };
     }
   } catch {
     // fall through
@@ -98,7 +104,12 @@ export class EtcdLockManager implements LockManager {
     const r = normalizeLockRequest(request);
     const dir = lockDir(this.#prefix, r.name);
     const ttlSeconds = Math.max(1, Math.ceil(r.ttlMs / 1000));
-    const holder: LockHolder = { owner: r.owner, runId: r.runId, since: this.#now().toISOString(), concurrency: r.concurrency };
+    const holder: LockHolder = {
+      owner: r.owner,
+      runId: r.runId,
+      since: this.#now().toISOString(),
+      concurrency: r.concurrency,
+    };
     const created = await this.#client.createInOrder(dir, JSON.stringify(holder), { ttlSeconds });
     const myKey = created.node.key;
 
@@ -107,7 +118,10 @@ export class EtcdLockManager implements LockManager {
       const listing = await this.#client.get(dir, { sorted: true, quorum: true });
       const nodes = holderNodes(listing.node);
       const rank = nodes.findIndex((n) => n.key === myKey);
-      if (rank < 0) throw new Error(`lock ${r.name}: the holder key ${myKey} vanished right after it was created (TTL ${ttlSeconds}s too short?)`);
+      if (rank < 0)
+        throw new Error(
+          `lock ${r.name}: the holder key ${myKey} vanished right after it was created (TTL ${ttlSeconds}s too short?)`,
+        );
       ahead = nodes.slice(0, rank);
     } catch (e) {
       await this.#deleteQuietly(myKey);
@@ -119,7 +133,9 @@ export class EtcdLockManager implements LockManager {
     for (const n of dead) {
       try {
         await this.#client.delete(n.key, { prevValue: n.value ?? '' });
-        this.#warn(`lock ${r.name}: took it back from ${parseHolder(n).owner}, a process of this host that no longer exists`);
+        this.#warn(
+          `lock ${r.name}: took it back from ${parseHolder(n).owner}, a process of this host that no longer exists`,
+        );
       } catch (e) {
         if (!(e instanceof EtcdError)) throw e;
       }
@@ -127,7 +143,10 @@ export class EtcdLockManager implements LockManager {
     if (dead.length) ahead = ahead.filter((n) => !dead.includes(n));
     if (ahead.length >= r.concurrency) {
       await this.#deleteQuietly(myKey);
-      throw new LockHeldError(r.name, ahead.map((n) => describeHolder(parseHolder(n))));
+      throw new LockHeldError(
+        r.name,
+        ahead.map((n) => describeHolder(parseHolder(n))),
+      );
     }
     return this.#handle(r.name, dir, myKey, ttlSeconds, r.ttlMs);
   }
@@ -142,15 +161,22 @@ export class EtcdLockManager implements LockManager {
         if (released) return;
         if (e instanceof EtcdKeyNotFoundError) {
           clearInterval(timer);
-          this.#warn(`lock ${name} was lost: its key ${key} expired or was deleted; another run may now take it`);
+          this.#warn(
+            `lock ${name} was lost: its key ${key} expired or was deleted; another run may now take it`,
+          );
         } else {
-          this.#warn(`could not refresh lock ${name} (${key}): ${e instanceof Error ? e.message : String(e)}; retrying`);
+          this.#warn(
+            `could not refresh lock ${name} (${key}): ${e instanceof Error ? e.message : String(e)}; retrying`,
+          );
         }
       }
     };
-    const timer = setInterval(() => {
-      if (!refreshing) refreshing = refresh().finally(() => (refreshing = undefined));
-    }, Math.max(200, Math.floor(ttlMs / 3)));
+    const timer = setInterval(
+      () => {
+        if (!refreshing) refreshing = refresh().finally(() => (refreshing = undefined));
+      },
+      Math.max(200, Math.floor(ttlMs / 3)),
+    );
     timer.unref();
     return {
       name,
@@ -194,7 +220,12 @@ export function etcdLockManagerFor(
   options: { client?: EtcdClient; releaseClient?: EtcdClient; warn?: (message: string) => void } = {},
 ): EtcdLockManager {
   const client = options.client ?? etcdClientFor(config, lockClusterOf(config), { via: 'proxy' });
-  return new EtcdLockManager({ client, prefix: config.etcd.lockPrefix, warn: options.warn, releaseClient: options.releaseClient });
+  return new EtcdLockManager({
+    client,
+    prefix: config.etcd.lockPrefix,
+    warn: options.warn,
+    releaseClient: options.releaseClient,
+  });
 }
 
 /**
@@ -203,12 +234,18 @@ export function etcdLockManagerFor(
  * refused by a later cluster gives back what it took. Released in every cluster.
  */
 export class MultiClusterLockManager implements LockManager {
-  constructor(readonly managers: readonly { cluster: string; manager: LockManager & { holders(name: string): LockHolder[] | Promise<LockHolder[]> } }[]) {}
+  constructor(
+    readonly managers: readonly {
+      cluster: string;
+      manager: LockManager & { holders(name: string): LockHolder[] | Promise<LockHolder[]> };
+    }[],
+  ) {}
 
   async acquire(request: LockRequest): Promise<LockHandle> {
     const taken: LockHandle[] = [];
     try {
-      for (const { cluster, manager } of this.managers) if (!request.without?.includes(cluster)) taken.push(await manager.acquire(request));
+      for (const { cluster, manager } of this.managers)
+        if (!request.without?.includes(cluster)) taken.push(await manager.acquire(request));
     } catch (e) {
       await Promise.allSettled(taken.map((h) => h.release()));
       throw e;
@@ -241,22 +278,34 @@ export class MultiClusterLockManager implements LockManager {
  */
 export function runLockManager(
   config: GalleyConfig,
-  env: { service<T>(key: string, create: () => T, close?: (t: T) => Promise<void> | void): T; log: { warn(m: string): void } },
+  env: {
+    service<T>(key: string, create: () => T, close?: (t: T) => Promise<void> | void): T;
+    log: { warn(m: string): void };
+  },
 ): MultiClusterLockManager {
   const prefix = normalizeKey(config.etcd.lockPrefix);
   const ignore = config.replication?.ignoreKeysRegex;
   if (config.replication && (!ignore || !new RegExp(ignore).test(`${prefix}/x`))) {
-    throw new ConfigError(`etcd.lock_prefix ${prefix} is not excluded from replication (replication.ignore_keys_regex ${JSON.stringify(ignore ?? '')}): locks taken in both clusters would be replicated`, [
-      `add it to ignore_keys_regex, e.g. "^/(spicerack/locks/etcd|${prefix.replace(/^\//, '')})(/|$)", and to etcdmirror's --src-ignore-keys-regex`,
-    ]);
+    throw new ConfigError(
+      `etcd.lock_prefix ${prefix} is not excluded from replication (replication.ignore_keys_regex ${JSON.stringify(ignore ?? '')}): locks taken in both clusters would be replicated`,
+      [
+        `add it to ignore_keys_regex, e.g. "^/(spicerack/locks/etcd|${prefix.replace(/^\//, '')})(/|$)", and to etcdmirror's --src-ignore-keys-regex`,
+      ],
+    );
   }
   // Clusters that are defined but not serving yet (before etcd.bootstrap) hold no locks.
-  const clusters = Object.keys(config.etcd.clusters).filter((c) => config.etcd.clusters[c]!.inService !== false).sort();
+  const clusters = Object.keys(config.etcd.clusters)
+    .filter((c) => config.etcd.clusters[c]!.inService !== false)
+    .sort();
   return new MultiClusterLockManager(
     clusters.map((cluster) => ({
       cluster,
       manager: new EtcdLockManager({
-        client: env.service(`etcd:${cluster}:local:locks`, () => etcdClientFor(config, cluster, { via: 'local' }), (c) => c.close()),
+        client: env.service(
+          `etcd:${cluster}:local:locks`,
+          () => etcdClientFor(config, cluster, { via: 'local' }),
+          (c) => c.close(),
+        ),
         prefix,
         warn: (m) => env.log.warn(`${cluster}: ${m}`),
       }),

@@ -35,14 +35,31 @@ export interface ClusterStatus {
 }
 
 function probeClient(env: ActionEnv, cluster: string, host: string): EtcdClient {
-  return env.service(`status:${cluster}:${host}`, () => etcdClientFor(env.config(), cluster, { via: 'proxy', members: [host], timeoutMs: PROBE_TIMEOUT_MS }), (c) => c.close());
+  return env.service(
+    `status:${cluster}:${host}`,
+    () =>
+      etcdClientFor(env.config(), cluster, { via: 'proxy', members: [host], timeoutMs: PROBE_TIMEOUT_MS }),
+    (c) => c.close(),
+  );
 }
 
 async function memberStatus(env: ActionEnv, cluster: string, host: string): Promise<MemberStatus> {
   const c = probeClient(env, cluster, host);
   try {
-    const [health, self, root, proxy] = await Promise.all([c.health(), c.selfStats(), c.get('/'), probeProxyMode(env, cluster, host)]);
-    return { host, id: self.id, healthy: health.healthy, isLeader: self.state === 'StateLeader', etcdIndex: root.etcdIndex, proxy };
+    const [health, self, root, proxy] = await Promise.all([
+      c.health(),
+      c.selfStats(),
+      c.get('/'),
+      probeProxyMode(env, cluster, host),
+    ]);
+    return {
+      host,
+      id: self.id,
+      healthy: health.healthy,
+      isLeader: self.state === 'StateLeader',
+      etcdIndex: root.etcdIndex,
+      proxy,
+    };
   } catch (e) {
     return { host, healthy: false, isLeader: false, error: formatError(e).split('\n')[0] };
   }
@@ -52,7 +69,9 @@ async function memberStatus(env: ActionEnv, cluster: string, host: string): Prom
 export async function clusterStatuses(env: ActionEnv, datacenter?: string): Promise<ClusterStatus[]> {
   const config = env.config();
   // A cluster not in service yet (before etcd.bootstrap) is not expected to answer.
-  const clusters = Object.values(config.etcd.clusters).filter((c) => c.inService && (!datacenter || c.datacenter === datacenter));
+  const clusters = Object.values(config.etcd.clusters).filter(
+    (c) => c.inService && (!datacenter || c.datacenter === datacenter),
+  );
   return Promise.all(
     clusters.map(async (c) => {
       const members = await Promise.all(c.members.map((h) => memberStatus(env, c.name, h)));
@@ -75,7 +94,14 @@ export async function clusterStatuses(env: ActionEnv, datacenter?: string): Prom
 export interface ReplicationStatus {
   master?: string;
   /** Per datacenter that has a mirror configured: is it replicating into that datacenter, and its lag. */
-  mirrors: { datacenter: string; host: string; unit: string; running: boolean; lag?: number; error?: string }[];
+  mirrors: {
+    datacenter: string;
+    host: string;
+    unit: string;
+    running: boolean;
+    lag?: number;
+    error?: string;
+  }[];
   /** "codfw → eqiad" when exactly one mirror runs. */
   direction?: string;
 }
@@ -95,43 +121,81 @@ export async function replicationStatus(config: GalleyConfig): Promise<Replicati
       const base = m.metricsUrl.replace(/\/metrics\/?$/, '').replace(/\/$/, '');
       try {
         const [health, lag] = await Promise.all([fetchText(`${base}/health`), fetchText(`${base}/lag`)]);
-        return { datacenter, host: m.host, unit: m.unit, running: health.status === 200, lag: Number(lag.body.trim()), error: health.status === 200 ? undefined : health.body.trim() };
+        return {
+          datacenter,
+          host: m.host,
+          unit: m.unit,
+          running: health.status === 200,
+          lag: Number(lag.body.trim()),
+          error: health.status === 200 ? undefined : health.body.trim(),
+        };
       } catch (e) {
         const cause = (e as { cause?: { code?: string } }).cause?.code;
-        return { datacenter, host: m.host, unit: m.unit, running: false, error: cause === 'ECONNREFUSED' ? 'not running (connection refused)' : formatError(e) };
+        return {
+          datacenter,
+          host: m.host,
+          unit: m.unit,
+          running: false,
+          error: cause === 'ECONNREFUSED' ? 'not running (connection refused)' : formatError(e),
+        };
       }
     }),
   );
   const running = mirrors.filter((m) => m.running);
-  const sourceOf = (dst: string) => Object.values(config.etcd.clusters).find((c) => c.datacenter !== dst)?.datacenter ?? '?';
+  const sourceOf = (dst: string) =>
+    Object.values(config.etcd.clusters).find((c) => c.datacenter !== dst)?.datacenter ?? '?';
   return {
     master: r.master,
     mirrors,
-    direction: running.length === 1 ? `${sourceOf(running[0]!.datacenter)} → ${running[0]!.datacenter}` : undefined,
+    direction:
+      running.length === 1 ? `${sourceOf(running[0]!.datacenter)} → ${running[0]!.datacenter}` : undefined,
   };
 }
 
 /** The SRV records clients use (per datacenter, and the read-write one), on every authoritative server. */
 export async function srvStatus(config: GalleyConfig): Promise<RRsetObservation[]> {
   if (!config.dns) return [];
-  const names = [...Object.values(config.etcd.clusters).filter((c) => c.inService).map((c) => c.srvRecord), ...(config.replication ? [config.replication.rwSrvRecord] : [])];
-  return Promise.all(names.map((n) => observeRRset(config, n, 'SRV', { timeoutMs: PROBE_TIMEOUT_MS, retries: 0 })));
+  const names = [
+    ...Object.values(config.etcd.clusters)
+      .filter((c) => c.inService)
+      .map((c) => c.srvRecord),
+    ...(config.replication ? [config.replication.rwSrvRecord] : []),
+  ];
+  return Promise.all(
+    names.map((n) => observeRRset(config, n, 'SRV', { timeoutMs: PROBE_TIMEOUT_MS, retries: 0 })),
+  );
 }
 
 /** A fixed-width table. */
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function formatClusters(s: ClusterStatus[]): string {
   const out: string[] = [];
   for (const c of s) {
-    out.push(`${c.cluster} (${c.datacenter}): ${c.healthy ? 'healthy' : 'UNHEALTHY'}, leader ${c.leader ?? 'NONE'}, etcd index ${c.etcdIndex ?? '?'}, proxy ${c.proxy}`);
+    out.push(
+      `${c.cluster} (${c.datacenter}): ${c.healthy ? 'healthy' : 'UNHEALTHY'}, leader ${c.leader ?? 'NONE'}, etcd index ${c.etcdIndex ?? '?'}, proxy ${c.proxy}`,
+    );
     out.push(
       table([
         ['  member', 'id', 'health', 'role', 'index', 'proxy'],
-        ...c.members.map((m) => [`  ${m.host}`, m.id ?? '-', m.error ? `DOWN: ${m.error}` : m.healthy ? 'healthy' : 'unhealthy', m.error ? '-' : m.isLeader ? 'leader' : 'follower', String(m.etcdIndex ?? '-'), m.proxy ?? '-']),
+        ...c.members.map((m) => [
+          `  ${m.host}`,
+          m.id ?? '-',
+          m.error ? `DOWN: ${m.error}` : m.healthy ? 'healthy' : 'unhealthy',
+          m.error ? '-' : m.isLeader ? 'leader' : 'follower',
+          String(m.etcdIndex ?? '-'),
+          m.proxy ?? '-',
+        ]),
       ]),
     );
   }
@@ -141,7 +205,19 @@ export function formatClusters(s: ClusterStatus[]): string {
 export function formatReplication(r: ReplicationStatus | undefined): string {
   if (!r) return 'no replication configured';
   const head = `configured master ${r.master ?? '?'}; replication ${r.direction ?? (r.mirrors.some((m) => m.running) ? 'RUNS IN BOTH DIRECTIONS' : 'NOT RUNNING')}`;
-  return [head, table([['  into', 'host', 'unit', 'state', 'lag (events)'], ...r.mirrors.map((m) => [`  ${m.datacenter}`, m.host, m.unit, m.running ? 'replicating' : (m.error ?? 'stopped'), m.lag === undefined || Number.isNaN(m.lag) ? '-' : String(m.lag)])])].join('\n');
+  return [
+    head,
+    table([
+      ['  into', 'host', 'unit', 'state', 'lag (events)'],
+      ...r.mirrors.map((m) => [
+        `  ${m.datacenter}`,
+        m.host,
+        m.unit,
+        m.running ? 'replicating' : (m.error ?? 'stopped'),
+        m.lag === undefined || Number.isNaN(m.lag) ? '-' : String(m.lag),
+      ]),
+    ]),
+  ].join('\n');
 }
 
 export function formatSrv(list: RRsetObservation[]): string {
@@ -150,7 +226,11 @@ export function formatSrv(list: RRsetObservation[]): string {
   for (const o of list) {
     for (const v of o.servers) {
       const ttl = v.records?.length ? [...new Set(v.records.map((r) => r.ttl))].join('/') : '-';
-      const targets = v.error ? `DOWN: ${v.error}` : v.records?.length ? describeRecords('SRV', v.records).replace(/\b\d+ SRV /g, '') : 'NXDOMAIN';
+      const targets = v.error
+        ? `DOWN: ${v.error}`
+        : v.records?.length
+          ? describeRecords('SRV', v.records).replace(/\b\d+ SRV /g, '')
+          : 'NXDOMAIN';
       rows.push([`  ${o.name}`, v.server.name, ttl, targets]);
     }
   }

@@ -17,7 +17,14 @@ import {
   srvRecordOf,
 } from './render.js';
 import { monitoringUrls } from './monitoring.js';
-import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, PROXY_PORT, allHosts, benchHostSet, type LabTopology } from './topology.js';
+import {
+  ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
+  PROXY_PORT,
+  allHosts,
+  benchHostSet,
+  type LabTopology,
+} from './topology.js';
 
 export type ZoneBackendKind = 'zonefile' | 'rfc2136';
 
@@ -35,12 +42,21 @@ function range(names: string[]): string {
 }
 
 /** The raw (snake_case) environment document of the lab. */
-export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneBackendKind): Record<string, unknown> {
+export function labEnvironment(
+  t: LabTopology,
+  layout: LabLayout,
+  backend: ZoneBackendKind,
+): Record<string, unknown> {
   const hosts: Record<string, unknown> = {};
   for (const h of allHosts(t)) {
-    hosts[h.name] = { address: h.address, datacenter: h.datacenter, roles: h.role === 'etcd' ? ['etcd', 'conf'] : h.role === 'spare' ? ['etcd'] : [h.role] };
+    hosts[h.name] = {
+      address: h.address,
+      datacenter: h.datacenter,
+      roles: h.role === 'etcd' ? ['etcd', 'conf'] : h.role === 'spare' ? ['etcd'] : [h.role],
+    };
   }
-  const members = (dc: string) => t.clusters.find((c) => c.datacenter === dc)?.members.map((m) => m.name) ?? [];
+  const members = (dc: string) =>
+    t.clusters.find((c) => c.datacenter === dc)?.members.map((m) => m.name) ?? [];
   const clusters: Record<string, unknown> = {};
   for (const c of t.clusters) {
     clusters[c.datacenter] = {
@@ -78,7 +94,12 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
   }
   const mirrors: Record<string, unknown> = {};
   for (const m of t.mirrors) {
-    mirrors[m.datacenter] = { host: m.host.name, unit: m.unit, metrics_url: `http://${m.host.address}:${m.metricsPort}/metrics`, reload_command: ['reload-etcdmirror'] };
+    mirrors[m.datacenter] = {
+      host: m.host.name,
+      unit: m.unit,
+      metrics_url: `http://${m.host.address}:${m.metricsPort}/metrics`,
+      reload_command: ['reload-etcdmirror'],
+    };
   }
   const authdnsServers = t.authdns.map((h) => h.name);
   const knotServer = `${t.knot.address}:${t.knot.port}`;
@@ -86,7 +107,12 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
     backend === 'zonefile'
       ? {
           servers: authdnsServers,
-          backend: { type: 'zonefile', host: t.authdns[0]!.name, file: ZONE_SOURCE_FILE, publish_command: ['authdns-update'] },
+          backend: {
+            type: 'zonefile',
+            host: t.authdns[0]!.name,
+            file: ZONE_SOURCE_FILE,
+            publish_command: ['authdns-update'],
+          },
         }
       : {
           servers: [knotServer],
@@ -112,7 +138,13 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
       authdns: range(authdnsServers),
       ...benchAlias,
     },
-    ssh: { user: 'root', key_file: layout.sshKeyFile, known_hosts: layout.knownHostsFile, connect_timeout: '5s', command_timeout: '5m' },
+    ssh: {
+      user: 'root',
+      key_file: layout.sshKeyFile,
+      known_hosts: layout.knownHostsFile,
+      connect_timeout: '5s',
+      command_timeout: '5m',
+    },
     etcd: {
       ca_file: layout.caFile,
       credentials: { username: ETCD_USER, password: { file: layout.passwordFile } },
@@ -150,7 +182,13 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
     // `syslog: {socket: /dev/log}` or `webhook: {url: …}` where a receiver listens.
     announce: {
       audit_file: true,
-      irc: { server: t.monitoring.irc.address, port: t.monitoring.irc.port, channel: t.monitoring.irc.channel, nick: 'galley', timeout: '10s' },
+      irc: {
+        server: t.monitoring.irc.address,
+        port: t.monitoring.irc.port,
+        channel: t.monitoring.irc.channel,
+        nick: 'galley',
+        timeout: '10s',
+      },
       waiting_for_input_after: '5m',
     },
   };

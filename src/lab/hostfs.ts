@@ -50,7 +50,13 @@ async function put(file: string, content: string, mode = 0o644): Promise<void> {
   await chmod(file, mode);
 }
 
-async function writeHostBase(t: LabTopology, dir: string, mounts: Mount[], bootUnits: string[], sshd: string): Promise<void> {
+async function writeHostBase(
+  t: LabTopology,
+  dir: string,
+  mounts: Mount[],
+  bootUnits: string[],
+  sshd: string,
+): Promise<void> {
   await put(join(dir, 'hosts'), renderEtcHosts(t));
   for (const [src] of mounts) if (src !== 'hosts') await mkdir(join(dir, src), { recursive: true });
   await put(join(dir, 'mounts'), mounts.map(([s, d]) => `${s} ${d}`).join('\n') + '\n');
@@ -86,16 +92,35 @@ export interface ConfHostOptions {
 }
 
 /** Writes a conf host: etcd's /etc/default/etcd, nginx with its certificate and switch, the units. */
-export async function writeConfHost(layout: LabLayout, t: LabTopology, host: LabHost, o: ConfHostOptions): Promise<void> {
+export async function writeConfHost(
+  layout: LabLayout,
+  t: LabTopology,
+  host: LabHost,
+  o: ConfHostOptions,
+): Promise<void> {
   const dir = layout.hostDir(host.name);
-  const mounts: Mount[] = [['etc-default', '/etc/default'], ['var-lib-etcd', '/var/lib/etcd'], ['etc-nginx', '/etc/nginx'], ...COMMON_MOUNTS];
+  const mounts: Mount[] = [
+    ['etc-default', '/etc/default'],
+    ['var-lib-etcd', '/var/lib/etcd'],
+    ['etc-nginx', '/etc/nginx'],
+    ...COMMON_MOUNTS,
+  ];
   // The first member of each cluster backs it up every night (the timer starts at boot).
   const cluster = t.clusters.find((c) => c.members[0]?.name === host.name);
-  await writeHostBase(t, dir, mounts, ['etcd', 'nginx', ...(cluster ? [BACKUP_TIMER] : [])], sshdFor(layout, host));
+  await writeHostBase(
+    t,
+    dir,
+    mounts,
+    ['etcd', 'nginx', ...(cluster ? [BACKUP_TIMER] : [])],
+    sshdFor(layout, host),
+  );
   await installSystemctl(dir);
   await put(join(dir, 'etc-default', 'etcd'), renderEtcdDefault(t, host));
   if (cluster) {
-    await put(join(dir, 'systemd', `${BACKUP_UNIT}.service`), renderBackupUnit(cluster.datacenter, o.nodeBinary, o.cookbookScript, o.configFile));
+    await put(
+      join(dir, 'systemd', `${BACKUP_UNIT}.service`),
+      renderBackupUnit(cluster.datacenter, o.nodeBinary, o.cookbookScript, o.configFile),
+    );
     await put(join(dir, 'systemd', BACKUP_TIMER), renderBackupTimer());
   }
   await mkdir(join(dir, 'var-log', 'etcd'), { recursive: true });
@@ -104,15 +129,25 @@ export async function writeConfHost(layout: LabLayout, t: LabTopology, host: Lab
   await mkdir(join(dir, 'srv', 'backup', 'etcd'), { recursive: true });
   const nginx = join(dir, 'etc-nginx');
   await put(join(nginx, 'nginx.conf'), renderNginxConf(host));
-  await put(join(nginx, READ_ONLY_SWITCH_FILE.replace('/etc/nginx/', '')), o.readOnly ? READ_ONLY_CONTENT : READ_WRITE_CONTENT);
+  await put(
+    join(nginx, READ_ONLY_SWITCH_FILE.replace('/etc/nginx/', '')),
+    o.readOnly ? READ_ONLY_CONTENT : READ_WRITE_CONTENT,
+  );
   await copyFile(layout.htpasswdFile, join(nginx, 'etcd.htpasswd'));
   await mkdir(join(nginx, 'ssl'), { recursive: true, mode: 0o700 });
   await makeHostCertificate(layout, host, join(nginx, 'ssl'));
   await put(join(dir, 'systemd', 'etcd.service'), renderEtcdUnit(host));
   await put(join(dir, 'systemd', 'nginx.service'), renderNginxUnit(host));
   for (const m of t.mirrors.filter((x) => x.host.name === host.name)) {
-    await put(join(dir, 'systemd', `${m.unit}.service`), renderMirrorUnit(t, m, o.nodeBinary, o.etcdmirrorScript));
-    await put(join(dir, 'sbin', 'reload-etcdmirror'), renderMirrorReloadScript(t, m, o.nodeBinary, o.etcdmirrorScript), 0o755);
+    await put(
+      join(dir, 'systemd', `${m.unit}.service`),
+      renderMirrorUnit(t, m, o.nodeBinary, o.etcdmirrorScript),
+    );
+    await put(
+      join(dir, 'sbin', 'reload-etcdmirror'),
+      renderMirrorReloadScript(t, m, o.nodeBinary, o.etcdmirrorScript),
+      0o755,
+    );
     await mkdir(join(dir, 'var-log', m.unit), { recursive: true });
   }
 }
@@ -125,7 +160,11 @@ export async function writeSpareHost(layout: LabLayout, t: LabTopology, host: La
   const cluster = t.spareClusters.find((c) => c.members.some((m) => m.name === host.name));
   if (!cluster) throw new Error(`${host.name} is not a member of a spare cluster`);
   const dir = layout.hostDir(host.name);
-  const mounts: Mount[] = [['etc-default', '/etc/default'], ['var-lib-etcd', '/var/lib/etcd'], ...COMMON_MOUNTS];
+  const mounts: Mount[] = [
+    ['etc-default', '/etc/default'],
+    ['var-lib-etcd', '/var/lib/etcd'],
+    ...COMMON_MOUNTS,
+  ];
   await writeHostBase(t, dir, mounts, [], sshdFor(layout, host));
   await installSystemctl(dir);
   await put(join(dir, 'etc-default', 'etcd'), renderSpareEtcdDefault(cluster, host));
@@ -157,7 +196,10 @@ export async function writeAuthdnsHost(
   await mkdir(join(dir, 'run', 'gdnsd'), { recursive: true });
   await mkdir(join(dir, 'run', 'gdnsd-state'), { recursive: true });
   await put(join(dir, 'systemd', `${GDNSD_UNIT}.service`), renderGdnsdUnit(host));
-  await put(join(dir, 'srv', 'authdns', 'servers'), t.authdns.map((h) => `${h.name} ${h.address}`).join('\n') + '\n');
+  await put(
+    join(dir, 'srv', 'authdns', 'servers'),
+    t.authdns.map((h) => `${h.name} ${h.address}`).join('\n') + '\n',
+  );
   if (host.name === zoneSourceHost) await put(join(dir, 'srv', ZONE_SOURCE_FILE.replace('/srv/', '')), zone);
   await mkdir(join(dir, 'root', '.ssh'), { recursive: true, mode: 0o700 });
   await copyFile(layout.sshKeyFile, join(dir, 'root', '.ssh', 'id_ed25519'));
@@ -167,7 +209,11 @@ export async function writeAuthdnsHost(
 
 /** Writes the namespaces of the bench hosts: one sshd per group of 16 bench addresses, one shared host key. */
 export async function writeBenchHosts(layout: LabLayout, t: LabTopology): Promise<void> {
-  const mounts: Mount[] = [['hosts', '/etc/hosts'], ['run', '/run'], ['root', '/root']];
+  const mounts: Mount[] = [
+    ['hosts', '/etc/hosts'],
+    ['run', '/run'],
+    ['root', '/root'],
+  ];
   await Promise.all(
     benchGroupNames(t.bench.length).map((group, i) =>
       writeHostBase(

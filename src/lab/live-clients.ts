@@ -4,7 +4,13 @@
  * a recursive watch. Each records every write etcd acknowledged, so that a test can prove
  * none was lost. They run in the test process, against the real lab, over the proxies.
  */
-import { etcdClientFor, EtcdKeyNotFoundError, EtcdReadOnlyError, type EtcdClient, type EtcdNode } from '../etcd/index.js';
+import {
+  etcdClientFor,
+  EtcdKeyNotFoundError,
+  EtcdReadOnlyError,
+  type EtcdClient,
+  type EtcdNode,
+} from '../etcd/index.js';
 import { query, zoneFor, queryOptions } from '../dns/index.js';
 import type { GalleyConfig } from '../config/schema.js';
 
@@ -77,7 +83,11 @@ export class LiveWriter {
     const dc = this.config.hosts[target]?.datacenter;
     if (!dc) throw new Error(`the SRV record names ${target}, not a host of the lab`);
     const cluster = Object.values(this.config.etcd.clusters).find((c) => c.datacenter === dc)!.name;
-    if (!this.#clients.has(target)) this.#clients.set(target, etcdClientFor(this.config, cluster, { via: 'proxy', members: [target], timeoutMs: 2000 }));
+    if (!this.#clients.has(target))
+      this.#clients.set(
+        target,
+        etcdClientFor(this.config, cluster, { via: 'proxy', members: [target], timeoutMs: 2000 }),
+      );
     return { client: this.#clients.get(target)!, dc };
   }
 
@@ -109,7 +119,11 @@ export class LiveWriter {
         await client.set(key, value);
         this.record.acks.push({ key, value, at: Date.now(), dc });
       } catch (e) {
-        this.record.refusals.push({ at: Date.now(), dc, why: e instanceof EtcdReadOnlyError ? 'read-only' : e instanceof Error ? e.message : String(e) });
+        this.record.refusals.push({
+          at: Date.now(),
+          dc,
+          why: e instanceof EtcdReadOnlyError ? 'read-only' : e instanceof Error ? e.message : String(e),
+        });
         if (this.o.reresolve === 'on-refusal') resolved = undefined;
       }
       await sleep(this.o.intervalMs);
@@ -164,8 +178,13 @@ export class LiveWatcher {
           if (!(e instanceof EtcdKeyNotFoundError)) throw e;
           index = e.etcdIndex ?? 0;
         }
-        for await (const ev of this.#client.watchStream(LIVE_PREFIX, { recursive: true, waitIndex: index + 1, signal: this.#abort.signal })) {
-          if (ev.node.key && !ev.node.dir && ev.action !== 'delete' && ev.action !== 'expire') this.seen.add(ev.node.key);
+        for await (const ev of this.#client.watchStream(LIVE_PREFIX, {
+          recursive: true,
+          waitIndex: index + 1,
+          signal: this.#abort.signal,
+        })) {
+          if (ev.node.key && !ev.node.dir && ev.action !== 'delete' && ev.action !== 'expire')
+            this.seen.add(ev.node.key);
         }
       } catch {
         if (this.#abort.signal.aborted) break;
@@ -203,7 +222,11 @@ export async function liveKeys(config: GalleyConfig, datacenter: string): Promis
 }
 
 /** The acknowledged writes missing (or different) in a datacenter. */
-export async function lostWrites(config: GalleyConfig, datacenter: string, acks: readonly Ack[]): Promise<Ack[]> {
+export async function lostWrites(
+  config: GalleyConfig,
+  datacenter: string,
+  acks: readonly Ack[],
+): Promise<Ack[]> {
   const held = await liveKeys(config, datacenter);
   return acks.filter((a) => held.get(a.key) !== a.value);
 }

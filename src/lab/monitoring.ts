@@ -16,7 +16,11 @@ import { ETCD_CLIENT_PORT, type LabTopology } from './topology.js';
 /** How often Prometheus scrapes and evaluates rules in the lab (production uses 15-60 s). */
 export const LAB_SCRAPE_INTERVAL = '1s';
 /** How long each alert's condition must hold before it fires (the rules' `for:`). */
-export const LAB_ALERT_FOR_SECONDS = { EtcdReplicationDown: 3, EtcdReplicationLag: 5, EtcdMemberDown: 2 } as const;
+export const LAB_ALERT_FOR_SECONDS = {
+  EtcdReplicationDown: 3,
+  EtcdReplicationLag: 5,
+  EtcdMemberDown: 2,
+} as const;
 /** Lag, in source events, above which EtcdReplicationLag fires. */
 export const LAB_LAG_THRESHOLD_EVENTS = 500;
 
@@ -42,7 +46,10 @@ export function monitoringPidFile(layout: LabLayout, c: MonitoringComponent): st
 export function renderPrometheusConfig(t: LabTopology, rulesFile: string): string {
   const m = t.monitoring;
   const etcdTargets = t.clusters.flatMap((c) =>
-    c.members.map((h) => ({ targets: [`${h.address}:${ETCD_CLIENT_PORT}`], labels: { host: h.name, datacenter: c.datacenter, cluster: c.datacenter } })),
+    c.members.map((h) => ({
+      targets: [`${h.address}:${ETCD_CLIENT_PORT}`],
+      labels: { host: h.name, datacenter: c.datacenter, cluster: c.datacenter },
+    })),
   );
   const mirrorTargets = t.mirrors.map((u) => ({
     targets: [`${u.host.address}:${u.metricsPort}`],
@@ -50,9 +57,17 @@ export function renderPrometheusConfig(t: LabTopology, rulesFile: string): strin
   }));
   return stringify(
     {
-      global: { scrape_interval: LAB_SCRAPE_INTERVAL, scrape_timeout: LAB_SCRAPE_INTERVAL, evaluation_interval: LAB_SCRAPE_INTERVAL },
+      global: {
+        scrape_interval: LAB_SCRAPE_INTERVAL,
+        scrape_timeout: LAB_SCRAPE_INTERVAL,
+        evaluation_interval: LAB_SCRAPE_INTERVAL,
+      },
       rule_files: [rulesFile],
-      alerting: { alertmanagers: [{ static_configs: [{ targets: [`${m.alertmanager.address}:${m.alertmanager.port}`] }] }] },
+      alerting: {
+        alertmanagers: [
+          { static_configs: [{ targets: [`${m.alertmanager.address}:${m.alertmanager.port}`] }] },
+        ],
+      },
       scrape_configs: [
         { job_name: 'etcd', static_configs: etcdTargets },
         { job_name: 'etcdmirror', static_configs: mirrorTargets },
@@ -107,7 +122,13 @@ export function renderAlertRules(): string {
 /** alertmanager.yml: one receiver that goes nowhere (the lab looks at alerts and silences through the API). */
 export function renderAlertmanagerConfig(): string {
   return stringify({
-    route: { receiver: 'lab-null', group_by: ['alertname', 'datacenter'], group_wait: '1s', group_interval: '1s', repeat_interval: '1h' },
+    route: {
+      receiver: 'lab-null',
+      group_by: ['alertname', 'datacenter'],
+      group_wait: '1s',
+      group_interval: '1s',
+      repeat_interval: '1h',
+    },
     receivers: [{ name: 'lab-null' }],
   });
 }
@@ -184,9 +205,13 @@ export async function writeMonitoringFiles(layout: LabLayout, t: LabTopology): P
  * The live process of a component, if its PID file names a process of the right binary
  * started from this lab's directory (so a PID reused by someone else is never ours).
  */
-export function monitoringProcess(layout: LabLayout, c: MonitoringComponent): { pid: number; name: string; owner: string } | undefined {
+export function monitoringProcess(
+  layout: LabLayout,
+  c: MonitoringComponent,
+): { pid: number; name: string; owner: string } | undefined {
   const pid = readPidFile(monitoringPidFile(layout, c));
-  if (pid === undefined || processState(pid) !== 'running' || processName(pid) !== BINARY[c].comm) return undefined;
+  if (pid === undefined || processState(pid) !== 'running' || processName(pid) !== BINARY[c].comm)
+    return undefined;
   let cmdline = '';
   try {
     cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');

@@ -20,7 +20,8 @@ import {
 /** Where the proxy's read-only switch lives inside every conf host. */
 export const READ_ONLY_SWITCH_FILE = '/etc/nginx/etcd-readonly.conf';
 /** The etcd-style body of a write refused by a read-only proxy. */
-export const READ_ONLY_BODY = '{"errorCode":107,"message":"This cluster is in read-only mode","cause":"","index":0}';
+export const READ_ONLY_BODY =
+  '{"errorCode":107,"message":"This cluster is in read-only mode","cause":"","index":0}';
 /** Content of the switch file that makes the proxy read-only (every method but GET/HEAD gets 403). */
 export const READ_ONLY_CONTENT = `if ($request_method !~ "^(GET|HEAD)$") { return 403 '${READ_ONLY_BODY}'; }\n`;
 export const READ_WRITE_CONTENT = '';
@@ -47,7 +48,12 @@ export function spareDataDir(cluster: LabSpareCluster): string {
 
 /** The host's /etc/default/etcd, as in production (sourced by the etcd unit). */
 export function renderEtcdDefault(t: LabTopology, host: LabHost): string {
-  return etcdDefault(host, clusterOf(t, host.datacenter), etcdDataDir(host.datacenter), `etcd-${host.datacenter}-lab`);
+  return etcdDefault(
+    host,
+    clusterOf(t, host.datacenter),
+    etcdDataDir(host.datacenter),
+    `etcd-${host.datacenter}-lab`,
+  );
 }
 
 /**
@@ -130,10 +136,19 @@ export function renderGdnsdUnit(host: LabHost): string {
  * host's cluster (`/`), through the local client URLs of every member of both (this host's
  * first): one member down does not stop replication.
  */
-function mirrorArgs(t: LabTopology, m: LabMirrorUnit, nodeBinary: string, etcdmirrorScript: string): string[] {
-  const urls = (members: readonly { address: string }[]) => members.map((x) => `http://${x.address}:${ETCD_CLIENT_PORT}`).join(',');
+function mirrorArgs(
+  t: LabTopology,
+  m: LabMirrorUnit,
+  nodeBinary: string,
+  etcdmirrorScript: string,
+): string[] {
+  const urls = (members: readonly { address: string }[]) =>
+    members.map((x) => `http://${x.address}:${ETCD_CLIENT_PORT}`).join(',');
   const replica = clusterOf(t, m.datacenter).members;
-  const local = [...replica.filter((x) => x.address === m.host.address), ...replica.filter((x) => x.address !== m.host.address)];
+  const local = [
+    ...replica.filter((x) => x.address === m.host.address),
+    ...replica.filter((x) => x.address !== m.host.address),
+  ];
   return [
     nodeBinary,
     etcdmirrorScript,
@@ -145,7 +160,12 @@ function mirrorArgs(t: LabTopology, m: LabMirrorUnit, nodeBinary: string, etcdmi
   ];
 }
 
-export function renderMirrorUnit(t: LabTopology, m: LabMirrorUnit, nodeBinary: string, etcdmirrorScript: string): string {
+export function renderMirrorUnit(
+  t: LabTopology,
+  m: LabMirrorUnit,
+  nodeBinary: string,
+  etcdmirrorScript: string,
+): string {
   return unitFile({
     Description: `etcdmirror - replicates ${m.sourceDatacenter} etcd into ${m.datacenter}`,
     Type: 'simple',
@@ -159,7 +179,12 @@ export function renderMirrorUnit(t: LabTopology, m: LabMirrorUnit, nodeBinary: s
  * /usr/local/sbin/reload-etcdmirror on the mirror host, as in production: runs etcdmirror in the
  * foreground with the unit's arguments plus --reload (stop the unit first).
  */
-export function renderMirrorReloadScript(t: LabTopology, m: LabMirrorUnit, nodeBinary: string, etcdmirrorScript: string): string {
+export function renderMirrorReloadScript(
+  t: LabTopology,
+  m: LabMirrorUnit,
+  nodeBinary: string,
+  etcdmirrorScript: string,
+): string {
   const [node, script, ...rest] = mirrorArgs(t, m, nodeBinary, etcdmirrorScript);
   return `#!/bin/sh
 # Full reload of ${m.unit}: erases the replica's keys and copies everything from ${m.sourceDatacenter}.
@@ -182,11 +207,26 @@ export const BACKUP_TIME = '02:00';
  * The oneshot unit that runs `cookbook etcd.backup CLUSTER --yes` from the member (as the
  * production cron job does every night), with the lab's environment file.
  */
-export function renderBackupUnit(cluster: string, nodeBinary: string, cookbookScript: string, configFile: string): string {
+export function renderBackupUnit(
+  cluster: string,
+  nodeBinary: string,
+  cookbookScript: string,
+  configFile: string,
+): string {
   return unitFile({
     Description: `nightly verified v2 backup of etcd ${cluster} (cookbook etcd.backup)`,
     Type: 'oneshot',
-    ExecStart: [nodeBinary, cookbookScript, 'etcd.backup', cluster, '--yes', '--config', configFile, '--reason', "'nightly backup'"].join(' '),
+    ExecStart: [
+      nodeBinary,
+      cookbookScript,
+      'etcd.backup',
+      cluster,
+      '--yes',
+      '--config',
+      configFile,
+      '--reason',
+      "'nightly backup'",
+    ].join(' '),
     'X-LabLog': `/var/log/${BACKUP_UNIT}.log`,
   });
 }
@@ -288,10 +328,15 @@ export function renderWmnetZone(t: LabTopology, serial: number): string {
   for (const h of allHosts(t)) out.push(`${h.name}. 3600 IN A ${h.address}`);
   out.push(`${t.knot.name}. 3600 IN A ${t.knot.address}`);
   for (const c of t.clusters) {
-    for (const m of c.members) out.push(`${srvRecordOf(c.datacenter)}. ${SRV_TTL_SECONDS} IN SRV 0 1 ${PROXY_PORT} ${m.name}.`);
-    for (const m of c.members) out.push(`_etcd-server._tcp.${c.datacenter}.wmnet. ${SRV_TTL_SECONDS} IN SRV 0 1 ${ETCD_PEER_PORT} ${m.name}.`);
+    for (const m of c.members)
+      out.push(`${srvRecordOf(c.datacenter)}. ${SRV_TTL_SECONDS} IN SRV 0 1 ${PROXY_PORT} ${m.name}.`);
+    for (const m of c.members)
+      out.push(
+        `_etcd-server._tcp.${c.datacenter}.wmnet. ${SRV_TTL_SECONDS} IN SRV 0 1 ${ETCD_PEER_PORT} ${m.name}.`,
+      );
   }
-  for (const m of clusterOf(t, t.master).members) out.push(`${RW_SRV_RECORD}. ${SRV_TTL_SECONDS} IN SRV 0 1 ${PROXY_PORT} ${m.name}.`);
+  for (const m of clusterOf(t, t.master).members)
+    out.push(`${RW_SRV_RECORD}. ${SRV_TTL_SECONDS} IN SRV 0 1 ${PROXY_PORT} ${m.name}.`);
   return out.join('\n') + '\n';
 }
 

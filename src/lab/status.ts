@@ -10,7 +10,14 @@ import { LabLayout, benchGroupNames } from './layout.js';
 import { isRunning, readPidFile } from './processes.js';
 import { MONITORING_COMPONENTS, monitoringProcess, monitoringUrls } from './monitoring.js';
 import { readLabState } from './state.js';
-import { ETCD_CLIENT_PORT, PROXY_PORT, allHosts, labTopology, namespacedHosts, spareHosts } from './topology.js';
+import {
+  ETCD_CLIENT_PORT,
+  PROXY_PORT,
+  allHosts,
+  labTopology,
+  namespacedHosts,
+  spareHosts,
+} from './topology.js';
 
 export interface LabProcessStatus {
   host: string;
@@ -69,7 +76,10 @@ export function labStatus(o: { dir: string; base: string }): LabStatusReport {
     const sshd = readPidFile(join(dir, 'run', 'sshd.pid'));
     processes.push({ host: h, unit: 'ssh', pid: sshd, running: isRunning(sshd) });
     const role = allHosts(t).find((x) => x.name === h)?.role;
-    const units = new Set([...unitsOf(dir), ...(role === 'etcd' ? expected : role === 'authdns' ? ['gdnsd'] : [])]);
+    const units = new Set([
+      ...unitsOf(dir),
+      ...(role === 'etcd' ? expected : role === 'authdns' ? ['gdnsd'] : []),
+    ]);
     for (const u of units) {
       const pid = readPidFile(join(dir, 'run', 'lab-units', `${u}.pid`));
       processes.push({ host: h, unit: u, pid, running: isRunning(pid) });
@@ -84,7 +94,9 @@ export function labStatus(o: { dir: string; base: string }): LabStatusReport {
   const mirrorUnits = new Set(t.mirrors.map((m) => m.unit));
   // The spare cluster's etcd runs only once etcd.bootstrap built it: its units do not count.
   const spare = new Set(spareHosts(t).map((h) => h.name));
-  const up = state !== undefined && processes.every((p) => p.running || mirrorUnits.has(p.unit) || (spare.has(p.host) && p.unit !== 'ssh'));
+  const up =
+    state !== undefined &&
+    processes.every((p) => p.running || mirrorUnits.has(p.unit) || (spare.has(p.host) && p.unit !== 'ssh'));
   const etcd: LabStatusReport['etcd'] = {};
   for (const c of t.clusters) {
     etcd[c.datacenter] = {
@@ -100,7 +112,12 @@ export function labStatus(o: { dir: string; base: string }): LabStatusReport {
     startedAt: state?.startedAt,
     config: layout.configFile,
     configRfc2136: layout.rfc2136ConfigFile,
-    hosts: allHosts(t).map((h) => ({ name: h.name, datacenter: h.datacenter, role: h.role, address: h.address })),
+    hosts: allHosts(t).map((h) => ({
+      name: h.name,
+      datacenter: h.datacenter,
+      role: h.role,
+      address: h.address,
+    })),
     etcd,
     dns: {
       authdns: t.authdns.map((h) => ({ name: h.name, address: h.address, port: 53 })),

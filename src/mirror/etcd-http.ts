@@ -141,7 +141,9 @@ export class EtcdHttp {
       req.on('error', (e) => {
         // This member cannot be reached: the next request goes to the next one.
         if (this.#current === at && this.#endpoints.length > 1) this.#current = at + 1;
-        reject(new ClusterError(`${endpoint.display}: ${method} ${path.split('?')[0]} failed: ${e.message}`, e));
+        reject(
+          new ClusterError(`${endpoint.display}: ${method} ${path.split('?')[0]} failed: ${e.message}`, e),
+        );
       });
       req.end(body);
     });

@@ -8,7 +8,14 @@ import type { SshIdentity } from './identity.js';
 import { publicKeyAuthHandler } from './identity.js';
 import { knownHostsName, type KnownHosts } from './known-hosts.js';
 import type { CommandResult } from './types.js';
-import { adaptiveFanout, connectThroughWindow, DEFAULT_RETRY_POLICY, FanoutWindow, HandshakeFailure, type RetryPolicy } from './window.js';
+import {
+  adaptiveFanout,
+  connectThroughWindow,
+  DEFAULT_RETRY_POLICY,
+  FanoutWindow,
+  HandshakeFailure,
+  type RetryPolicy,
+} from './window.js';
 
 /** Where a host of the inventory is reached. */
 export interface HostEndpoint {
@@ -146,7 +153,9 @@ export class SshPool implements CommandTransport {
     const { address, port } = this.options.endpoint(host);
     return connectThroughWindow(this.window, () => this.handshake(host), this.retry).catch((e: unknown) => {
       if (e instanceof SshError) throw e; // host key refused: its own message and suggestions
-      throw new SshError(`cannot connect to ${host} (${address}:${port}): ${(e as Error).message}`, { cause: e });
+      throw new SshError(`cannot connect to ${host} (${address}:${port}): ${(e as Error).message}`, {
+        cause: e,
+      });
     });
   }
 
@@ -212,7 +221,8 @@ export class SshPool implements CommandTransport {
       client.on('error', (e: Error & { code?: string; level?: string }) => {
         if (settled) return;
         const code = e.code ?? '';
-        if (RETRIABLE_CODES.has(code)) return fail(new HandshakeFailure(`${CODE_TEXT[code] ?? code} ${STAGE_DOING[stage]}`, true));
+        if (RETRIABLE_CODES.has(code))
+          return fail(new HandshakeFailure(`${CODE_TEXT[code] ?? code} ${STAGE_DOING[stage]}`, true));
         fail(new HandshakeFailure(`${e.message} ${STAGE_DOING[stage]}`, false));
       });
       client.on('close', () => {

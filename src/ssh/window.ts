@@ -38,13 +38,11 @@ export class FanoutWindow {
   /** The most handshakes seen in flight at once (observable in tests and benchmarks). */
   peak = 0;
 
-  constructor(
-    size: number | AdaptiveFanout,
-    options: { now?: () => number } = {},
-  ) {
+  constructor(size: number | AdaptiveFanout, options: { now?: () => number } = {}) {
     this.adaptive = typeof size === 'number' ? undefined : size;
     const start = typeof size === 'number' ? size : size.start;
-    if (!Number.isInteger(start) || start < 1) throw new RangeError(`fan-out window must be a whole number from 1 up, not ${start}`);
+    if (!Number.isInteger(start) || start < 1)
+      throw new RangeError(`fan-out window must be a whole number from 1 up, not ${start}`);
     this.current = start;
     this.now = options.now ?? (() => performance.now());
   }
@@ -169,7 +167,9 @@ export async function connectThroughWindow<T>(
       if (n >= policy.retries) {
         const tries = n + 1;
         throw new HandshakeFailure(
-          tries > 1 ? `${e.message} (${tries} attempts over ${((Date.now() - started) / 1000).toFixed(1)}s)` : e.message,
+          tries > 1
+            ? `${e.message} (${tries} attempts over ${((Date.now() - started) / 1000).toFixed(1)}s)`
+            : e.message,
           false,
         );
       }

@@ -20,7 +20,9 @@ async function sh(host: string, script: string, ...args: string[]): Promise<stri
   return waitUntil({
     what: `${host}: ${script}`,
     probe: async () => {
-      const r = (await remoteOf(env).executor.execute([host], argvCommand(['sh', '-c', script, 'sh', ...args]))).results[0]!;
+      const r = (
+        await remoteOf(env).executor.execute([host], argvCommand(['sh', '-c', script, 'sh', ...args]))
+      ).results[0]!;
       if (r.error !== undefined) throw new Unreachable(`${host}: ${r.error}`);
       if (r.exitCode !== 0) throw new Error(`${host}: ${script} exited ${r.exitCode}: ${r.stderr}`);
       return r.stdout;
@@ -49,10 +51,16 @@ async function restoreSpareCluster() {
   const t = labTopology(process.env.GALLEY_TEST_LAB_BASE ?? '127.21', 0);
   const spare = t.spareClusters.find((x) => x.name === cluster)!;
   for (const m of spare.members) {
-    await sh(m.name, 'systemctl stop "$1"; find "$2" -mindepth 1 -delete', c.unit, c.dataDir).catch(() => undefined);
+    await sh(m.name, 'systemctl stop "$1"; find "$2" -mindepth 1 -delete', c.unit, c.dataDir).catch(
+      () => undefined,
+    );
   }
   for (const m of spare.members) {
-    const r = await remoteOf(env).executor.execute([m.name], argvCommand(['sh', '-c', 'cat > "$1"', 'w', c.envFile]), { stdin: renderSpareEtcdDefault(spare, m) });
+    const r = await remoteOf(env).executor.execute(
+      [m.name],
+      argvCommand(['sh', '-c', 'cat > "$1"', 'w', c.envFile]),
+      { stdin: renderSpareEtcdDefault(spare, m) },
+    );
     if (r.results[0]!.exitCode !== 0) throw new Error(`cannot restore ${c.envFile} on ${m.name}`);
   }
 }
@@ -64,7 +72,10 @@ afterAll(async () => {
 
 describe('cookbook etcd.bootstrap against the lab (the empty kubetcd cluster)', () => {
   test('the lab defines the third cluster with nothing running on its hosts', async () => {
-    expect(c).toMatchObject({ inService: false, members: ['kubetcd1004.eqiad.wmnet', 'kubetcd1005.eqiad.wmnet', 'kubetcd1006.eqiad.wmnet'] });
+    expect(c).toMatchObject({
+      inService: false,
+      members: ['kubetcd1004.eqiad.wmnet', 'kubetcd1005.eqiad.wmnet', 'kubetcd1006.eqiad.wmnet'],
+    });
     const s = await snapshot();
     expect(s.map((x) => [x.state, x.entries])).toEqual([
       ['inactive', 0],
@@ -77,7 +88,9 @@ describe('cookbook etcd.bootstrap against the lab (the empty kubetcd cluster)', 
     const before = await snapshot();
     const r = cli(['etcd.bootstrap', 'kubetcd2', '-y']);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')[0]).toBe('cookbook: CLUSTER: unknown etcd cluster "kubetcd2"; known: eqiad, codfw, kubetcd');
+    expect(r.stderr.trim().split('\n')[0]).toBe(
+      'cookbook: CLUSTER: unknown etcd cluster "kubetcd2"; known: eqiad, codfw, kubetcd',
+    );
     expect(await snapshot()).toEqual(before);
   });
 
@@ -105,7 +118,10 @@ describe('cookbook etcd.bootstrap against the lab (the empty kubetcd cluster)', 
       expect(leaders[0]!.leaderId).toBeTruthy();
       // A write on one member is read back on every other one.
       await each[0]!.set('/bootstrap/probe', 'written on the first member');
-      for (const m of each.slice(1)) expect((await m.get('/bootstrap/probe', { quorum: true })).node.value).toBe('written on the first member');
+      for (const m of each.slice(1))
+        expect((await m.get('/bootstrap/probe', { quorum: true })).node.value).toBe(
+          'written on the first member',
+        );
     } finally {
       for (const m of each) m.close();
     }

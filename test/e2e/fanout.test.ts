@@ -29,8 +29,14 @@ describe('cookbook exec at scale on the lab', () => {
       successes?: number;
       results?: { host: string; exitCode: number | null; error?: string; success: boolean }[];
     };
-    const failures = (json.results ?? []).filter((x) => !x.success).map((x) => `${x.host}: ${x.error ?? x.exitCode}`);
-    expect({ code: r.code, failures: failures.slice(0, 5), stderr: r.stderr }).toEqual({ code: 0, failures: [], stderr: '' });
+    const failures = (json.results ?? [])
+      .filter((x) => !x.success)
+      .map((x) => `${x.host}: ${x.error ?? x.exitCode}`);
+    expect({ code: r.code, failures: failures.slice(0, 5), stderr: r.stderr }).toEqual({
+      code: 0,
+      failures: [],
+      stderr: '',
+    });
     expect(json.results?.map((x) => [x.host, x.exitCode])).toEqual(hosts.map((h) => [h, 0]));
     expect(json.successes).toBe(250);
   }, 520_000);

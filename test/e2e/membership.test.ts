@@ -17,7 +17,8 @@ const out = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
 /** Runs the CLI on the lab; `expect` (an exit code) fails with the run's output when it differs. */
 function cli(args: string[], expectCode?: number) {
   const r = runCli(args, { GALLEY_CONFIG: labConfigPath() }, 600_000);
-  if (expectCode !== undefined && r.code !== expectCode) throw new Error(`cookbook ${args.join(' ')} exited ${r.code}, expected ${expectCode}:\n${out(r)}`);
+  if (expectCode !== undefined && r.code !== expectCode)
+    throw new Error(`cookbook ${args.join(' ')} exited ${r.code}, expected ${expectCode}:\n${out(r)}`);
   return r;
 }
 
@@ -27,7 +28,9 @@ const rw = config.replication!.rwSrvRecord;
 
 async function srvTargets(name: string): Promise<string[]> {
   const records = (await observeRRset(config, name, 'SRV')).records ?? [];
-  return records.map((r) => (typeof r.data === 'object' && 'target' in r.data ? r.data.target.replace(/\.$/, '') : '')).sort();
+  return records
+    .map((r) => (typeof r.data === 'object' && 'target' in r.data ? r.data.target.replace(/\.$/, '') : ''))
+    .sort();
 }
 
 async function members(cluster: string): Promise<string[]> {
@@ -39,9 +42,17 @@ async function snapshot() {
   return {
     codfw: await members('codfw'),
     eqiad: await members('eqiad'),
-    srv: { codfw: await srvTargets(codfw.srvRecord), eqiad: await srvTargets(eqiad.srvRecord), rw: await srvTargets(rw) },
+    srv: {
+      codfw: await srvTargets(codfw.srvRecord),
+      eqiad: await srvTargets(eqiad.srvRecord),
+      rw: await srvTargets(rw),
+    },
     mirrors: (await mirrorUses(env)).map((m) => `${m.unit} ${m.active} ${m.source.url} ${m.destination.url}`),
-    envFiles: await Promise.all([...codfw.members, ...eqiad.members].map(async (h) => (await readRemoteFile(env, h, codfw.envFile)).content)),
+    envFiles: await Promise.all(
+      [...codfw.members, ...eqiad.members].map(
+        async (h) => (await readRemoteFile(env, h, codfw.envFile)).content,
+      ),
+    ),
   };
 }
 
@@ -80,7 +91,12 @@ async function makeLeader(cluster: string, host: string): Promise<void> {
   } finally {
     c.close();
   }
-  await waitUntil({ what: `${host} leads ${cluster}`, probe: () => clusterHealth(env, cluster), until: (x) => x.leader?.host === host, timeoutMs: 10_000 });
+  await waitUntil({
+    what: `${host} leads ${cluster}`,
+    probe: () => clusterHealth(env, cluster),
+    until: (x) => x.leader?.host === host,
+    timeoutMs: 10_000,
+  });
 }
 
 describe('cookbook etcd.member-remove and etcd.member-add against the lab', () => {
@@ -99,8 +115,17 @@ describe('cookbook etcd.member-remove and etcd.member-add against the lab', () =
     const file = config.ssh.knownHosts;
     const original = readFileSync(file, 'utf8');
     const lines = original.split('\n');
-    const otherKey = lines.find((l) => l.startsWith('conf2005.codfw.wmnet'))!.split(' ').slice(1).join(' ');
-    writeFileSync(file, lines.map((l) => (l.startsWith('conf2006.codfw.wmnet') ? `${l.split(' ')[0]} ${otherKey}` : l)).join('\n'));
+    const otherKey = lines
+      .find((l) => l.startsWith('conf2005.codfw.wmnet'))!
+      .split(' ')
+      .slice(1)
+      .join(' ');
+    writeFileSync(
+      file,
+      lines
+        .map((l) => (l.startsWith('conf2006.codfw.wmnet') ? `${l.split(' ')[0]} ${otherKey}` : l))
+        .join('\n'),
+    );
     try {
       const r = cli(['etcd.member-remove', 'conf2006.codfw.wmnet', '-y'], 1);
       expect(out(r)).toContain('pre-flight failed, nothing was changed');
@@ -118,7 +143,10 @@ describe('cookbook etcd.member-remove and etcd.member-add against the lab', () =
       runCliAsync(['etcd.member-remove', 'conf2006.codfw.wmnet', '-y'], { GALLEY_CONFIG: labConfigPath() }),
     ]);
     const done = [a, b].filter((r) => r.code === 0);
-    if (done.length !== 1) throw new Error(`expected exactly one removal done, got exit codes ${a.code} and ${b.code}:\n${out(a)}\n---\n${out(b)}`);
+    if (done.length !== 1)
+      throw new Error(
+        `expected exactly one removal done, got exit codes ${a.code} and ${b.code}:\n${out(a)}\n---\n${out(b)}`,
+      );
     const refused = [a, b].find((r) => r.code !== 0)!;
     expect(refused.code).toBe(1);
     expect(out(refused)).toMatch(/lock etcd\.membership:codfw is held|below the minimum/);
@@ -169,7 +197,9 @@ describe('cookbook etcd.member-remove and etcd.member-add against the lab', () =
     expect(again.stdout).toMatch(/Remove .* from the codfw cluster\n\s+= already done/);
 
     cli(['etcd.member-add', host, '-y'], 0);
-    expect((await readRemoteFile(env, host, codfw.envFile)).content).toContain('ETCD_INITIAL_CLUSTER_STATE="existing"');
+    expect((await readRemoteFile(env, host, codfw.envFile)).content).toContain(
+      'ETCD_INITIAL_CLUSTER_STATE="existing"',
+    );
     expect(await snapshot()).toEqual({ ...before, envFiles: (await snapshot()).envFiles });
     const tree = await identicalOnEveryMember('codfw');
     expect(tree.nodes?.length).toBeGreaterThan(0);
@@ -186,6 +216,11 @@ describe('cookbook etcd.member-remove and etcd.member-add against the lab', () =
     expect(await members('eqiad')).toEqual(before.eqiad);
     expect(await srvTargets(eqiad.srvRecord)).toEqual(before.srv.eqiad);
     await identicalOnEveryMember('eqiad');
-    await waitUntil({ what: 'eqiad holds codfw', probe: () => checkReplicaHoldsSource(env, 'codfw', 'eqiad'), timeoutMs: 15_000, retryOn: () => true });
+    await waitUntil({
+      what: 'eqiad holds codfw',
+      probe: () => checkReplicaHoldsSource(env, 'codfw', 'eqiad'),
+      timeoutMs: 15_000,
+      retryOn: () => true,
+    });
   }, 600_000);
 });

@@ -19,14 +19,18 @@ const mirror = config.replication!.mirrors.eqiad!;
 const root = `${eqiad.backupDir}/eqiad`;
 const cli = (args: string[]) => runCli(args, { GALLEY_CONFIG: labConfigPath() }, 400_000);
 const tag = `recovery-${Date.now()}`;
-const data = Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`/lifecycle/${tag}/key${i}`, `value ${i} of ${tag}`]));
+const data = Object.fromEntries(
+  [1, 2, 3, 4, 5].map((i) => [`/lifecycle/${tag}/key${i}`, `value ${i} of ${tag}`]),
+);
 
 /** Runs a command on a lab host; a connection that could not be made (a loaded machine) is tried again. */
 async function sh(host: string, script: string, ...args: string[]): Promise<string> {
   return waitUntil({
     what: `${host}: ${script}`,
     probe: async () => {
-      const r = (await remoteOf(env).executor.execute([host], argvCommand(['sh', '-c', script, 'sh', ...args]))).results[0]!;
+      const r = (
+        await remoteOf(env).executor.execute([host], argvCommand(['sh', '-c', script, 'sh', ...args]))
+      ).results[0]!;
       if (r.error !== undefined) throw new Unreachable(`${host}: ${r.error}`);
       if (r.exitCode !== 0) throw new Error(`${host}: ${script} exited ${r.exitCode}: ${r.stderr}`);
       return r.stdout;
@@ -38,7 +42,8 @@ async function sh(host: string, script: string, ...args: string[]): Promise<stri
 }
 class Unreachable extends Error {}
 
-const local = (cluster: string, host?: string) => etcdClientFor(config, cluster, { via: 'local', members: host ? [host] : undefined, timeoutMs: 3000 });
+const local = (cluster: string, host?: string) =>
+  etcdClientFor(config, cluster, { via: 'local', members: host ? [host] : undefined, timeoutMs: 3000 });
 
 /** Every replicated key and value of a cluster (hidden keys and the ignored lock keys left out), sorted. */
 async function keyspace(cluster: string): Promise<string[]> {
@@ -59,7 +64,9 @@ async function keyspace(cluster: string): Promise<string[]> {
 }
 
 async function backups(host: string): Promise<string[]> {
-  return (await sh(host, 'ls -1 "$1" 2>/dev/null || true', root)).split('\n').filter((l) => /^\d{8}-\d{6}$/.test(l));
+  return (await sh(host, 'ls -1 "$1" 2>/dev/null || true', root))
+    .split('\n')
+    .filter((l) => /^\d{8}-\d{6}$/.test(l));
 }
 
 /** What a dry-run must leave alone on eqiad: each member's etcd state, data entries and settings, and the mirror. */
@@ -91,7 +98,11 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
     const replica = local('eqiad');
     await waitUntil({
       what: 'eqiad holds the sentinel',
-      probe: () => replica.get(`/lifecycle/${tag}/sentinel`).then((r) => r.node.value, () => undefined),
+      probe: () =>
+        replica.get(`/lifecycle/${tag}/sentinel`).then(
+          (r) => r.node.value,
+          () => undefined,
+        ),
       until: (v) => v === 'written last',
       timeoutMs: 30_000,
     });
@@ -103,14 +114,21 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
 
     const first = cli(['etcd.backup', 'eqiad', '-y', '--json']);
     expect(first.code).toBe(0);
-    const report = (JSON.parse(first.stdout) as { report: { backup: { host: string; path: string; keys: number } } }).report.backup;
+    const report = (
+      JSON.parse(first.stdout) as { report: { backup: { host: string; path: string; keys: number } } }
+    ).report.backup;
     backupHost = report.host;
     expect(report.path).toMatch(new RegExp(`^${root}/\\d{8}-\\d{6}$`));
     expect(report.keys).toBeGreaterThanOrEqual(Object.keys(data).length);
     // The dry-run created nothing; the run added exactly its dated directory, verified.
-    const added = (await backups(backupHost)).filter((b) => !before[eqiad.members.indexOf(backupHost)]!.includes(b));
+    const added = (await backups(backupHost)).filter(
+      (b) => !before[eqiad.members.indexOf(backupHost)]!.includes(b),
+    );
     expect(added).toEqual([report.path.split('/').pop()]);
-    const verified = JSON.parse(await sh(backupHost, 'cat "$1/VERIFIED"', report.path)) as { keys: number; digest: string };
+    const verified = JSON.parse(await sh(backupHost, 'cat "$1/VERIFIED"', report.path)) as {
+      keys: number;
+      digest: string;
+    };
     expect(verified.keys).toBe(report.keys);
 
     // Two more, the last one keeping 2: the oldest go, the newest two stay.
@@ -133,7 +151,9 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
     expect(r.stderr).toContain('nothing was changed');
     const outside = cli(['etcd.disaster-recovery', 'eqiad', '--backup', '/tmp', '-y']);
     expect(outside.code).toBe(2);
-    expect(outside.stderr.split('\n')[0]).toBe(`cookbook: --backup /tmp: not a backup of eqiad (they live in ${root}/YYYYMMDD-HHMMSS)`);
+    expect(outside.stderr.split('\n')[0]).toBe(
+      `cookbook: --backup /tmp: not a backup of eqiad (they live in ${root}/YYYYMMDD-HHMMSS)`,
+    );
     const unknown = cli(['etcd.disaster-recovery', 'eqiad2', '--backup', 'latest', '-y']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr.split('\n')[0]).toContain('unknown etcd cluster "eqiad2"');
@@ -151,17 +171,32 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
   test('two of three members killed with their data wiped: disaster recovery brings back 3 healthy members holding every key of the backup', async () => {
     const victims = eqiad.members.filter((h) => h !== backupHost).slice(0, 2);
     for (const h of victims) {
-      await sh(h, 'kill -KILL "$(cat /run/lab-units/etcd.pid)"; sleep 0.3; find "$1" -mindepth 1 -delete', eqiad.dataDir);
+      await sh(
+        h,
+        'kill -KILL "$(cat /run/lab-units/etcd.pid)"; sleep 0.3; find "$1" -mindepth 1 -delete',
+        eqiad.dataDir,
+      );
     }
     const survivor = eqiad.members.find((h) => !victims.includes(h))!;
     const s = local('eqiad', survivor);
-    await waitUntil({ what: 'eqiad loses quorum', probe: () => s.health().then((x) => x.healthy, () => false), until: (ok) => !ok, timeoutMs: 30_000 });
+    await waitUntil({
+      what: 'eqiad loses quorum',
+      probe: () =>
+        s.health().then(
+          (x) => x.healthy,
+          () => false,
+        ),
+      until: (ok) => !ok,
+      timeoutMs: 30_000,
+    });
     s.close();
 
     const before = await eqiadSnapshot();
     const dry = cli(['etcd.disaster-recovery', 'eqiad', '--backup', 'latest', '--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(/ERASE \/var\/lib\/etcd\/eqiad\.wmnet and put a copy of the backup .* \[IRREVERSIBLE\]/);
+    expect(dry.stdout).toMatch(
+      /ERASE \/var\/lib\/etcd\/eqiad\.wmnet and put a copy of the backup .* \[IRREVERSIBLE\]/,
+    );
     expect(await eqiadSnapshot()).toEqual(before);
 
     const r = cli(['etcd.disaster-recovery', 'eqiad', '--backup', 'latest', '-y', '-t', 'T123456']);
@@ -174,7 +209,8 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
     try {
       const members = await each[0]!.members();
       expect(members.map((m) => m.name).sort()).toEqual([...eqiad.members].sort());
-      for (const m of members) expect(m.peerURLs).toEqual([`http://${config.hosts[m.name]!.address}:${eqiad.peerPort}`]);
+      for (const m of members)
+        expect(m.peerURLs).toEqual([`http://${config.hosts[m.name]!.address}:${eqiad.peerPort}`]);
       const health = await Promise.all(each.map((c) => c.health()));
       expect(health.every((x) => x.healthy)).toBe(true);
       for (const c of each) {
@@ -191,11 +227,17 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
   }, 900_000);
 
   test('a replication reload after the recovery: its dry-run changes nothing, then the mirror runs and both keyspaces are equal', async () => {
-    const before = { eqiad: await keyspace('eqiad'), mirror: (await sh(mirror.host, 'systemctl is-active "$1" || true', mirror.unit)).trim() };
+    const before = {
+      eqiad: await keyspace('eqiad'),
+      mirror: (await sh(mirror.host, 'systemctl is-active "$1" || true', mirror.unit)).trim(),
+    };
     const dry = cli(['etcd.replication-reload', '--dry-run']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('ERASE every key of eqiad under /');
-    expect({ eqiad: await keyspace('eqiad'), mirror: (await sh(mirror.host, 'systemctl is-active "$1" || true', mirror.unit)).trim() }).toEqual(before);
+    expect({
+      eqiad: await keyspace('eqiad'),
+      mirror: (await sh(mirror.host, 'systemctl is-active "$1" || true', mirror.unit)).trim(),
+    }).toEqual(before);
 
     const r = cli(['etcd.replication-reload', '-y', '-r', 'after disaster recovery']);
     expect(r.stdout).toContain('✓ etcd.replication-reload done');
@@ -207,7 +249,8 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
     await waitUntil({
       what: 'both keyspaces are equal',
       probe: async () => [await keyspace('codfw'), await keyspace('eqiad')],
-      until: ([a, b]) => JSON.stringify(a) === JSON.stringify(b) && a!.includes(`/lifecycle/${tag}/after-reload=replicated`),
+      until: ([a, b]) =>
+        JSON.stringify(a) === JSON.stringify(b) && a!.includes(`/lifecycle/${tag}/after-reload=replicated`),
       timeoutMs: 30_000,
     });
   }, 600_000);

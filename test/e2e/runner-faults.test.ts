@@ -18,18 +18,41 @@ const config = labConfig();
 const env = labEnv(config);
 afterAll(() => env.close());
 const state = () => mkdtempSync(join(tmpdir(), 'galley-faults-'));
-const cli = (args: string[], stateDir = state()) => runCli(args, { GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: stateDir });
+const cli = (args: string[], stateDir = state()) =>
+  runCli(args, { GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: stateDir });
 
 async function modes(dc: 'eqiad' | 'codfw'): Promise<string> {
-  return [...new Set(await Promise.all(config.etcd.clusters[dc]!.members.map((h) => probeProxyMode(env, dc, h))))].join(',');
+  return [
+    ...new Set(await Promise.all(config.etcd.clusters[dc]!.members.map((h) => probeProxyMode(env, dc, h)))),
+  ].join(',');
 }
 
 /** Starts a switchover codfw → eqiad with --yes; `onOutput` may send signals. */
-function switchover(stateDir: string, extra: string[], onOutput: (out: string, kill: (s: NodeJS.Signals) => void) => void) {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', 'etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y', ...extra], {
-    env: { ...process.env, NODE_OPTIONS: '', GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: stateDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function switchover(
+  stateDir: string,
+  extra: string[],
+  onOutput: (out: string, kill: (s: NodeJS.Signals) => void) => void,
+) {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--no-warnings',
+      'bin/dev.js',
+      'etcd.switchover',
+      '--from',
+      'codfw',
+      '--to',
+      'eqiad',
+      '-y',
+      ...extra,
+    ],
+    {
+      env: { ...process.env, NODE_OPTIONS: '', GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: stateDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -37,11 +60,14 @@ function switchover(stateDir: string, extra: string[], onOutput: (out: string, k
     onOutput(out, (s) => child.kill(s));
   });
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+  return new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, out, err })),
+  );
 }
 
 /** True once the step that makes codfw read-only has been verified. */
-const codfwReadOnly = (out: string) => /Make codfw read-only[\s\S]*✓ codfw: make the etcd proxies read-only/.test(out);
+const codfwReadOnly = (out: string) =>
+  /Make codfw read-only[\s\S]*✓ codfw: make the etcd proxies read-only/.test(out);
 
 describe('the Runner under faults, on the lab', () => {
   test('a switchover with a closed stdin and no --yes ends at once (exit 1) and leaves no lock: a second run is not refused by it', () => {
@@ -67,9 +93,17 @@ describe('the Runner under faults, on the lab', () => {
     expect(sent).toBe(true);
     expect(r.code).toBe(97);
     const journal = readdirSync(join(dir, 'runs'));
-    const lines = readFileSync(join(dir, 'runs', journal[0]!), 'utf8').trim().split('\n');
-    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ type: 'run-end', outcome: 'interrupted', exitCode: 97 });
-    const audit = readFileSync(config.auditLog ?? join(dir, 'audit.log'), 'utf8').split('\n').filter((l) => l.includes(`run=${journal[0]!.replace('.jsonl', '')}`));
+    const lines = readFileSync(join(dir, 'runs', journal[0]!), 'utf8')
+      .trim()
+      .split('\n');
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({
+      type: 'run-end',
+      outcome: 'interrupted',
+      exitCode: 97,
+    });
+    const audit = readFileSync(config.auditLog ?? join(dir, 'audit.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`run=${journal[0]!.replace('.jsonl', '')}`));
     expect(audit.at(-1)).toMatch(/ END .*cookbook=etcd\.switchover .*outcome=interrupted exit=97/);
     expect(await modes('codfw')).toBe('read-write');
     expect(await modes('eqiad')).toBe('read-only');
@@ -97,11 +131,19 @@ describe('the Runner under faults, on the lab', () => {
       // An operator makes codfw writable again by hand.
       const a = setProxyMode(config, 'codfw', 'read-write');
       await a.definition.apply(a.params, await a.definition.observe(a.params, env), env);
-      await waitUntil({ what: 'codfw read-write after the hand change', probe: () => modes('codfw'), until: (m) => m === 'read-write', timeoutMs: 15_000, intervalMs: 200 });
+      await waitUntil({
+        what: 'codfw read-write after the hand change',
+        probe: () => modes('codfw'),
+        until: (m) => m === 'read-write',
+        timeoutMs: 15_000,
+        intervalMs: 200,
+      });
       const resumed = cli(['resume', runId, '-y'], dir);
       expect(resumed.code).toBe(1);
       expect(resumed.stdout).toContain('resume refuses and changed nothing');
-      expect(resumed.stdout).toMatch(/Make codfw read-only": journaled as done, but now .* would change conf200\d\.codfw\.wmnet proxy: read-write → read-only/);
+      expect(resumed.stdout).toMatch(
+        /Make codfw read-only": journaled as done, but now .* would change conf200\d\.codfw\.wmnet proxy: read-write → read-only/,
+      );
       expect(await modes('codfw')).toBe('read-write');
       expect(await modes('eqiad')).toBe('read-only');
     } finally {

@@ -23,21 +23,29 @@ const conftool = config.replication!.rwSrvRecord;
 
 async function sh(host: string, ...argv: string[]) {
   const r = (await remoteOf(env).executor.execute([host], argvCommand(argv))).results[0]!;
-  if (r.exitCode !== 0) throw new Error(`${host}: ${argv.join(' ')} exited ${r.exitCode}: ${r.stderr}${r.error ?? ''}`);
+  if (r.exitCode !== 0)
+    throw new Error(`${host}: ${argv.join(' ')} exited ${r.exitCode}: ${r.stderr}${r.error ?? ''}`);
 }
 
 /** What a switchover changes, as seen from outside. */
 async function world() {
   const srv = await observeRRset(config, conftool, 'SRV');
   const modes = async (dc: 'eqiad' | 'codfw') =>
-    [...new Set(await Promise.all(config.etcd.clusters[dc]!.members.map((h) => probeProxyMode(env, dc, h))))].join(',');
-  const mirror = (dc: 'eqiad' | 'codfw') => unitState(env, config.replication!.mirrors[dc]!.host, config.replication!.mirrors[dc]!.unit);
+    [
+      ...new Set(await Promise.all(config.etcd.clusters[dc]!.members.map((h) => probeProxyMode(env, dc, h)))),
+    ].join(',');
+  const mirror = (dc: 'eqiad' | 'codfw') =>
+    unitState(env, config.replication!.mirrors[dc]!.host, config.replication!.mirrors[dc]!.unit);
   return {
     eqiad: await modes('eqiad'),
     codfw: await modes('codfw'),
     mirrorIntoEqiad: await mirror('eqiad'),
     mirrorIntoCodfw: await mirror('codfw'),
-    conftool: srv.servers.map((s) => (s.records ?? []).map((r) => `${r.ttl} ${typeof r.data === 'object' && 'target' in r.data ? r.data.target : ''}`).join(',')),
+    conftool: srv.servers.map((s) =>
+      (s.records ?? [])
+        .map((r) => `${r.ttl} ${typeof r.data === 'object' && 'target' in r.data ? r.data.target : ''}`)
+        .join(','),
+    ),
   };
 }
 
@@ -64,17 +72,39 @@ describe('cookbook etcd.switchover against the lab', () => {
   });
 
   test('--from and --to must differ, and must be datacenters (exit 2, nothing changed)', () => {
-    expect(cli(['etcd.switchover', '--from', 'codfw', '--to', 'codfw', '-y']).stderr).toContain('--from and --to are both codfw');
+    expect(cli(['etcd.switchover', '--from', 'codfw', '--to', 'codfw', '-y']).stderr).toContain(
+      '--from and --to are both codfw',
+    );
     const r = cli(['etcd.switchover', '--from', 'codfw', '--to', 'esams', '-y']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown datacenter "esams"');
   });
 
   test('Ctrl-C in the read-only window rolls every step back (exit 97)', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', 'etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y'], {
-      env: { ...process.env, NODE_OPTIONS: '', GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-sw-')) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--no-warnings',
+        'bin/dev.js',
+        'etcd.switchover',
+        '--from',
+        'codfw',
+        '--to',
+        'eqiad',
+        '-y',
+      ],
+      {
+        env: {
+          ...process.env,
+          NODE_OPTIONS: '',
+          GALLEY_CONFIG: labConfigPath(),
+          GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-sw-')),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let sent = false;
     child.stdout.on('data', (d: Buffer) => {
@@ -96,7 +126,9 @@ describe('cookbook etcd.switchover against the lab', () => {
     try {
       const r = cli(['etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y']);
       expect(r.code).toBe(1);
-      expect(r.stdout + r.stderr).toContain(`${m.unit} on ${m.host} is inactive: replication codfw → eqiad is not running: nothing was changed`);
+      expect(r.stdout + r.stderr).toContain(
+        `${m.unit} on ${m.host} is inactive: replication codfw → eqiad is not running: nothing was changed`,
+      );
     } finally {
       await sh(m.host, 'systemctl', 'start', m.unit);
     }
@@ -125,9 +157,23 @@ describe('cookbook etcd.switchover against the lab', () => {
   }, 300_000);
 
   test('a switchover to eqiad and back leaves each side as the runbook says, writes flowing the new way, no acknowledged write lost', async () => {
-    const writers = [new LiveWriter(config, 'reresolve', { reresolve: 'on-refusal', intervalMs: 20 }).start(), new LiveWriter(config, 'strict-ttl', { reresolve: 'ttl', intervalMs: 40 }).start()];
+    const writers = [
+      new LiveWriter(config, 'reresolve', { reresolve: 'on-refusal', intervalMs: 20 }).start(),
+      new LiveWriter(config, 'strict-ttl', { reresolve: 'ttl', intervalMs: 40 }).start(),
+    ];
     const watcher = new LiveWatcher(config, 'eqiad').start();
-    const there = cli(['etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y', '-t', 'T358636', '-r', 'test']);
+    const there = cli([
+      'etcd.switchover',
+      '--from',
+      'codfw',
+      '--to',
+      'eqiad',
+      '-y',
+      '-t',
+      'T358636',
+      '-r',
+      'test',
+    ]);
     expect(there.stdout).toContain('✓ etcd.switchover done');
     expect(there.code).toBe(0);
     expect(there.stdout).toContain('a write through eqiad reached codfw');
@@ -156,9 +202,17 @@ describe('cookbook etcd.switchover against the lab', () => {
 
   test('two switchovers started at once, in opposite directions, never both run: one lock in both clusters', async () => {
     const locks = runLockManager(config, env);
-    const held = await locks.acquire({ name: 'etcd.conftool-master', owner: 'alice@cumin1001 [4242]', runId: 'other-run', ttlMs: 60_000 });
+    const held = await locks.acquire({
+      name: 'etcd.conftool-master',
+      owner: 'alice@cumin1001 [4242]',
+      runId: 'other-run',
+      ttlMs: 60_000,
+    });
     try {
-      for (const [from, to] of [['codfw', 'eqiad'], ['eqiad', 'codfw']]) {
+      for (const [from, to] of [
+        ['codfw', 'eqiad'],
+        ['eqiad', 'codfw'],
+      ]) {
         const r = cli(['etcd.switchover', '--from', from!, '--to', to!, '-y']);
         expect(r.code).toBe(1);
         expect(r.stdout + r.stderr).toContain('lock etcd.conftool-master is held by alice@cumin1001 [4242]');

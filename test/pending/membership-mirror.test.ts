@@ -24,7 +24,8 @@ const out = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
 /** Runs the CLI on the lab; `expect` (an exit code) fails with the run's output when it differs. */
 function cli(args: string[], expectCode?: number) {
   const r = runCli(args, { GALLEY_CONFIG: labConfigPath() }, 600_000);
-  if (expectCode !== undefined && r.code !== expectCode) throw new Error(`cookbook ${args.join(' ')} exited ${r.code}, expected ${expectCode}:\n${out(r)}`);
+  if (expectCode !== undefined && r.code !== expectCode)
+    throw new Error(`cookbook ${args.join(' ')} exited ${r.code}, expected ${expectCode}:\n${out(r)}`);
   return r;
 }
 
@@ -35,7 +36,9 @@ const mirror = config.replication!.mirrors.eqiad!;
 
 async function srvTargets(name: string): Promise<string[]> {
   const records = (await observeRRset(config, name, 'SRV')).records ?? [];
-  return records.map((r) => (typeof r.data === 'object' && 'target' in r.data ? r.data.target.replace(/\.$/, '') : '')).sort();
+  return records
+    .map((r) => (typeof r.data === 'object' && 'target' in r.data ? r.data.target.replace(/\.$/, '') : ''))
+    .sort();
 }
 
 async function members(cluster: string): Promise<string[]> {
@@ -47,9 +50,17 @@ async function snapshot() {
   return {
     codfw: await members('codfw'),
     eqiad: await members('eqiad'),
-    srv: { codfw: await srvTargets(codfw.srvRecord), eqiad: await srvTargets(eqiad.srvRecord), rw: await srvTargets(rw) },
+    srv: {
+      codfw: await srvTargets(codfw.srvRecord),
+      eqiad: await srvTargets(eqiad.srvRecord),
+      rw: await srvTargets(rw),
+    },
     mirrors: (await mirrorUses(env)).map((m) => `${m.unit} ${m.active} ${m.source.url} ${m.destination.url}`),
-    envFiles: await Promise.all([...codfw.members, ...eqiad.members].map(async (h) => (await readRemoteFile(env, h, codfw.envFile)).content)),
+    envFiles: await Promise.all(
+      [...codfw.members, ...eqiad.members].map(
+        async (h) => (await readRemoteFile(env, h, codfw.envFile)).content,
+      ),
+    ),
   };
 }
 
@@ -88,7 +99,12 @@ async function makeLeader(cluster: string, host: string): Promise<void> {
   } finally {
     c.close();
   }
-  await waitUntil({ what: `${host} leads ${cluster}`, probe: () => clusterHealth(env, cluster), until: (x) => x.leader?.host === host, timeoutMs: 10_000 });
+  await waitUntil({
+    what: `${host} leads ${cluster}`,
+    probe: () => clusterHealth(env, cluster),
+    until: (x) => x.leader?.host === host,
+    timeoutMs: 10_000,
+  });
 }
 
 describe('cookbook etcd.member-remove and etcd.member-add against the lab', () => {
@@ -108,7 +124,12 @@ describe('cookbook etcd.member-remove and etcd.member-add against the lab', () =
       expect(now.source.host).not.toBe(source);
       expect(await members('codfw')).not.toContain(source);
       await checkReplicationFlows(env, 'codfw', 'eqiad', 'membership-test');
-      await waitUntil({ what: 'eqiad holds codfw', probe: () => checkReplicaHoldsSource(env, 'codfw', 'eqiad'), timeoutMs: 15_000, retryOn: () => true });
+      await waitUntil({
+        what: 'eqiad holds codfw',
+        probe: () => checkReplicaHoldsSource(env, 'codfw', 'eqiad'),
+        timeoutMs: 15_000,
+        retryOn: () => true,
+      });
       cli(['etcd.member-add', source, '-y'], 0);
     } finally {
       // Put the lab's mirror back as it was (reading from its first source member).
@@ -116,7 +137,19 @@ describe('cookbook etcd.member-remove and etcd.member-add against the lab', () =
       const now = (await mirrorUses(env)).find((m) => m.datacenter === 'eqiad')!;
       if (now.source.url !== unitBefore.source.url) {
         const content = unit.content!.replace(now.source.url, unitBefore.source.url);
-        await mutateOn(env, mirror.host, argvCommand(['sh', '-c', 'cat > "$1" && systemctl restart "$2"', 'w', unitBefore.file, mirror.unit]), { stdin: content });
+        await mutateOn(
+          env,
+          mirror.host,
+          argvCommand([
+            'sh',
+            '-c',
+            'cat > "$1" && systemctl restart "$2"',
+            'w',
+            unitBefore.file,
+            mirror.unit,
+          ]),
+          { stdin: content },
+        );
       }
     }
     await checkReplicationFlows(env, 'codfw', 'eqiad', 'membership-test');

@@ -19,18 +19,32 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
     encoding: 'utf8',
     input: '',
-    env: { ...process.env, NODE_OPTIONS: '', GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-cli-state-')), ...env },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '',
+      GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-cli-state-')),
+      ...env,
+    },
     timeout: timeoutMs,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
 }
 
 /** {@link runCli}, without blocking: for runs that must overlap (locks). */
-export function runCliAsync(args: string[], env: Record<string, string> = {}, timeoutMs = 240_000): Promise<CliResult> {
+export function runCliAsync(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 240_000,
+): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
-      env: { ...process.env, NODE_OPTIONS: '', GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-cli-state-')), ...env },
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '',
+        GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-cli-state-')),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: timeoutMs,
     });

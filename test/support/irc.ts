@@ -8,19 +8,30 @@ export interface IrcListener {
   close(): Promise<void>;
 }
 
-export function joinChannel(o: { server: string; port: number; channel: string; nick: string }): Promise<IrcListener> {
+export function joinChannel(o: {
+  server: string;
+  port: number;
+  channel: string;
+  nick: string;
+}): Promise<IrcListener> {
   return new Promise((resolve, reject) => {
     const sock: Socket = connect({ host: o.server, port: o.port });
     const messages: string[] = [];
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`could not join ${o.channel} on ${o.server}:${o.port} within 30 s`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`could not join ${o.channel} on ${o.server}:${o.port} within 30 s`)),
+      30_000,
+    );
     const send = (line: string) => sock.write(`${line}\r\n`);
     const listener: IrcListener = {
       messages,
       async waitFor(predicate, timeoutMs) {
         const deadline = Date.now() + timeoutMs;
         while (!predicate(messages)) {
-          if (Date.now() > deadline) throw new Error(`not seen in ${o.channel} within ${timeoutMs} ms; seen: ${JSON.stringify(messages)}`);
+          if (Date.now() > deadline)
+            throw new Error(
+              `not seen in ${o.channel} within ${timeoutMs} ms; seen: ${JSON.stringify(messages)}`,
+            );
           await new Promise((r) => setTimeout(r, 50));
         }
         return messages;

@@ -44,8 +44,23 @@ export async function leaderOf(config: GalleyConfig, datacenter: string): Promis
   throw new Error(`no leader in ${datacenter}`);
 }
 
-export type Fault = 'SIGINT' | 'SIGTERM' | 'authdns-stopped' | 'from-leader-killed' | 'to-leader-killed' | 'mirror-target-killed' | 'mirror-sshd-killed';
-export const FAULTS: readonly Fault[] = ['SIGINT', 'SIGTERM', 'authdns-stopped', 'from-leader-killed', 'to-leader-killed', 'mirror-target-killed', 'mirror-sshd-killed'];
+export type Fault =
+  | 'SIGINT'
+  | 'SIGTERM'
+  | 'authdns-stopped'
+  | 'from-leader-killed'
+  | 'to-leader-killed'
+  | 'mirror-target-killed'
+  | 'mirror-sshd-killed';
+export const FAULTS: readonly Fault[] = [
+  'SIGINT',
+  'SIGTERM',
+  'authdns-stopped',
+  'from-leader-killed',
+  'to-leader-killed',
+  'mirror-target-killed',
+  'mirror-sshd-killed',
+];
 
 /** Injects lab faults and repairs them. */
 export class LabFaults {
@@ -55,7 +70,10 @@ export class LabFaults {
 
   /** Kills a member's etcd with SIGKILL. */
   async killEtcd(host: string): Promise<string> {
-    const unit = this.config.etcd.clusters[Object.values(this.config.etcd.clusters).find((c) => c.members.includes(host))!.name]!.unit;
+    const unit =
+      this.config.etcd.clusters[
+        Object.values(this.config.etcd.clusters).find((c) => c.members.includes(host))!.name
+      ]!.unit;
     const pid = unitPid(this.layout, host, unit);
     if (!isRunning(pid)) throw new Error(`etcd on ${host} is not running`);
     signal(pid, 'SIGKILL');
@@ -81,18 +99,36 @@ export class LabFaults {
     const pid = readPidFile(pidFile);
     if (!isRunning(pid)) throw new Error(`sshd on ${host} is not running`);
     // Another process of the host keeps its namespaces: sshd is started again inside them.
-    const anchor = ['etcd', 'nginx', 'gdnsd'].map((u) => unitPid(this.layout, host, u)).find((p) => isRunning(p));
+    const anchor = ['etcd', 'nginx', 'gdnsd']
+      .map((u) => unitPid(this.layout, host, u))
+      .find((p) => isRunning(p));
     if (!anchor) throw new Error(`no other process of ${host} to restart sshd in`);
     signal(pid, 'SIGKILL');
     await waitStopped([pid], 5000);
     this.#repairs.push(async () => {
       const dir = this.layout.hostDir(host);
-      const child = spawn('nsenter', ['-t', String(anchor), '-u', '-m', '--', '/usr/sbin/sshd', '-D', '-f', join(dir, 'sshd_config'), '-E', join(dir, 'sshd.log')], {
-        detached: true,
-        stdio: 'ignore',
-        cwd: '/',
-        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' },
-      });
+      const child = spawn(
+        'nsenter',
+        [
+          '-t',
+          String(anchor),
+          '-u',
+          '-m',
+          '--',
+          '/usr/sbin/sshd',
+          '-D',
+          '-f',
+          join(dir, 'sshd_config'),
+          '-E',
+          join(dir, 'sshd.log'),
+        ],
+        {
+          detached: true,
+          stdio: 'ignore',
+          cwd: '/',
+          env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' },
+        },
+      );
       child.unref();
       for (let i = 0; i < 100 && !isRunning(readPidFile(pidFile)); i++) await sleep(50);
       if (!isRunning(readPidFile(pidFile))) throw new Error(`sshd on ${host} did not come back`);
@@ -109,7 +145,10 @@ export class LabFaults {
         const client = etcdClientFor(this.config, c.name, { via: 'local', members: [host], timeoutMs: 1000 });
         try {
           for (let i = 0; i < 150; i++) {
-            const ok = await client.health().then((h) => h.healthy, () => false);
+            const ok = await client.health().then(
+              (h) => h.healthy,
+              () => false,
+            );
             if (ok) break;
             if (i === 149) throw new Error(`etcd on ${host} is not healthy after the repair`);
             await sleep(200);

@@ -17,12 +17,21 @@ export async function world(env: ActionEnv): Promise<WorldView> {
   for (const dc of config.datacenters) {
     const modes = [...new Set(Object.values(await proxyModes(env, dc)).filter((m) => m !== 'down'))];
     const m = config.replication!.mirrors[dc]!;
-    out[dc] = { mode: modes.length === 1 ? modes[0] : modes.length ? 'mixed' : 'down', mirrorInto: await unitState(env, m.host, m.unit) };
+    out[dc] = {
+      mode: modes.length === 1 ? modes[0] : modes.length ? 'mixed' : 'down',
+      mirrorInto: await unitState(env, m.host, m.unit),
+    };
   }
   const srv = await observeRRset(config, config.replication!.rwSrvRecord, 'SRV');
   const answered = srv.servers.filter((s) => s.records);
   const ttls = new Set(answered.flatMap((s) => s.records!.map((r) => r.ttl)));
-  const dcs = new Set(answered.flatMap((s) => s.records!.map((r) => config.hosts[(r.data as { target: string }).target.replace(/\.$/, '')]?.datacenter ?? '?')));
+  const dcs = new Set(
+    answered.flatMap((s) =>
+      s.records!.map(
+        (r) => config.hosts[(r.data as { target: string }).target.replace(/\.$/, '')]?.datacenter ?? '?',
+      ),
+    ),
+  );
   out.conftoolTtl = ttls.size === 1 ? [...ttls][0] : -1;
   out.conftoolDc = dcs.size === 1 ? [...dcs][0] : answered.length ? 'mixed' : 'unreachable';
   return out as WorldView;

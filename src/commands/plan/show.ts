@@ -3,10 +3,18 @@ import { GalleyCommand, reportError } from '../../cli/base.js';
 
 /** `cookbook plan show FILE.json`: the plan for a reviewer, with its approval. */
 export default class PlanShow extends GalleyCommand {
-  static override summary = 'Show a plan for review: every step, action and change, and whether (and by whom) it is approved.';
-  static override examples = ['<%= config.bin %> plan show switch.json', '<%= config.bin %> plan show switch.json --json'];
-  static override args = { file: Args.string({ description: 'the plan (.json, or the .md next to it)', required: true }) };
-  static override flags = { json: Flags.boolean({ summary: 'Print the plan and its approval status as JSON.' }) };
+  static override summary =
+    'Show a plan for review: every step, action and change, and whether (and by whom) it is approved.';
+  static override examples = [
+    '<%= config.bin %> plan show switch.json',
+    '<%= config.bin %> plan show switch.json --json',
+  ];
+  static override args = {
+    file: Args.string({ description: 'the plan (.json, or the .md next to it)', required: true }),
+  };
+  static override flags = {
+    json: Flags.boolean({ summary: 'Print the plan and its approval status as JSON.' }),
+  };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(PlanShow);

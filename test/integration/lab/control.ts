@@ -12,7 +12,16 @@ const benchHosts = rest.find((a) => /^\d+$/.test(a));
 try {
   if (!dir || !base) throw new Error('usage: control.ts up|down DIR BASE [BENCH_HOSTS] [--reuse]');
   if (action === 'up') {
-    process.stdout.write(JSON.stringify(await labUp({ dir, base, benchHosts: benchHosts === undefined ? undefined : Number(benchHosts), fresh: flag !== '--reuse' })) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        await labUp({
+          dir,
+          base,
+          benchHosts: benchHosts === undefined ? undefined : Number(benchHosts),
+          fresh: flag !== '--reuse',
+        }),
+      ) + '\n',
+    );
   } else if (action === 'down') {
     process.stdout.write(JSON.stringify(await labDown({ dir, base })) + '\n');
   } else {

@@ -79,9 +79,13 @@ afterAll(async () => {
 
 describe('fan-out faults', () => {
   test('a host that accepts TCP and never speaks SSH is named, within its own timeout, while the others finish', () => {
-    const r = runCli(['exec', `${SILENT.name},bench[001-010].lab.wmnet`, '--json', '--', 'true'], { GALLEY_CONFIG: configFile });
+    const r = runCli(['exec', `${SILENT.name},bench[001-010].lab.wmnet`, '--json', '--', 'true'], {
+      GALLEY_CONFIG: configFile,
+    });
     expect(r.code).toBe(1);
-    const json = JSON.parse(r.stdout) as { results: { host: string; exitCode: number | null; error?: string }[] };
+    const json = JSON.parse(r.stdout) as {
+      results: { host: string; exitCode: number | null; error?: string }[];
+    };
     const bench = json.results.filter((x) => x.host.startsWith('bench'));
     expect(bench.map((x) => [x.exitCode, x.error])).toEqual(Array.from({ length: 10 }, () => [0, undefined]));
     expect(json.results.find((x) => x.host === SILENT.name)?.error).toBe(
@@ -95,7 +99,9 @@ describe('fan-out faults', () => {
     try {
       const report = await remote.executor.execute([REFUSED.name], safeCmd`true`);
       expect(report.results[0]?.error).toMatch(
-        new RegExp(`^cannot connect to ${REFUSED.name} \\(${REFUSED.address.replace(/\./g, '\\.')}:22\\): connection refused opening the TCP connection \\(4 attempts over \\d+\\.\\ds\\)$`),
+        new RegExp(
+          `^cannot connect to ${REFUSED.name} \\(${REFUSED.address.replace(/\./g, '\\.')}:22\\): connection refused opening the TCP connection \\(4 attempts over \\d+\\.\\ds\\)$`,
+        ),
       );
       expect(remote.pool.connectionsOpened).toBe(4);
     } finally {
@@ -119,7 +125,9 @@ describe('fan-out faults', () => {
       await delay(20);
       await listen(relay, LATE.address);
       const report = await pending;
-      expect(report.results.map((x) => [x.exitCode, x.stdout, x.error])).toEqual([[0, 'reached\n', undefined]]);
+      expect(report.results.map((x) => [x.exitCode, x.stdout, x.error])).toEqual([
+        [0, 'reached\n', undefined],
+      ]);
       expect(remote.pool.connectionsOpened).toBeGreaterThanOrEqual(2);
     } finally {
       await remote.close();
@@ -159,7 +167,11 @@ describe('fan-out faults', () => {
       const hosts = remote.hosts('bench[001-020].lab.wmnet');
       const reports = await Promise.all(hosts.map((h) => remote.executor.execute([h], safeCmd`hostname`)));
       expect(reports.map((r) => r.results[0]?.exitCode)).toEqual(hosts.map(() => 0));
-      expect([remote.pool.window.limit, remote.pool.window.peak, remote.pool.window.adaptive]).toEqual([3, 3, undefined]);
+      expect([remote.pool.window.limit, remote.pool.window.peak, remote.pool.window.adaptive]).toEqual([
+        3,
+        3,
+        undefined,
+      ]);
     } finally {
       await remote.close();
     }

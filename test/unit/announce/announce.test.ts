@@ -1,7 +1,13 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { salLine, salMessage, salStatus, truncateBytes, webhookPayload } from '../../../src/announce/format.js';
+import {
+  salLine,
+  salMessage,
+  salStatus,
+  truncateBytes,
+  webhookPayload,
+} from '../../../src/announce/format.js';
 import { Announcer, type AnnounceSink, webhookSink } from '../../../src/announce/index.js';
 import { waitingPrompter } from '../../../src/announce/prompter.js';
 import { type AuditRecord, formatAudit, memoryAuditLog } from '../../../src/core/audit.js';
@@ -35,32 +41,48 @@ function recordingSink(): AnnounceSink & { got: string[] } {
 
 describe("spicerack's SAL format", () => {
   test('START is "!log user@host START - Cookbook NAME args (reason) - task"', () => {
-    expect(salLine(start)).toBe('!log alice@cumin1002 START - Cookbook etcd.switchover --from=codfw --to=eqiad (DC switch) - T358636');
+    expect(salLine(start)).toBe(
+      '!log alice@cumin1002 START - Cookbook etcd.switchover --from=codfw --to=eqiad (DC switch) - T358636',
+    );
   });
 
   test('END carries the status, the exit code and the time taken', () => {
-    expect(salLine(end)).toBe('!log alice@cumin1002 END (PASS) - Cookbook etcd.switchover (exit_code=0) --from=codfw --to=eqiad (DC switch) - T358636 in 12.3s');
-    expect(salMessage({ ...end, exitCode: 1, durationMs: 125_000 })).toContain('END (FAIL) - Cookbook etcd.switchover (exit_code=1)');
+    expect(salLine(end)).toBe(
+      '!log alice@cumin1002 END (PASS) - Cookbook etcd.switchover (exit_code=0) --from=codfw --to=eqiad (DC switch) - T358636 in 12.3s',
+    );
+    expect(salMessage({ ...end, exitCode: 1, durationMs: 125_000 })).toContain(
+      'END (FAIL) - Cookbook etcd.switchover (exit_code=1)',
+    );
     expect(salMessage({ ...end, exitCode: 1, durationMs: 125_000 })).toMatch(/ in 2m05s$/);
     expect([0, 1, 2, 93, 97, 99].map(salStatus)).toEqual(['PASS', 'FAIL', 'FAIL', 'ERROR', 'ERROR', 'ERROR']);
   });
 
   test('the approver of a reviewed plan is named', () => {
-    expect(salMessage({ ...start, approvedBy: 'bob@cumin2002' })).toMatch(/\[plan approved by bob@cumin2002\]$/);
+    expect(salMessage({ ...start, approvedBy: 'bob@cumin2002' })).toMatch(
+      /\[plan approved by bob@cumin2002\]$/,
+    );
   });
 
   test('a run without task or reason reads "START - Cookbook NAME"', () => {
-    expect(salLine({ ...start, args: '', task: undefined, reason: undefined })).toBe('!log alice@cumin1002 START - Cookbook etcd.switchover');
+    expect(salLine({ ...start, args: '', task: undefined, reason: undefined })).toBe(
+      '!log alice@cumin1002 START - Cookbook etcd.switchover',
+    );
   });
 
   test('secrets never reach the line, and it stays one IRC line', () => {
     registerSecret('hunter2-very-secret');
-    const line = salLine({ ...start, reason: 'password=hunter2-very-secret\nsecond line', args: 'x'.repeat(900) });
+    const line = salLine({
+      ...start,
+      reason: 'password=hunter2-very-secret\nsecond line',
+      args: 'x'.repeat(900),
+    });
     expect(line).not.toContain('hunter2-very-secret');
     expect(line).not.toContain('\n');
     expect(Buffer.byteLength(line)).toBeLessThanOrEqual(400);
     expect(truncateBytes('ééééé', 7)).toBe('éé…');
-    expect(JSON.stringify(webhookPayload({ ...start, reason: 'token=hunter2-very-secret' }))).not.toContain('hunter2-very-secret');
+    expect(JSON.stringify(webhookPayload({ ...start, reason: 'token=hunter2-very-secret' }))).not.toContain(
+      'hunter2-very-secret',
+    );
   });
 
   test('the audit file line gets the approver on START and the time taken on END', () => {
@@ -79,7 +101,10 @@ describe('the announcer', () => {
     now += 4_200;
     a.record({ ...end, durationMs: undefined });
     await a.flush();
-    expect(sink.got).toEqual([expect.stringContaining('START - Cookbook etcd.switchover'), expect.stringMatching(/END \(PASS\).* in 4\.2s$/)]);
+    expect(sink.got).toEqual([
+      expect.stringContaining('START - Cookbook etcd.switchover'),
+      expect.stringMatching(/END \(PASS\).* in 4\.2s$/),
+    ]);
     expect(audit.lines[1]).toContain('took=4.2s');
   });
 
@@ -98,7 +123,12 @@ describe('the announcer', () => {
   test('a failing sink is reported once, and the other sinks still get every announcement', async () => {
     const warnings: string[] = [];
     const good = recordingSink();
-    const bad: AnnounceSink = { name: 'broken', timeoutMs: 1000, announce: async () => Promise.reject(new Error('connection refused')), notify: async () => {} };
+    const bad: AnnounceSink = {
+      name: 'broken',
+      timeoutMs: 1000,
+      announce: async () => Promise.reject(new Error('connection refused')),
+      notify: async () => {},
+    };
     const a = new Announcer({ sinks: [bad, good], warn: (l) => warnings.push(l) });
     a.record(start);
     a.record(end);
@@ -124,7 +154,11 @@ describe('the webhook sink', () => {
       let b = '';
       req.on('data', (d: Buffer) => (b += d.toString()));
       req.on('end', () => {
-        bodies.push({ method: req.method, type: req.headers['content-type'], body: JSON.parse(b) as unknown });
+        bodies.push({
+          method: req.method,
+          type: req.headers['content-type'],
+          body: JSON.parse(b) as unknown,
+        });
         res.end('ok');
       });
     });
@@ -132,7 +166,17 @@ describe('the webhook sink', () => {
     a.record(start);
     await a.flush();
     expect(bodies).toEqual([
-      { method: 'POST', type: 'application/json', body: expect.objectContaining({ event: 'START', cookbook: 'etcd.switchover', task: 'T358636', reason: 'DC switch', user: 'alice' }) },
+      {
+        method: 'POST',
+        type: 'application/json',
+        body: expect.objectContaining({
+          event: 'START',
+          cookbook: 'etcd.switchover',
+          task: 'T358636',
+          reason: 'DC switch',
+          user: 'alice',
+        }),
+      },
     ]);
   });
 
@@ -156,7 +200,10 @@ describe('the webhook sink', () => {
       res.end('boom');
     });
     const warnings: string[] = [];
-    const a = new Announcer({ sinks: [webhookSink({ url, timeoutMs: 2000 })], warn: (l) => warnings.push(l) });
+    const a = new Announcer({
+      sinks: [webhookSink({ url, timeoutMs: 2000 })],
+      warn: (l) => warnings.push(l),
+    });
     a.record(start);
     await a.flush();
     expect(warnings).toEqual([expect.stringContaining('answered 500')]);
@@ -167,7 +214,13 @@ describe('waiting for input', () => {
   test('a prompt unanswered for the configured time is announced once; a quick answer is not', async () => {
     const waited: string[] = [];
     const slow = scriptedPrompter(['go']);
-    const delayed = { ...slow, confirmStep: async (m: string, i: boolean) => new Promise<'go' | 'skip' | 'abort'>((r) => setTimeout(() => void slow.confirmStep(m, i).then(r), 200)) };
+    const delayed = {
+      ...slow,
+      confirmStep: async (m: string, i: boolean) =>
+        new Promise<'go' | 'skip' | 'abort'>((r) =>
+          setTimeout(() => void slow.confirmStep(m, i).then(r), 200),
+        ),
+    };
     const p = waitingPrompter(delayed, 30, (q) => waited.push(q));
     expect(await p.confirmStep('Apply step 3?', false)).toBe('go');
     expect(waited).toEqual(['Apply step 3?']);

@@ -201,7 +201,9 @@ describe('the exec entry without oclif', () => {
     expect(parseExecArgv(['A:bench', '-f', '8', '--', 'true'], {}).fanout).toBe('8');
     const h = harness(() => ({}));
     expect(await h.run({ fanout: '0' })).toBe(2);
-    expect(h.err.join('')).toBe('cookbook exec: invalid fan-out "0": give a whole number of hosts from 1 to 10000 (64)\n');
+    expect(h.err.join('')).toBe(
+      'cookbook exec: invalid fan-out "0": give a whole number of hosts from 1 to 10000 (64)\n',
+    );
     expect(h.transport.sent).toEqual([]);
     const ok = harness(() => ({}));
     expect(await ok.run({ fanout: '8' })).toBe(0);

@@ -22,7 +22,12 @@ describe('the environment file', () => {
     const { config, problems } = parseConfig(parse(good), '/x.yaml');
     expect(problems).toEqual([]);
     expect(config?.ssh.connectTimeoutMs).toBe(3000);
-    expect(config?.etcd.clusters.eqiad).toMatchObject({ clientPort: 2379, proxyPort: 4001, datacenter: 'eqiad', unit: 'etcd' });
+    expect(config?.etcd.clusters.eqiad).toMatchObject({
+      clientPort: 2379,
+      proxyPort: 4001,
+      datacenter: 'eqiad',
+      unit: 'etcd',
+    });
     expect(String(config?.etcd.credentials?.password)).toBe('***');
   });
 
@@ -69,7 +74,11 @@ describe('the shipped fixtures', () => {
 
   test('backup and service settings of a cluster default sensibly and are validated by path', () => {
     const ok = parseConfig(parse(good), '/x.yaml').config!;
-    expect(ok.etcd.clusters.eqiad).toMatchObject({ backupDir: '/srv/backup/etcd', backupKeep: 7, inService: true });
+    expect(ok.etcd.clusters.eqiad).toMatchObject({
+      backupDir: '/srv/backup/etcd',
+      backupKeep: 7,
+      inService: true,
+    });
     const raw = parse(good);
     Object.assign(raw.etcd.clusters.eqiad, { backup_dir: 'srv/backup', backup_keep: 0, in_service: 'no' });
     Object.assign(raw.etcd.clusters.codfw, { backup_dir: '/srv/../etc' });
@@ -87,7 +96,12 @@ describe('the shipped fixtures', () => {
 
 describe('replication bounds of a switchover', () => {
   const withReplication = (extra: string) =>
-    parseConfig(parse(`${good}replication:\n  master: codfw\n  rw_srv_record: _c._tcp.conftool\n  mirrors: {}\n${extra}`), '/x.yaml');
+    parseConfig(
+      parse(
+        `${good}replication:\n  master: codfw\n  rw_srv_record: _c._tcp.conftool\n  mirrors: {}\n${extra}`,
+      ),
+      '/x.yaml',
+    );
 
   test('max_lag defaults to 100 events and ttl_wait_max to none (the whole TTL)', () => {
     const { config, problems } = withReplication('');
@@ -97,7 +111,10 @@ describe('replication bounds of a switchover', () => {
   });
 
   test('both are read, and a bad value is named with its path', () => {
-    expect(withReplication('  max_lag: 20\n  ttl_wait_max: 5s\n').config!.replication).toMatchObject({ maxLagEvents: 20, ttlWaitMaxMs: 5000 });
+    expect(withReplication('  max_lag: 20\n  ttl_wait_max: 5s\n').config!.replication).toMatchObject({
+      maxLagEvents: 20,
+      ttlWaitMaxMs: 5000,
+    });
     expect(withReplication('  max_lag: many\n').problems.join('\n')).toContain('replication.max_lag');
   });
 });

@@ -51,7 +51,9 @@ describe('rollback finishes', () => {
       steps: () => [
         step('ttl', [setKey({ key: 'ttl', value: '10' })]),
         step('from read-only', [ordered(setKey({ key: 'from-ro', value: 'yes' }), { id: 'from-ro' })]),
-        step('to read-write', [ordered(setKey({ key: 'to-rw', value: 'yes' }), { id: 'to-rw', undoBefore: ['from-ro'] })]),
+        step('to read-write', [
+          ordered(setKey({ key: 'to-rw', value: 'yes' }), { id: 'to-rw', undoBefore: ['from-ro'] }),
+        ]),
         failing('writes flow'),
       ],
     });
@@ -64,10 +66,14 @@ describe('rollback finishes', () => {
     expect(world.data.has('ttl')).toBe(false);
     expect(r.left).toEqual([
       expect.stringMatching(/^step 3: set to-rw = yes — undo failed/),
-      expect.stringMatching(/^step 2: set from-ro = yes — not undone: it waits for the undo of "set to-rw = yes"/),
+      expect.stringMatching(
+        /^step 2: set from-ro = yes — not undone: it waits for the undo of "set to-rw = yes"/,
+      ),
     ]);
     expect(text()).toContain('ROLLBACK INCOMPLETE');
-    const statuses = readJournal(o.stateDir, r.runId).flatMap((e) => (e.type === 'action' ? [`${e.summary}:${e.status}`] : []));
+    const statuses = readJournal(o.stateDir, r.runId).flatMap((e) =>
+      e.type === 'action' ? [`${e.summary}:${e.status}`] : [],
+    );
     expect(statuses).toContain('set from-ro = yes:undo-withheld');
   });
 
@@ -76,7 +82,11 @@ describe('rollback finishes', () => {
     const cb = defineCookbook({
       title: 'guard',
       args: {},
-      steps: () => [step('a', [setKey({ key: 'a', value: '1' })]), step('master', [guardedSet({ key: 'master', value: 'eqiad' })]), failing('check')],
+      steps: () => [
+        step('a', [setKey({ key: 'a', value: '1' })]),
+        step('master', [guardedSet({ key: 'master', value: 'eqiad' })]),
+        failing('check'),
+      ],
     });
     const { o, text } = options(cb);
     const r = await runCookbook(o);
@@ -85,7 +95,9 @@ describe('rollback finishes', () => {
     expect(world.data.has('a')).toBe(false);
     expect(world.log).not.toContain('undo master');
     expect(text()).toContain('undo refused to protect data: the writes since would be lost');
-    expect(journalState(readJournal(o.stateDir, r.runId)).applied.map((a) => a.summary)).toEqual(['guarded set master = eqiad']);
+    expect(journalState(readJournal(o.stateDir, r.runId)).applied.map((a) => a.summary)).toEqual([
+      'guarded set master = eqiad',
+    ]);
   });
 });
 
@@ -125,7 +137,10 @@ describe('resume re-checks', () => {
   const twoSteps = defineCookbook({
     title: 'two',
     args: {},
-    steps: () => [step('a', [setKey({ key: 'a', value: '1' })]), step('b', [setKey({ key: 'b', value: '2' })])],
+    steps: () => [
+      step('a', [setKey({ key: 'a', value: '1' })]),
+      step('b', [setKey({ key: 'b', value: '2' })]),
+    ],
   });
 
   test('a step journaled as done that was changed by hand since: resume refuses, shows the drift, changes nothing', async () => {
@@ -166,7 +181,9 @@ describe('resume re-checks', () => {
 describe('write-ahead journal', () => {
   test('an entry with the observed state is on disk before apply starts', async () => {
     let seenWhileApplying = '';
-    const { o } = options(defineCookbook({ title: 'w', args: {}, steps: () => [step('a', [setKey({ key: 'a', value: '1' })])] }));
+    const { o } = options(
+      defineCookbook({ title: 'w', args: {}, steps: () => [step('a', [setKey({ key: 'a', value: '1' })])] }),
+    );
     world.onApply = () => {
       const dir = join(o.stateDir, 'runs');
       seenWhileApplying = readFileSync(join(dir, readdirSync(dir)[0]!), 'utf8');
@@ -177,7 +194,9 @@ describe('write-ahead journal', () => {
   });
 
   test('an action started and never finished counts as applied: rollback undoes it', async () => {
-    const { o } = options(defineCookbook({ title: 'w', args: {}, steps: () => [step('a', [setKey({ key: 'a', value: '1' })])] }));
+    const { o } = options(
+      defineCookbook({ title: 'w', args: {}, steps: () => [step('a', [setKey({ key: 'a', value: '1' })])] }),
+    );
     const r = await runCookbook(o);
     // Simulate a crash during apply: keep the journal up to the 'applying' entry.
     const file = r.journal;
@@ -185,16 +204,30 @@ describe('write-ahead journal', () => {
     const cut = lines.findIndex((l) => l.includes('"status":"applying"'));
     writeFileSync(file, `${lines.slice(0, cut + 1).join('\n')}\n`);
     expect(journalState(readJournal(o.stateDir, r.runId)).applied.map((a) => a.last)).toEqual(['applying']);
-    const rb = await rollbackRun({ runId: r.runId, stateDir: o.stateDir, loadConfig: o.loadConfig, yes: true, prompter: scriptedPrompter([]), out: o.out, log: memoryLogger(), audit: o.audit, interrupts: o.interrupts });
+    const rb = await rollbackRun({
+      runId: r.runId,
+      stateDir: o.stateDir,
+      loadConfig: o.loadConfig,
+      yes: true,
+      prompter: scriptedPrompter([]),
+      out: o.out,
+      log: memoryLogger(),
+      audit: o.audit,
+      interrupts: o.interrupts,
+    });
     expect(rb.exitCode).toBe(0);
     expect(world.data.has('a')).toBe(false);
   });
 
   test('a truncated last line is reported and ignored; a corrupt line elsewhere is an error naming the line', async () => {
-    const { o } = options(defineCookbook({ title: 'w', args: {}, steps: () => [step('a', [setKey({ key: 'a', value: '1' })])] }));
+    const { o } = options(
+      defineCookbook({ title: 'w', args: {}, steps: () => [step('a', [setKey({ key: 'a', value: '1' })])] }),
+    );
     const r = await runCookbook(o);
     appendFileSync(r.journal, '{"type":"act');
-    expect(readJournalFile(o.stateDir, r.runId).warnings).toEqual([expect.stringMatching(/line \d+ is truncated/)]);
+    expect(readJournalFile(o.stateDir, r.runId).warnings).toEqual([
+      expect.stringMatching(/line \d+ is truncated/),
+    ]);
     const lines = readFileSync(r.journal, 'utf8').split('\n');
     lines[1] = 'garbage';
     writeFileSync(r.journal, lines.join('\n'));
@@ -223,14 +256,22 @@ describe('signals and questions end runs cleanly', () => {
       expect(r.exitCode).toBe(ExitCode.INTERRUPTED);
       expect(world.data.size).toBe(0);
       expect(locks.holders('slow')).toEqual([]);
-      expect(readJournal(o.stateDir, r.runId).at(-1)).toMatchObject({ type: 'run-end', outcome: 'interrupted', exitCode: 97 });
+      expect(readJournal(o.stateDir, r.runId).at(-1)).toMatchObject({
+        type: 'run-end',
+        outcome: 'interrupted',
+        exitCode: 97,
+      });
       expect(audit.lines.at(-1)).toMatch(/END .*outcome=interrupted exit=97/);
     });
   }
 
   test('a signal during the last step still ends the run with 97, not "done"', async () => {
     let fired = false;
-    const cb = defineCookbook({ title: 'last', args: {}, steps: () => [step('only', [setKey({ key: 'a', value: '1' })])] });
+    const cb = defineCookbook({
+      title: 'last',
+      args: {},
+      steps: () => [step('only', [setKey({ key: 'a', value: '1' })])],
+    });
     const { o, interrupts } = options(cb, { onFailure: 'abort' });
     world.onApply = () => {
       if (!fired) interrupts.emit('SIGINT');
@@ -264,7 +305,10 @@ describe('signals and questions end runs cleanly', () => {
   });
 
   test('a question nobody can answer ends the run at once: exit 1, "needs --yes or a terminal", lock released', async () => {
-    const { o, locks, text } = options(slow(() => undefined), { yes: false, prompter: scriptedPrompter([]) });
+    const { o, locks, text } = options(
+      slow(() => undefined),
+      { yes: false, prompter: scriptedPrompter([]) },
+    );
     const r = await runCookbook(o);
     expect(r.exitCode).toBe(ExitCode.FAILED);
     expect(r.message).toContain('needs --yes or a terminal');
@@ -276,29 +320,47 @@ describe('signals and questions end runs cleanly', () => {
 
 describe('messages', () => {
   test('a check that fails before anything was applied is a refusal: "refused: …; nothing was changed"', async () => {
-    const cb = defineCookbook({ title: 'pre', args: {}, steps: () => [failing('preconditions'), step('a', [setKey({ key: 'a', value: '1' })])] });
+    const cb = defineCookbook({
+      title: 'pre',
+      args: {},
+      steps: () => [failing('preconditions'), step('a', [setKey({ key: 'a', value: '1' })])],
+    });
     const { o, text } = options(cb);
     const r = await runCookbook(o);
     expect(r.outcome).toBe('refused');
-    expect(r.message).toMatch(/^refused: check "preconditions" failed: preconditions: no; nothing was changed$/);
+    expect(r.message).toMatch(
+      /^refused: check "preconditions" failed: preconditions: no; nothing was changed$/,
+    );
     expect(text()).not.toContain('rolled back');
   });
 
   test('the redactor replaces credential values only, never the words around them', () => {
-    expect(redact('cannot read secret from file /etc/nope-password: ENOENT')).toBe('cannot read secret from file /etc/nope-password: ENOENT');
-    expect(redact('etcd.credentials.secret: must be a mapping')).toBe('etcd.credentials.secret: must be a mapping');
+    expect(redact('cannot read secret from file /etc/nope-password: ENOENT')).toBe(
+      'cannot read secret from file /etc/nope-password: ENOENT',
+    );
+    expect(redact('etcd.credentials.secret: must be a mapping')).toBe(
+      'etcd.credentials.secret: must be a mapping',
+    );
     expect(redact('password=hunter2 token: abcd1234')).toBe('password=*** token: ***');
   });
 });
 
 describe('run ids and files', () => {
   test('a run id that is not one, or a path, is a usage error (exit 2); nothing outside the state directory is read', () => {
-    expect(() => checkRunId('../../../x/evil')).toThrow(expect.objectContaining({ exitCode: ExitCode.USAGE }));
-    expect(() => readJournal('/tmp', '20261201-000000-ffff')).toThrow(expect.objectContaining({ exitCode: ExitCode.USAGE }));
+    expect(() => checkRunId('../../../x/evil')).toThrow(
+      expect.objectContaining({ exitCode: ExitCode.USAGE }),
+    );
+    expect(() => readJournal('/tmp', '20261201-000000-ffff')).toThrow(
+      expect.objectContaining({ exitCode: ExitCode.USAGE }),
+    );
   });
 
   test('the state directory is 0700, journals and plans 0600', async () => {
-    const cb = defineCookbook({ title: 'p', args: {}, steps: () => [step('a', [setKey({ key: 'a', value: '1' })])] });
+    const cb = defineCookbook({
+      title: 'p',
+      args: {},
+      steps: () => [step('a', [setKey({ key: 'a', value: '1' })])],
+    });
     const { o } = options(cb);
     const r = await runCookbook(o);
     expect(statSync(o.stateDir).mode & 0o777).toBe(0o700);
@@ -344,12 +406,15 @@ describe('the plan is what runs', () => {
     const plan = JSON.parse(readFileSync(file, 'utf8'));
     plan.steps[0].actions[0].params.value = '1';
     writeFileSync(file, JSON.stringify(plan));
-    expect(() => readPlan(file)).toThrow(expect.objectContaining({ exitCode: ExitCode.USAGE, message: expect.stringContaining('tampered') }));
+    expect(() => readPlan(file)).toThrow(
+      expect.objectContaining({ exitCode: ExitCode.USAGE, message: expect.stringContaining('tampered') }),
+    );
   });
 
   test('drift names the parameter that differs', async () => {
     world.data.set('ttl', '300');
-    const cbFor = (v: string) => defineCookbook({ title: 'd', args: {}, steps: () => [step('s', [setKey({ key: 'ttl', value: v })])] });
+    const cbFor = (v: string) =>
+      defineCookbook({ title: 'd', args: {}, steps: () => [step('s', [setKey({ key: 'ttl', value: v })])] });
     const planned = options(cbFor('10'), { dryRun: true, planOut: join(options(ttl).o.stateDir, 'p') });
     await runCookbook(planned.o);
     const { o, text } = options(cbFor('20'), { planIn: `${planned.o.planOut}.json` });
@@ -361,7 +426,12 @@ describe('the plan is what runs', () => {
 
 describe('lock store errors', () => {
   test('name the store and the way out', async () => {
-    const cb = defineCookbook({ title: 'l', args: {}, lock: () => ({ name: 'l' }), steps: () => [step('a', [setKey({ key: 'a', value: '1' })])] });
+    const cb = defineCookbook({
+      title: 'l',
+      args: {},
+      lock: () => ({ name: 'l' }),
+      steps: () => [step('a', [setKey({ key: 'a', value: '1' })])],
+    });
     const { o } = options(cb, {
       locks: () => ({
         acquire: async () => {

@@ -9,22 +9,47 @@ const plan = makePlan({
   args: { from: 'codfw', to: 'eqiad' },
   createdAt: '2026-12-01T10:00:00Z',
   createdBy: 'carol@cumin1002',
-  steps: [{ title: 'Make codfw read-only', kind: 'actions', actions: [{ kind: 'proxy.mode', summary: 'codfw read-only', params: { dc: 'codfw' }, changes: [{ subject: 'codfw', from: 'read-write', to: 'read-only' }] }] }],
+  steps: [
+    {
+      title: 'Make codfw read-only',
+      kind: 'actions',
+      actions: [
+        {
+          kind: 'proxy.mode',
+          summary: 'codfw read-only',
+          params: { dc: 'codfw' },
+          changes: [{ subject: 'codfw', from: 'read-write', to: 'read-only' }],
+        },
+      ],
+    },
+  ],
 });
-const config = (required: 'all' | string[]) => ({ file: '/env.yaml', review: { required } }) as unknown as GalleyConfig;
+const config = (required: 'all' | string[]) =>
+  ({ file: '/env.yaml', review: { required } }) as unknown as GalleyConfig;
 
 describe('approvals are bound to the plan', () => {
   test('an approved plan records who, when and the fingerprint', () => {
     const a = approvePlan(plan, 'bob@cumin2002', new Date('2026-12-01T11:00:00Z'));
-    expect(a.approval).toEqual({ by: 'bob@cumin2002', at: '2026-12-01T11:00:00.000Z', fingerprint: plan.fingerprint });
-    expect(approvalStatus(a)).toEqual({ state: 'approved', by: 'bob@cumin2002', at: '2026-12-01T11:00:00.000Z' });
+    expect(a.approval).toEqual({
+      by: 'bob@cumin2002',
+      at: '2026-12-01T11:00:00.000Z',
+      fingerprint: plan.fingerprint,
+    });
+    expect(approvalStatus(a)).toEqual({
+      state: 'approved',
+      by: 'bob@cumin2002',
+      at: '2026-12-01T11:00:00.000Z',
+    });
   });
 
   test('an edited plan loses its approval', () => {
     const a = approvePlan(plan, 'bob@cumin2002');
     const edited = structuredClone(a);
     edited.steps[0]!.actions[0]!.changes[0]!.to = 'read-write';
-    expect(approvalStatus(edited)).toMatchObject({ state: 'void', why: expect.stringContaining('edited after it was approved') });
+    expect(approvalStatus(edited)).toMatchObject({
+      state: 'void',
+      why: expect.stringContaining('edited after it was approved'),
+    });
     const refingerprinted = { ...edited, fingerprint: 'f'.repeat(64) };
     expect(approvalStatus(refingerprinted).state).toBe('void');
     expect(() => checkReview(config('all'), 'etcd.switchover', edited, 'alice')).toThrow(/no longer holds/);
@@ -40,8 +65,14 @@ describe('approvals are bound to the plan', () => {
 describe('checkReview', () => {
   const approved = approvePlan(plan, 'bob@cumin2002');
   test('not required: any run goes ahead, and a valid approver is still named', () => {
-    expect(checkReview(config(['etcd.member-add']), 'etcd.switchover', undefined, 'alice')).toEqual({ required: false, approvedBy: undefined });
-    expect(checkReview(undefined, 'etcd.switchover', approved, 'alice')).toEqual({ required: false, approvedBy: 'bob@cumin2002' });
+    expect(checkReview(config(['etcd.member-add']), 'etcd.switchover', undefined, 'alice')).toEqual({
+      required: false,
+      approvedBy: undefined,
+    });
+    expect(checkReview(undefined, 'etcd.switchover', approved, 'alice')).toEqual({
+      required: false,
+      approvedBy: 'bob@cumin2002',
+    });
   });
 
   test('required: refused without a plan, with an unapproved plan, or one approved by the runner (exit 2)', () => {
@@ -53,18 +84,35 @@ describe('checkReview', () => {
       }
       return undefined;
     };
-    expect(refused(undefined, 'alice')).toEqual({ code: 2, message: expect.stringContaining('run it with --plan FILE.json') });
-    expect(refused(plan, 'alice')).toEqual({ code: 2, message: expect.stringContaining('has not been approved') });
-    expect(refused(approved, 'bob')).toEqual({ code: 2, message: expect.stringContaining('approved by bob@cumin2002, who is the one running it') });
-    expect(refused({ ...approved, cookbook: 'etcd.member-add' }, 'alice')?.message).toContain('the plan given is for etcd.member-add');
+    expect(refused(undefined, 'alice')).toEqual({
+      code: 2,
+      message: expect.stringContaining('run it with --plan FILE.json'),
+    });
+    expect(refused(plan, 'alice')).toEqual({
+      code: 2,
+      message: expect.stringContaining('has not been approved'),
+    });
+    expect(refused(approved, 'bob')).toEqual({
+      code: 2,
+      message: expect.stringContaining('approved by bob@cumin2002, who is the one running it'),
+    });
+    expect(refused({ ...approved, cookbook: 'etcd.member-add' }, 'alice')?.message).toContain(
+      'the plan given is for etcd.member-add',
+    );
   });
 
   test('required: accepted with a plan approved by someone else', () => {
-    expect(checkReview(config(['etcd.switchover']), 'etcd.switchover', approved, 'alice')).toEqual({ required: true, approvedBy: 'bob@cumin2002' });
+    expect(checkReview(config(['etcd.switchover']), 'etcd.switchover', approved, 'alice')).toEqual({
+      required: true,
+      approvedBy: 'bob@cumin2002',
+    });
   });
 
   test('a resumed run keeps the approval it was started with', () => {
-    expect(checkReview(config('all'), 'etcd.switchover', undefined, 'alice', 'bob@cumin2002')).toEqual({ required: true, approvedBy: 'bob@cumin2002' });
+    expect(checkReview(config('all'), 'etcd.switchover', undefined, 'alice', 'bob@cumin2002')).toEqual({
+      required: true,
+      approvedBy: 'bob@cumin2002',
+    });
   });
 
   test('review.required is "all" or a list of cookbooks', () => {

@@ -5,7 +5,12 @@ import { LockHeldError } from '../../../src/core/errors.js';
 import { describeHolder, InMemoryLockManager, ownerIsDead } from '../../../src/core/lock.js';
 import { MultiClusterLockManager, runLockManager } from '../../../src/etcd/lock.js';
 
-const request = (runId: string) => ({ name: 'etcd.conftool-master', owner: `u@h [${runId}]`, runId, ttlMs: 60_000 });
+const request = (runId: string) => ({
+  name: 'etcd.conftool-master',
+  owner: `u@h [${runId}]`,
+  runId,
+  ttlMs: 60_000,
+});
 
 describe('one lock across both clusters', () => {
   test('a second run is refused whichever cluster its holder took first, and a refused run gives back what it took', async () => {
@@ -22,7 +27,9 @@ describe('one lock across both clusters', () => {
     await stray.release();
     const first = await both.acquire(request('a'));
     await expect(both.acquire(request('b'))).rejects.toThrow(/held by u@h \[a\]/);
-    expect(Object.values(await both.holders('etcd.conftool-master')).map((h) => h.map((x) => x.runId))).toEqual([['a'], ['a']]);
+    expect(
+      Object.values(await both.holders('etcd.conftool-master')).map((h) => h.map((x) => x.runId)),
+    ).toEqual([['a'], ['a']]);
     await first.release();
     expect(Object.values(await both.holders('etcd.conftool-master'))).toEqual([[], []]);
   });
@@ -48,7 +55,9 @@ replication:
 `);
     const { config } = parseConfig(raw, '/x.yaml');
     const env = { service: <T>(_k: string, create: () => T) => create(), log: { warn: () => undefined } };
-    expect(() => runLockManager(config!, env)).toThrow('etcd.lock_prefix /galley/locks is not excluded from replication');
+    expect(() => runLockManager(config!, env)).toThrow(
+      'etcd.lock_prefix /galley/locks is not excluded from replication',
+    );
     config!.replication!.ignoreKeysRegex = '^/(spicerack/locks/etcd|galley/locks)(/|$)';
     expect(runLockManager(config!, env).managers.map((m) => m.cluster)).toEqual(['codfw', 'eqiad']);
   });
@@ -56,14 +65,26 @@ replication:
 
 describe('the holder of a lock, as a blocked run sees it', () => {
   test('says when the lock expires', () => {
-    expect(describeHolder({ owner: 'bob@cumin1001 [12]', since: '2026-01-01T00:00:00.000Z', runId: 'r1', expires: '2026-01-01T00:02:00.000Z' }, { host: 'cumin2002' })).toBe(
+    expect(
+      describeHolder(
+        {
+          owner: 'bob@cumin1001 [12]',
+          since: '2026-01-01T00:00:00.000Z',
+          runId: 'r1',
+          expires: '2026-01-01T00:02:00.000Z',
+        },
+        { host: 'cumin2002' },
+      ),
+    ).toBe(
       'bob@cumin1001 [12] since 2026-01-01T00:00:00.000Z (run r1); it expires at 2026-01-01T00:02:00.000Z unless refreshed',
     );
   });
 
   test('says its holder is dead when it is a PID of this host that is gone, and only then', () => {
     const h = { owner: 'bob@cumin1001 [12]', since: 's', runId: 'r1', expires: 'T' };
-    expect(describeHolder(h, { host: 'cumin1001', isAlive: () => false })).toContain('its holder is dead (no process 12 on this host): it frees itself at T');
+    expect(describeHolder(h, { host: 'cumin1001', isAlive: () => false })).toContain(
+      'its holder is dead (no process 12 on this host): it frees itself at T',
+    );
     expect(describeHolder(h, { host: 'cumin1001', isAlive: () => true })).not.toContain('dead');
     expect(describeHolder(h, { host: 'cumin2002', isAlive: () => false })).not.toContain('dead');
     expect(ownerIsDead(`me@${'x'} [${process.pid}]`, 'x')).toBe(false);

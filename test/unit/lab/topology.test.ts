@@ -1,12 +1,27 @@
 import { describe, expect, test } from '@jest/globals';
-import { allHosts, benchHostSet, initialCluster, labListeners, labTopology, parseBase } from '../../../src/lab/topology.js';
+import {
+  allHosts,
+  benchHostSet,
+  initialCluster,
+  labListeners,
+  labTopology,
+  parseBase,
+} from '../../../src/lab/topology.js';
 
 describe('lab topology', () => {
   test('conf hosts keep their production names on addresses derived from the base', () => {
     const t = labTopology('127.22');
     expect(t.clusters.map((c) => c.members.map((m) => `${m.name}=${m.address}`))).toEqual([
-      ['conf1007.eqiad.wmnet=127.22.1.7', 'conf1008.eqiad.wmnet=127.22.1.8', 'conf1009.eqiad.wmnet=127.22.1.9'],
-      ['conf2004.codfw.wmnet=127.22.2.4', 'conf2005.codfw.wmnet=127.22.2.5', 'conf2006.codfw.wmnet=127.22.2.6'],
+      [
+        'conf1007.eqiad.wmnet=127.22.1.7',
+        'conf1008.eqiad.wmnet=127.22.1.8',
+        'conf1009.eqiad.wmnet=127.22.1.9',
+      ],
+      [
+        'conf2004.codfw.wmnet=127.22.2.4',
+        'conf2005.codfw.wmnet=127.22.2.5',
+        'conf2006.codfw.wmnet=127.22.2.6',
+      ],
     ]);
     expect(t.authdns.map((h) => h.address)).toEqual(['127.22.3.1', '127.22.3.2']);
     expect(t.knot.address).toBe('127.22.3.53');
@@ -23,7 +38,9 @@ describe('lab topology', () => {
   test('1,000 bench hosts spread over four /24s with four-digit names that sort, all addresses distinct', () => {
     const t = labTopology('127.40', 1000);
     expect(t.bench).toHaveLength(1000);
-    expect([t.bench[0], t.bench[249], t.bench[250], t.bench[999]].map((h) => `${h!.name}=${h!.address}`)).toEqual([
+    expect(
+      [t.bench[0], t.bench[249], t.bench[250], t.bench[999]].map((h) => `${h!.name}=${h!.address}`),
+    ).toEqual([
       'bench0001.lab.wmnet=127.40.9.1',
       'bench0250.lab.wmnet=127.40.9.250',
       'bench0251.lab.wmnet=127.40.10.1',
@@ -38,7 +55,9 @@ describe('lab topology', () => {
   });
 
   test('a bench host count past the eight /24s is refused', () => {
-    expect(() => labTopology('127.40', 2001)).toThrow('bench hosts must be a whole number from 0 to 2000, not 2001');
+    expect(() => labTopology('127.40', 2001)).toThrow(
+      'bench hosts must be a whole number from 0 to 2000, not 2001',
+    );
   });
 
   test('every host has a distinct address', () => {
@@ -61,17 +80,40 @@ describe('lab topology', () => {
 
   test('the listeners to check cover ssh, etcd, peers and proxy of each conf host and DNS over UDP and TCP', () => {
     const l = labListeners(labTopology('127.22', 0)).map((x) => `${x.address}:${x.port}/${x.proto}`);
-    expect(l).toEqual(expect.arrayContaining(['127.22.1.7:22/tcp', '127.22.1.7:2379/tcp', '127.22.1.7:2380/tcp', '127.22.1.7:4001/tcp']));
-    expect(l).toEqual(expect.arrayContaining(['127.22.3.1:53/udp', '127.22.3.1:53/tcp', '127.22.3.53:53/udp']));
+    expect(l).toEqual(
+      expect.arrayContaining([
+        '127.22.1.7:22/tcp',
+        '127.22.1.7:2379/tcp',
+        '127.22.1.7:2380/tcp',
+        '127.22.1.7:4001/tcp',
+      ]),
+    );
+    expect(l).toEqual(
+      expect.arrayContaining(['127.22.3.1:53/udp', '127.22.3.1:53/tcp', '127.22.3.53:53/udp']),
+    );
   });
 
   test('the spare cluster has three hosts on the 4 subnet, with sshd and free etcd ports to check but nothing else', () => {
     const t = labTopology('127.22', 0);
-    expect(t.spareClusters.map((c) => [c.name, c.datacenter, c.members.map((m) => `${m.name}=${m.address}`)])).toEqual([
-      ['kubetcd', 'eqiad', ['kubetcd1004.eqiad.wmnet=127.22.4.4', 'kubetcd1005.eqiad.wmnet=127.22.4.5', 'kubetcd1006.eqiad.wmnet=127.22.4.6']],
+    expect(
+      t.spareClusters.map((c) => [c.name, c.datacenter, c.members.map((m) => `${m.name}=${m.address}`)]),
+    ).toEqual([
+      [
+        'kubetcd',
+        'eqiad',
+        [
+          'kubetcd1004.eqiad.wmnet=127.22.4.4',
+          'kubetcd1005.eqiad.wmnet=127.22.4.5',
+          'kubetcd1006.eqiad.wmnet=127.22.4.6',
+        ],
+      ],
     ]);
     const l = labListeners(t).map((x) => `${x.address}:${x.port}/${x.proto}`);
-    expect(l.filter((x) => x.startsWith('127.22.4.4:'))).toEqual(['127.22.4.4:22/tcp', '127.22.4.4:2379/tcp', '127.22.4.4:2380/tcp']);
+    expect(l.filter((x) => x.startsWith('127.22.4.4:'))).toEqual([
+      '127.22.4.4:22/tcp',
+      '127.22.4.4:2379/tcp',
+      '127.22.4.4:2380/tcp',
+    ]);
     expect(allHosts(t).filter((h) => h.role === 'spare')).toHaveLength(3);
   });
 });

@@ -10,7 +10,9 @@ let live: string;
 let dead: string;
 
 beforeAll(async () => {
-  server = http.createServer((_req, res) => res.writeHead(200, { 'x-etcd-index': '7', 'content-type': 'application/json' }).end('{"action":"get"}'));
+  server = http.createServer((_req, res) =>
+    res.writeHead(200, { 'x-etcd-index': '7', 'content-type': 'application/json' }).end('{"action":"get"}'),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   live = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // A port nobody listens on: a member that is down.

@@ -137,7 +137,9 @@ describe('connecting through the window', () => {
     ).catch((e: Error) => e);
     expect(attempts).toBe(4);
     expect(slept).toEqual([200, 400, 800]);
-    expect((failure as Error).message).toMatch(/^connection refused opening the TCP connection \(4 attempts over \d+\.\ds\)$/);
+    expect((failure as Error).message).toMatch(
+      /^connection refused opening the TCP connection \(4 attempts over \d+\.\ds\)$/,
+    );
   });
 
   test('a handshake refused at first succeeds once the server answers', async () => {

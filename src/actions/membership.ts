@@ -6,6 +6,7 @@ import { observeRRset, zoneFor, type RecordValue } from '../dns/index.js';
 import { replicationStatus } from '../inspect/etcd.js';
 import { argvCommand } from '../ssh/command.js';
 import { waitUntil } from '../util/wait.js';
+import { expireSilenceStep, hostAlertMatchers, noAlertsCheck, silenceStep } from './alerting.js';
 import { setRecordSet } from './dns.js';
 import {
   addMember,
@@ -290,8 +291,24 @@ export interface MirrorUse {
   /** Its unit file on `host`. */
   file: string;
   active: boolean;
+  /** The first member it reads from (it fails over along `sources`). */
   source: { url: string; host?: string };
+  /** The first member it writes into (it fails over along `destinations`). */
   destination: { url: string; host?: string };
+  /** Every member it may read from, in its order (one, or a comma-separated list). */
+  sources: { url: string; host?: string }[];
+  /** Every member it may write into. */
+  destinations: { url: string; host?: string }[];
+}
+
+/**
+ * How a mirror depends on HOST: `only` when HOST is the one member it reads from (or writes
+ * into), `among` when HOST is one of a list it fails over along (it goes on with the others),
+ * `none` when it does not use HOST.
+ */
+export function mirrorDependence(ends: { host?: string }[], host: string): 'only' | 'among' | 'none' {
+  if (!ends.some((e) => e.host === host)) return 'none';
+  return ends.some((e) => e.host !== host) ? 'among' : 'only';
 }
 
 function hostOfUrl(config: GalleyConfig, url: string): string | undefined {
@@ -344,15 +361,20 @@ export async function mirrorUses(env: ActionEnv): Promise<MirrorUse[]> {
           `${m.host}:${file}: cannot tell what ${m.unit} replicates from and into (ExecStart has no source and destination URLs)`,
         );
       const active = (await unitState(env, m.host, m.unit)) === 'active';
+      // A mirror may read from and write into a list of members (it fails over along it).
+      const ends = (list: string) => list.split(',').map((url) => ({ url, host: hostOfUrl(config, url) }));
+      const sources = ends(urls.source);
+      const destinations = ends(urls.destination);
       return {
         datacenter,
         host: m.host,
         unit: m.unit,
         file,
         active,
-        // A mirror may read from a list of members (it fails over): the first is the one it reads from.
-        source: { url: urls.source.split(',')[0]!, host: hostOfUrl(config, urls.source.split(',')[0]!) },
-        destination: { url: urls.destination, host: hostOfUrl(config, urls.destination) },
+        source: sources[0]!,
+        destination: destinations[0]!,
+        sources,
+        destinations,
       };
     }),
   );
@@ -494,19 +516,21 @@ export const repointMirror = defineAction<RepointParams, MirrorSourceState>({
 });
 
 /**
- * What the mirrors mean for removing HOST: running mirrors that read from it (to re-point),
- * and refusals (a running mirror that runs on HOST or writes into it). Stopped mirrors are
- * re-pointed too (so that a later switchover starts them right) or only warned about.
+ * What the mirrors mean for removing HOST: mirrors that read from HOST alone (to re-point),
+ * mirrors that fail over along a list of members HOST is one of (they go on with the others:
+ * `failover`), and refusals (a running mirror that runs on HOST or writes into HOST alone).
+ * Stopped mirrors are re-pointed too (so that a later switchover starts them right) or only
+ * warned about.
  */
 async function mirrorsForRemoval(
   env: ActionEnv,
   host: string,
-): Promise<{ repoint: MirrorUse[]; refusals: string[]; warnings: string[] }> {
+): Promise<{ repoint: MirrorUse[]; failover: MirrorUse[]; refusals: string[]; warnings: string[] }> {
   const uses = await mirrorUses(env);
   const refusals: string[] = [];
   const warnings: string[] = [];
   for (const m of uses) {
-    const into = m.destination.host === host || m.host === host;
+    const into = mirrorDependence(m.destinations, host) === 'only' || m.host === host;
     if (!into) continue;
     const what = `etcdmirror ${m.unit} runs on ${m.host} and writes into ${m.destination.host ?? m.destination.url}`;
     if (m.active)
@@ -518,8 +542,14 @@ async function mirrorsForRemoval(
         `WARNING: ${what} (not running now): move it before replication into ${m.datacenter} is started again`,
       );
   }
+  const refused = (m: MirrorUse) => mirrorDependence(m.destinations, host) === 'only' || m.host === host;
   return {
-    repoint: uses.filter((m) => m.source.host === host && !(m.destination.host === host || m.host === host)),
+    repoint: uses.filter((m) => mirrorDependence(m.sources, host) === 'only' && !refused(m)),
+    failover: uses.filter(
+      (m) =>
+        !refused(m) &&
+        (mirrorDependence(m.sources, host) === 'among' || mirrorDependence(m.destinations, host) === 'among'),
+    ),
     refusals,
     warnings,
   };
@@ -705,9 +735,19 @@ export function removeMemberSteps(run: MembershipRun, host: string, o: RemoveOpt
         lines.push(
           `${m.unit} on ${m.host} reads from ${host}${m.active ? ' (running)' : ' (not running)'}: it will be re-pointed at another member of ${cluster}`,
         );
+      for (const m of mirrors.failover)
+        lines.push(
+          `${m.unit} on ${m.host} fails over along a list of members that includes ${host}: it goes on with the others${m.active ? ' (checked after the removal)' : ''}`,
+        );
       lines.push(...mirrors.warnings);
       if (listing.length) lines.push(`${host} is listed in ${listing.map((r) => r.name).join(', ')}`);
       return lines.join('\n');
+    }),
+    // [alerting] kept after the run: etcd.member-add removes it once the host is back.
+    silenceStep(run, `Silence the alerts of ${host}`, {
+      key: `host ${host}`,
+      matchers: hostAlertMatchers(host),
+      comment: `etcd.member-remove ${host} (until etcd.member-add)`,
     }),
     step(`Move leadership away from ${host} if it leads ${cluster}`, async () => {
       const h = await clusterHealth(run, cluster);
@@ -756,15 +796,19 @@ export function removeMemberSteps(run: MembershipRun, host: string, o: RemoveOpt
         );
       });
     }),
-    check(`No running etcdmirror reads from or writes into ${host}`, async () => {
+    check(`No running etcdmirror depends on ${host} alone`, async () => {
       const uses = (await mirrorUses(run)).filter(
-        (m) => m.active && (m.source.host === host || m.destination.host === host || m.host === host),
+        (m) =>
+          m.active &&
+          (mirrorDependence(m.sources, host) === 'only' ||
+            mirrorDependence(m.destinations, host) === 'only' ||
+            m.host === host),
       );
       if (uses.length)
         throw new CheckError(
           `${uses.map((m) => `${m.unit} on ${m.host} replicates ${m.source.url} → ${m.destination.url}`).join('; ')}: removing ${host} would end replication`,
         );
-      return `no running etcdmirror uses ${host}`;
+      return `no running etcdmirror depends on ${host} alone`;
     }),
     step(`Remove ${host} from every SRV record that lists it`, async () => {
       const listing = await srvRecordsListing(run, host);
@@ -798,6 +842,14 @@ export function removeMemberSteps(run: MembershipRun, host: string, o: RemoveOpt
       },
       { timeoutMs: 20_000 },
     ),
+    check(`Replication goes on without ${host}`, async () => {
+      const { failover, repoint } = await mirrorsForRemoval(run, host);
+      const running = [...failover, ...repoint].filter((m) => m.active);
+      for (const m of running) await waitMirrorReplicating(run, m.datacenter);
+      return running.length
+        ? running.map((m) => `${m.unit} on ${m.host} replicates into ${m.datacenter}`).join('\n')
+        : `no running etcdmirror used ${host}`;
+    }),
     settingsCheck(run, cluster),
   ];
 }
@@ -837,6 +889,12 @@ export function addMemberSteps(run: MembershipRun, host: string, o: AddOptions =
       lines.push(await preflightHosts(run, targets));
       return lines.join('\n');
     }),
+    // [alerting] while HOST is out of service; removed (with one etcd.member-remove left) once it is back.
+    silenceStep(run, `Silence the alerts of ${host}`, {
+      key: `host ${host}`,
+      matchers: hostAlertMatchers(host),
+      comment: `etcd.member-add ${host}`,
+    }),
     step(
       `Stop etcd on ${host}`,
       unlessJoined(() => [memberService({ cluster, host, peerUrl, unit: c.unit, state: 'inactive' })]),
@@ -872,6 +930,12 @@ export function addMemberSteps(run: MembershipRun, host: string, o: AddOptions =
       { timeoutMs: 30_000 },
     ),
     ...(o.srv === false ? [] : [addToSrvStep(run, host)]),
+    // [alerting] HOST is optimal again: then its silence goes.
+    noAlertsCheck(run, `No alert fires for ${host}`, hostAlertMatchers(host)),
+    expireSilenceStep(run, `Remove the silence of ${host}'s alerts`, {
+      key: `host ${host}`,
+      matchers: hostAlertMatchers(host),
+    }),
     settingsCheck(run, cluster),
   ];
 }

@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { clusterHealth, mirrorUses } from '../../src/actions/membership.js';
-import { readRemoteFile } from '../../src/actions/remote.js';
-import { checkReplicaHoldsSource } from '../../src/actions/replication.js';
+import { mutateOn, readRemoteFile } from '../../src/actions/remote.js';
+import { checkReplicaHoldsSource, checkReplicationFlows } from '../../src/actions/replication.js';
 import { observeRRset } from '../../src/dns/index.js';
 import { etcdClientFor, type EtcdNode } from '../../src/etcd/index.js';
+import { argvCommand } from '../../src/ssh/command.js';
 import { waitUntil } from '../../src/util/wait.js';
 import { labEnv } from '../integration/actions/harness.js';
 import { labConfig, labConfigPath } from '../integration/lab.js';
@@ -25,6 +26,7 @@ function cli(args: string[], expectCode?: number) {
 const codfw = config.etcd.clusters.codfw!;
 const eqiad = config.etcd.clusters.eqiad!;
 const rw = config.replication!.rwSrvRecord;
+const mirror = config.replication!.mirrors.eqiad!;
 
 async function srvTargets(name: string): Promise<string[]> {
   const records = (await observeRRset(config, name, 'SRV')).records ?? [];
@@ -222,5 +224,87 @@ describe('cookbook etcd.member-remove and etcd.member-add against the lab', () =
       timeoutMs: 15_000,
       retryOn: () => true,
     });
+  }, 600_000);
+});
+
+describe("cookbook etcd.member-remove and the lab's etcdmirror (codfw → eqiad)", () => {
+  /** The eqiad mirror's unit, as its unit file says it runs. */
+  const eqiadMirror = async () => (await mirrorUses(env)).find((m) => m.datacenter === 'eqiad')!;
+  /** Writes the mirror's unit file and restarts it (a test set-up, or putting the lab back). */
+  async function writeMirrorUnit(file: string, content: string): Promise<void> {
+    await mutateOn(
+      env,
+      mirror.host,
+      argvCommand([
+        'sh',
+        '-c',
+        'cat > "$1" && systemctl daemon-reload && systemctl restart "$2"',
+        'w',
+        file,
+        mirror.unit,
+      ]),
+      { stdin: content },
+    );
+  }
+  const eqiadHoldsCodfw = () =>
+    waitUntil({
+      what: 'eqiad holds codfw',
+      probe: () => checkReplicaHoldsSource(env, 'codfw', 'eqiad'),
+      timeoutMs: 15_000,
+      retryOn: () => true,
+    });
+
+  test("removing the mirror's host is refused and changes nothing", async () => {
+    const before = await snapshot();
+    const refused = cli(['etcd.member-remove', mirror.host, '-y'], 1);
+    expect(out(refused)).toContain(`runs on ${mirror.host} and writes into`);
+    expect(await snapshot()).toEqual(before);
+  }, 120_000);
+
+  test('removing one member of the list the mirror reads from leaves it replicating from the others; added back, as before', async () => {
+    const before = await snapshot();
+    const unit = await eqiadMirror();
+    expect(unit.sources.length).toBeGreaterThan(1);
+    const first = unit.source.host!;
+    const r = cli(['etcd.member-remove', first, '-y'], 0);
+    expect(r.stdout).toContain('goes on with the others');
+    expect(r.stdout).not.toContain(`point ${mirror.unit} at`);
+    expect(await members('codfw')).not.toContain(first);
+    const during = await eqiadMirror();
+    expect(during.active).toBe(true);
+    expect(during.sources).toEqual(unit.sources);
+    await checkReplicationFlows(env, 'codfw', 'eqiad', 'membership-test');
+    await eqiadHoldsCodfw();
+    cli(['etcd.member-add', first, '-y'], 0);
+    await checkReplicationFlows(env, 'codfw', 'eqiad', 'membership-test');
+    expect(await members('codfw')).toEqual(before.codfw);
+    expect(await srvTargets(rw)).toEqual(before.srv.rw);
+    await identicalOnEveryMember('codfw');
+  }, 600_000);
+
+  test('a mirror reading from the removed member alone is re-pointed at another, replication still running', async () => {
+    const unit = await eqiadMirror();
+    const original = (await readRemoteFile(env, mirror.host, unit.file)).content!;
+    const only = unit.sources[0]!;
+    // Set-up: the mirror reads from one member only (as a production unit may).
+    await writeMirrorUnit(unit.file, original.replace(unit.sources.map((x) => x.url).join(','), only.url));
+    try {
+      expect((await eqiadMirror()).sources).toEqual([only]);
+      const r = cli(['etcd.member-remove', only.host!, '-y'], 0);
+      expect(r.stdout).toContain(`point ${mirror.unit} at`);
+      const now = await eqiadMirror();
+      expect(now.active).toBe(true);
+      expect(now.sources).toHaveLength(1);
+      expect(now.source.host).not.toBe(only.host);
+      expect(await members('codfw')).not.toContain(only.host);
+      await checkReplicationFlows(env, 'codfw', 'eqiad', 'membership-test');
+      await eqiadHoldsCodfw();
+      cli(['etcd.member-add', only.host!, '-y'], 0);
+    } finally {
+      await writeMirrorUnit(unit.file, original);
+    }
+    await checkReplicationFlows(env, 'codfw', 'eqiad', 'membership-test');
+    expect((await eqiadMirror()).sources).toEqual(unit.sources);
+    await identicalOnEveryMember('codfw');
   }, 600_000);
 });

@@ -4,6 +4,7 @@ import {
   additionVerdict,
   initialCluster,
   membershipLockOfHost,
+  mirrorDependence,
   mirrorUrls,
   removalVerdict,
   withEnvironment,
@@ -160,6 +161,15 @@ describe('etcdmirror unit files', () => {
       unit.replace('http://10.0.2.4:2379 ', 'http://10.0.2.6:2379 '),
     );
     expect(withMirrorSource(unit, 'http://10.0.2.5:2379', 'http://10.0.2.6:2379')).toBe(unit);
+  });
+
+  test('a mirror depends on a member alone, among a list it fails over along, or not at all', () => {
+    const list = [{ host: 'conf2004' }, { host: 'conf2005' }, { host: 'conf2006' }];
+    expect(mirrorDependence([{ host: 'conf2004' }], 'conf2004')).toBe('only');
+    expect(mirrorDependence(list, 'conf2004')).toBe('among');
+    expect(mirrorDependence(list, 'conf1007')).toBe('none');
+    // A URL of a host the config does not name is still another endpoint to fail over to.
+    expect(mirrorDependence([{ host: 'conf2004' }, { host: undefined }], 'conf2004')).toBe('among');
   });
 });
 

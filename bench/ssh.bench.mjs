@@ -12,7 +12,7 @@
 // it. A missing peer is skipped and named. Prints one Markdown section on stdout.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,8 @@ const { loadConfig } = await import(dist('config/load.js'));
 const { openRemote } = await import(dist('ssh/remote.js'));
 const { safeCmd } = await import(dist('ssh/command.js'));
 const { foldHosts } = await import(dist('ssh/hostset.js'));
+const { labProcesses } = await import(dist('lab/down.js'));
+const { LabLayout } = await import(dist('lab/layout.js'));
 
 const KEX = 'ecdh-sha2-nistp256';
 const SIZES = (process.env.GALLEY_BENCH_SSH_SIZES ?? '50,250,1000').split(',').map(Number);
@@ -41,7 +43,41 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
 const up = await labUp({ base, dir: labDir, benchHosts: BENCH_HOSTS, fresh: false });
 const config = loadConfig(up.configFile);
 const work = mkdtempSync(join(tmpdir(), 'galley-ssh-bench-'));
+/**
+ * While it measures, the bench pauses (SIGSTOP) the servers of its own lab that no tool uses
+ * (etcd, nginx, the mirrors, DNS, Prometheus, Alertmanager, ngircd: about a fifth of a core at
+ * rest), so that the two cores are the tools' and the bench sshds'. Only a lab this bench
+ * started is paused (GALLEY_BENCH_SSH_PAUSE_LAB=0: never); it is continued (SIGCONT) before
+ * the lab goes down, and on any exit.
+ */
+const PAUSE_LAB = process.env.GALLEY_BENCH_SSH_PAUSE_LAB !== '0' && !up.reused;
+let paused = [];
+function pauseLab() {
+  if (!PAUSE_LAB) return;
+  paused = labProcesses(new LabLayout(labDir)).filter((p) => !p.owner.includes('benchgroup'));
+  for (const p of paused) {
+    try {
+      process.kill(p.pid, 'SIGSTOP');
+    } catch {
+      // gone already
+    }
+  }
+  log(`paused ${paused.length} lab processes that no tool uses (SIGSTOP), until the bench ends`);
+}
+function resumeLab() {
+  for (const p of paused) {
+    try {
+      process.kill(p.pid, 'SIGCONT');
+    } catch {
+      // gone already
+    }
+  }
+  paused = [];
+}
+process.on('exit', resumeLab);
+const loadAtStart = loadavg();
 const cleanup = async () => {
+  resumeLab();
   rmSync(work, { recursive: true, force: true });
   if (!up.reused) await labDown({ base, dir: labDir });
 };
@@ -229,6 +265,7 @@ try {
   };
   const inProcess = new Map(SIZES.map((n) => [n, { cold: [], warm: [] }]));
 
+  pauseLab();
   const maxRounds = Math.max(...ROUNDS);
   for (let round = 0; round < maxRounds; round++) {
     for (const [i, n] of SIZES.entries()) {
@@ -289,6 +326,8 @@ try {
     }
   }
 
+  const loadAtEnd = loadavg();
+  resumeLab();
   // Memory of the bench sshds (the lab's share for its bench hosts), and the lab's start-up.
   let rss = 0;
   let pss = 0;
@@ -353,6 +392,8 @@ try {
       `Usual fan-outs are each tool's default (pssh -p 32, pdsh -f 32, clush and cumin 64); fan-out = host count is tried up to ${FULL_FANOUT_MAX} hosts. ` +
       `A run is bounded (2 s per host, at least 120 s) and fails unless every host succeeded; the section has a time budget of ${BUDGET_MS / 1000} s, shared among the sizes in proportion to their hosts (a variant is not started once its size's share is spent). ` +
       `sshd CPU per connection is read from /proc/PID/stat (utime+stime+cutime+cstime) of the bench sshds around each run, divided by the hosts; the floor uses its median over all runs at that size. ` +
+      `${PAUSE_LAB ? "The lab's other servers (etcd, nginx, the mirrors, DNS, monitoring) were paused while the tools ran. " : ''}` +
+      `Load average (1, 5, 15 min) ${loadAtStart.map((x) => x.toFixed(1)).join(', ')} when the bench started, ${loadAtEnd.map((x) => x.toFixed(1)).join(', ')} when its last run ended (the runs' own load included). ` +
       `Galley in-process opens one pool per round: "cold" is its first command (connect, authenticate, exec), "warm" a second command on the same pooled connections. ` +
       `${missing.length ? `Not installed, skipped: ${missing.map((t) => t.name).join(', ')}. ` : ''}` +
       `${skipped.length ? `Not run, the time budget being spent: ${skipped.join(', ')}.` : ''}`,

@@ -37,7 +37,10 @@ export interface AdHocIo {
   stderr: (text: string) => void;
   stderrIsTty: boolean;
   loadConfig?: (path: string) => GalleyConfig;
-  openRemote?: (config: GalleyConfig, options: { dryRun: boolean; fanout?: number }) => Remote;
+  openRemote?: (
+    config: GalleyConfig,
+    options: { dryRun: boolean; fanout?: number; oneShot?: boolean },
+  ) => Remote;
   defaultConfigPath?: () => string | undefined;
 }
 
@@ -105,7 +108,12 @@ export async function runAdHoc(request: AdHocRequest, io: AdHocIo): Promise<numb
     const configPath = request.configPath ?? io.defaultConfigPath?.();
     if (!configPath) throw new UsageError('no config: pass --config FILE or set GALLEY_CONFIG');
     const config = (io.loadConfig ?? loadConfig)(configPath);
-    remote = (io.openRemote ?? openRemote)(config, { dryRun: request.dryRun, ...(fanout ? { fanout } : {}) });
+    // One command per host: each connection ends with its command (no sessions kept open on 1,000 servers).
+    remote = (io.openRemote ?? openRemote)(config, {
+      dryRun: request.dryRun,
+      oneShot: true,
+      ...(fanout ? { fanout } : {}),
+    });
     const hosts = remote.hosts(request.hosts);
     const progress = (request.progress ?? io.stderrIsTty) ? progressPrinter(io) : undefined;
     const report = await remote.executor.execute(hosts, command, {

@@ -46,6 +46,12 @@ export interface SshPoolOptions {
   fanout?: number;
   /** Retries of refused or reset handshakes, with backoff. */
   retry?: Partial<RetryPolicy>;
+  /**
+   * One command per host (`cookbook exec`): each host's connection is closed as soon as its
+   * command has ended, instead of being kept for the next one. At 1,000 hosts that is 1,000
+   * sshd sessions not kept open on the servers (and their memory) until the slowest host is done.
+   */
+  oneShot?: boolean;
 }
 
 /** Where a handshake was when it failed or timed out, as the operator reads it. */
@@ -126,6 +132,11 @@ export class SshPool implements CommandTransport {
   private readonly sockets = new Set<Socket>();
   /** Number of SSH connections opened so far (connection reuse is observable in tests). */
   connectionsOpened = 0;
+
+  /** Connections open (or opening) now. */
+  get openConnections(): number {
+    return this.connections.size;
+  }
 
   /** The fan-out window every new connection of this pool goes through. */
   readonly window: FanoutWindow;
@@ -336,6 +347,7 @@ export class SshPool implements CommandTransport {
             result.error = signal
               ? `killed by signal ${signal}`
               : 'the connection closed before the command exited';
+          if (this.options.oneShot) this.release(host, client);
           resolve(result);
         });
         stream.end(options.stdin ?? undefined);
@@ -347,6 +359,13 @@ export class SshPool implements CommandTransport {
         resolve(failure(`cannot start the command on ${host}: ${(e as Error).message}`));
       }
     });
+  }
+
+  /** Ends `host`'s connection and forgets it (a later command opens a new one). */
+  private release(host: string, client: Client): void {
+    this.connections.delete(host);
+    this.clients.delete(host);
+    client.end();
   }
 
   /** Kills a timed-out command on its host; returns '' or a note saying it may still run. */

@@ -33,7 +33,7 @@ export function endpointFromConfig(config: Pick<GalleyConfig, 'hosts'>, host: st
  */
 export function openRemote(
   config: GalleyConfig,
-  options: { dryRun: boolean; kex?: string[]; fanout?: number },
+  options: { dryRun: boolean; kex?: string[]; fanout?: number; oneShot?: boolean },
 ): Remote {
   const identity = loadIdentity(config.ssh.keyFile ?? '');
   const knownHosts = KnownHosts.load(config.ssh.knownHosts);
@@ -45,6 +45,7 @@ export function openRemote(
     endpoint: (host) => endpointFromConfig(config, host),
     kex: options.kex,
     fanout: options.fanout ?? config.ssh.fanout,
+    oneShot: options.oneShot,
   });
   const executor = new RemoteExecutor(pool, {
     dryRun: options.dryRun,

@@ -117,6 +117,22 @@ describe('commands on real sshd', () => {
     expect(remote.pool.connectionsOpened).toBe(opened);
   });
 
+  test('a one-shot pool (cookbook exec) ends each connection with its command: no session stays open', async () => {
+    const oneShot = openRemote(loadConfig(sshd.configFile), { dryRun: false, oneShot: true });
+    try {
+      const hosts = oneShot.hosts('A:all');
+      const first = await oneShot.executor.execute(hosts, safeCmd`echo $SSH_CONNECTION`);
+      expect(first.successes).toBe(hosts.length);
+      expect(oneShot.pool.openConnections).toBe(0);
+      // A second command opens new connections (new source ports): nothing was kept.
+      const second = await oneShot.executor.execute(hosts, safeCmd`echo $SSH_CONNECTION`);
+      expect(oneShot.pool.connectionsOpened).toBe(2 * hosts.length);
+      for (const [i, r] of second.results.entries()) expect(r.stdout).not.toBe(first.results[i]!.stdout);
+    } finally {
+      await oneShot.close();
+    }
+  });
+
   test('an unreachable host is a failed result naming it and its address, not an exception', async () => {
     const report = await remote.executor.execute(remote.hosts('t1.ssh.test,down.ssh.test'), safeCmd`true`, {
       successThreshold: 0.5,

@@ -79,6 +79,9 @@ export function keyPath(key: string): string {
   );
 }
 
+/** Connection errors after which a request certainly never reached the member. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
 /**
  * A keep-alive etcd v2 HTTP client: small, and only what the mirror needs. Given several
  * members of a cluster, it talks to one and moves to the next when a request cannot reach it
@@ -107,8 +110,31 @@ export class EtcdHttp {
     return this.#endpoint.display;
   }
 
-  /** Opens a request and returns the response object (headers received, body not read). */
-  open(
+  /**
+   * Opens a request and returns the response object (headers received, body not read). When
+   * the member cannot be reached at all (the connection was refused or has no route: the
+   * request never left), the same request goes to the next member at once, each member tried
+   * once; otherwise the next request goes to the next member. So a mirror whose first member is
+   * down starts, and goes on, through the others.
+   */
+  async open(
+    method: string,
+    path: string,
+    body: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<http.IncomingMessage> {
+    for (let tried = 1; ; tried++) {
+      try {
+        return await this.#openOnce(method, path, body, signal);
+      } catch (e) {
+        const code = (e as ClusterError & { cause?: NodeJS.ErrnoException }).cause?.code;
+        const neverSent = code !== undefined && NEVER_SENT.has(code);
+        if (!neverSent || tried >= this.#endpoints.length || signal?.aborted) throw e;
+      }
+    }
+  }
+
+  #openOnce(
     method: string,
     path: string,
     body: string | undefined,

@@ -33,6 +33,20 @@ describe('etcdmirror with several members of a cluster', () => {
     c.close();
   });
 
+  test('one request (no retry: the start-up read of the index) to a member that is down goes to the next at once', async () => {
+    const c = new EtcdHttp([makeEndpoint(dead), makeEndpoint(live)], 4);
+    const reply = await c.request('GET', '/v2/keys/__replication/__ROOT__');
+    expect(reply).toMatchObject({ status: 200, etcdIndex: 7 });
+    expect(c.display).toBe(live);
+    c.close();
+  });
+
+  test('with every member down, one request fails once each was tried, naming the last', async () => {
+    const c = new EtcdHttp([makeEndpoint(dead), makeEndpoint(dead)], 4);
+    await expect(c.request('GET', '/v2/keys/x')).rejects.toThrow(/ECONNREFUSED/);
+    c.close();
+  });
+
   test('SRC_URL and DST_URL take comma-separated members, each checked', () => {
     expect(parseMirrorArgs([`${dead},${live}`, live]).srcUrl).toBe(`${dead},${live}`);
     expect(() => parseMirrorArgs([`${live},nonsense`, live])).toThrow('not a URL: nonsense');

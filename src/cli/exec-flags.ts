@@ -42,8 +42,8 @@ export const EXEC_FLAGS = {
     type: 'string',
     char: 'f',
     description:
-      'SSH handshakes in flight at once (a new one starts as soon as one ends); default ssh.fanout, else a window that ' +
-      'adapts to how fast the hosts complete handshakes (16 at first, 4 to 256). ' +
+      'hosts in flight at once, each from its handshake to the end of its command (a new one starts as soon as one ends); ' +
+      'default ssh.fanout, else a window that adapts to how fast the hosts complete (16 at first, 4 to 256). ' +
       "Each host's connect timeout counts from its own handshake",
   },
   json: { type: 'boolean', description: 'print the results as JSON' },

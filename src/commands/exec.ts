@@ -16,7 +16,7 @@ export default class Exec extends Command {
   static override summary = 'Run an ad-hoc command on a set of hosts over SSH';
   static override description = `HOSTS is a host set in ClusterShell syntax: conf200[4-6].codfw.wmnet, comma lists, ranges with leading zeros (bench[001-050].lab.wmnet) and aliases from the config (A:bench).
 The command comes after --. One argument is a shell command line ('uptime; df -h'); several arguments are words, each quoted.
-New connections go through a fan-out window: at most --fanout SSH handshakes in flight, a new one starting as soon as one ends; each host's connect timeout (ssh.connect_timeout) counts from its own handshake, and a refused or reset connection is retried with backoff. Batches (-b, -s, -p) keep their meaning on top of it.
+Hosts go through a fan-out window: at most --fanout hosts in flight, each from its SSH handshake to the end of its command (then its connection is closed), a new one starting as soon as one ends; each host's connect timeout (ssh.connect_timeout) counts from its own handshake, and a refused or reset connection is retried with backoff. Batches (-b, -s, -p) keep their meaning on top of it.
 Output is grouped by identical output. The exit code is 0 when the success threshold is met, 1 when it is not, 2 for bad input.`;
 
   static override examples = [

@@ -54,6 +54,9 @@ export interface SshPoolOptions {
   oneShot?: boolean;
 }
 
+/** The window of a host that already holds its slot: runs at once. */
+const HELD: Pick<FanoutWindow, 'run'> = { run: (fn) => fn() };
+
 /** Where a handshake was when it failed or timed out, as the operator reads it. */
 type HandshakeStage = 'tcp' | 'greeting' | 'kex' | 'auth';
 const STAGE_DOING: Record<HandshakeStage, string> = {
@@ -162,7 +165,9 @@ export class SshPool implements CommandTransport {
 
   private open(host: string): Promise<Client> {
     const { address, port } = this.options.endpoint(host);
-    return connectThroughWindow(this.window, () => this.handshake(host), this.retry).catch((e: unknown) => {
+    // One-shot: the host already holds a slot for its whole turn (see exec), not only the handshake.
+    const window = this.options.oneShot ? HELD : this.window;
+    return connectThroughWindow(window, () => this.handshake(host), this.retry).catch((e: unknown) => {
       if (e instanceof SshError) throw e; // host key refused: its own message and suggestions
       throw new SshError(`cannot connect to ${host} (${address}:${port}): ${(e as Error).message}`, {
         cause: e,
@@ -271,8 +276,25 @@ export class SshPool implements CommandTransport {
     });
   }
 
-  /** Runs `command` (already quoted) on `host`; never throws: failures are results with `error` set. */
-  async exec(
+  /**
+   * Runs `command` (already quoted) on `host`; never throws: failures are results with `error` set.
+   * One-shot, the host holds its slot of the window from the handshake to the end of its command
+   * (as pdsh's fan-out counts whole ssh processes): the servers' work after the handshake (the
+   * session, the command, its exit) is most of what a host costs them, and a window of handshakes
+   * only would let that work pile up unbounded. Otherwise only handshakes take a slot: commands on
+   * open connections cost the servers little.
+   */
+  exec(
+    host: string,
+    command: string,
+    options: { stdin?: string; timeoutMs: number },
+  ): Promise<CommandResult> {
+    return this.options.oneShot && !this.connections.has(host)
+      ? this.window.run(() => this.execOn(host, command, options))
+      : this.execOn(host, command, options);
+  }
+
+  private async execOn(
     host: string,
     command: string,
     options: { stdin?: string; timeoutMs: number },

@@ -152,7 +152,7 @@ export function backoffDelayMs(policy: RetryPolicy, retry: number): number {
  * thrown at once. The last failure's message says how many attempts were made.
  */
 export async function connectThroughWindow<T>(
-  window: FanoutWindow,
+  window: Pick<FanoutWindow, 'run'>,
   attempt: (attemptNumber: number) => Promise<T>,
   policy: RetryPolicy = DEFAULT_RETRY_POLICY,
 ): Promise<T> {

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { alertmanagerOf, hostAlertMatchers } from '../../src/actions/alerting.js';
 import { clusterHealth, mirrorUses } from '../../src/actions/membership.js';
 import { mutateOn, readRemoteFile } from '../../src/actions/remote.js';
 import { checkReplicaHoldsSource, checkReplicationFlows } from '../../src/actions/replication.js';
@@ -193,12 +194,26 @@ describe('cookbook etcd.member-remove and etcd.member-add against the lab', () =
     expect(h.leader?.host).not.toBe(host);
     expect(await srvTargets(codfw.srvRecord)).not.toContain(host);
     expect(await srvTargets(rw)).not.toContain(host);
+    // The host's alerts stay silenced while it is out (Alertmanager's API), until etcd.member-add.
+    const silencesOf = async () =>
+      (await alertmanagerOf(env).listSilences()).filter(
+        (x) => x.comment.includes(`[galley:host ${host}]`) && x.state !== 'expired',
+      );
+    expect(await silencesOf()).toEqual([
+      expect.objectContaining({
+        state: 'active',
+        comment: expect.stringContaining(`etcd.member-remove ${host} (until etcd.member-add) - T332010`),
+        matchers: [expect.objectContaining({ ...hostAlertMatchers(host)[0]!, isEqual: true })],
+      }),
+    ]);
 
     const again = cli(['etcd.member-remove', host, '-y'], 0);
     expect(again.stdout).toContain(`${host} is not a member of codfw: already removed`);
     expect(again.stdout).toMatch(/Remove .* from the codfw cluster\n\s+= already done/);
 
-    cli(['etcd.member-add', host, '-y'], 0);
+    const added = cli(['etcd.member-add', host, '-y'], 0);
+    expect(added.stdout).toMatch(/No alert fires for \S+[\s\S]*Remove the silence of \S+ alerts/);
+    expect(await silencesOf()).toEqual([]);
     expect((await readRemoteFile(env, host, codfw.envFile)).content).toContain(
       'ETCD_INITIAL_CLUSTER_STATE="existing"',
     );

@@ -133,6 +133,21 @@ describe('commands on real sshd', () => {
     }
   });
 
+  test('one-shot, a host holds its slot of the window until its command has ended: with --fanout 1 no two commands overlap', async () => {
+    const oneShot = openRemote(loadConfig(sshd.configFile), { dryRun: false, oneShot: true, fanout: 1 });
+    try {
+      const hosts = oneShot.hosts('A:all');
+      const report = await oneShot.executor.execute(hosts, safeCmd`date +%s.%N; sleep 0.3; date +%s.%N`);
+      expect(report.successes).toBe(hosts.length);
+      const spans = report.results
+        .map((r) => r.stdout.trim().split('\n').map(Number) as [number, number])
+        .sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+    } finally {
+      await oneShot.close();
+    }
+  });
+
   test('an unreachable host is a failed result naming it and its address, not an exception', async () => {
     const report = await remote.executor.execute(remote.hosts('t1.ssh.test,down.ssh.test'), safeCmd`true`, {
       successThreshold: 0.5,

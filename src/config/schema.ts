@@ -146,7 +146,7 @@ export interface AlertingConfig {
 export interface AnnounceConfig {
   /** Also write them to the audit file (audit_log), as always (default true). */
   auditFile: boolean;
-  syslog?: { socket: string; tag: string; facility: string };
+  syslog?: { socket: string; tag: string; facility: string; timeoutMs: number };
   webhook?: { url: string; timeoutMs: number };
   irc?: { server: string; port: number; channel: string; nick: string; timeoutMs: number };
   /** Announce a prompt that has waited longer than this ("waiting for input"); absent: never. */
@@ -526,12 +526,13 @@ function parseAnnounce(r: Reader): AnnounceConfig | undefined {
   if (s.present) {
     // `syslog: true` means the defaults (/dev/log, tag galley, facility user).
     const o = s.value === true ? undefined : s.object();
-    o?.onlyKeys(['socket', 'tag', 'facility']);
+    o?.onlyKeys(['socket', 'tag', 'facility', 'timeout']);
     const facility = o ? o.child('facility').oneOf(FACILITIES, 'user') : 'user';
     out.syslog = {
       socket: o?.child('socket').string('/dev/log') ?? '/dev/log',
       tag: o?.child('tag').string('galley') ?? 'galley',
       facility,
+      timeoutMs: o?.child('timeout').durationMs('2s') ?? 2000,
     };
   }
   const w = a.child('webhook').optionalObject();

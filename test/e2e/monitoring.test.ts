@@ -191,8 +191,9 @@ describe('announcements of runs', () => {
     });
     const file = configWith('announce', (raw) => {
       const a = raw.announce as Record<string, unknown>;
-      a.syslog = { socket, tag: 'galley-test' };
-      a.webhook = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sal`, timeout: '2s' };
+      // Generous timeouts: the receivers live in this (busy) test process, on a shared machine.
+      a.syslog = { socket, tag: 'galley-test', timeout: '10s' };
+      a.webhook = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sal`, timeout: '10s' };
     });
     const dir = join(work, 'files');
     const live = await runCli(['examples.files', dir, '-y', '-t', 'T4242', '-r', 'announce test'], {

@@ -140,7 +140,7 @@ describe('the alerting, announce and review sections', () => {
     });
     expect(config?.announce).toEqual({
       auditFile: true,
-      syslog: { socket: '/dev/log', tag: 'galley', facility: 'user' },
+      syslog: { socket: '/dev/log', tag: 'galley', facility: 'user', timeoutMs: 2000 },
       webhook: { url: 'http://127.0.0.1:8080/sal', timeoutMs: 3000 },
       irc: { server: '127.0.0.1', port: 6667, channel: '#sal', nick: 'galley', timeoutMs: 5000 },
       waitingForInputAfterMs: 600_000,

@@ -33,12 +33,12 @@ export default defineCookbook({
       return formatClusters(clusters);
     }),
     check('Replication (etcdmirror)', async () => {
-      const replication = await replicationStatus(ctx.config());
+      const replication = await replicationStatus(ctx.config(), ctx);
       ctx.report('replication', replication);
       return formatReplication(replication);
     }),
     check('SRV records on every authoritative server', async () => {
-      const srv = await srvStatus(ctx.config());
+      const srv = await srvStatus(ctx.config(), ctx);
       ctx.report('srv', srv);
       return formatSrv(srv);
     }),

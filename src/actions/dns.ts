@@ -1,7 +1,6 @@
 import { defineAction, type ActionEnv } from '../core/action.js';
 import {
   describeRecords,
-  observeRRset,
   waitForRRset,
   withTtl,
   zoneBackendForName,
@@ -11,6 +10,7 @@ import {
 } from '../dns/index.js';
 import { CheckError } from '../core/errors.js';
 import { sleep } from '../util/wait.js';
+import { recordsOf } from './probes.js';
 import { remoteOf } from './remote.js';
 
 /**
@@ -32,7 +32,7 @@ function backendOf(env: ActionEnv, name: string): ZoneBackend {
 
 /** The record set as the servers agree on it; refuses to plan over servers that disagree or do not answer. */
 async function observeAgreed(env: ActionEnv, name: string, type: RecordType): Promise<RRsetState> {
-  const o = await observeRRset(env.config(), name, type);
+  const o = await recordsOf(env).observe(name, type);
   const down = o.servers.filter((s) => s.error !== undefined);
   if (down.length) throw unreachable(name, type, down);
   if (!o.agree) {
@@ -76,7 +76,7 @@ async function replaceOrExplain(
   try {
     await backendOf(env, name).replaceRRset(name, type, records, expected);
   } catch (e) {
-    const o = await observeRRset(env.config(), name, type);
+    const o = await recordsOf(env).observe(name, type);
     const down = o.servers.filter((s) => s.error !== undefined);
     if (!down.length) throw e;
     const restored = o.servers.every(

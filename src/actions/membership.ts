@@ -2,8 +2,9 @@ import type { EtcdClusterConfig, GalleyConfig } from '../config/schema.js';
 import { defineAction, ordered, type ActionEnv, type AnyAction } from '../core/action.js';
 import { check, step, type ArgContext, type LockSpec, type SafeState, type Step } from '../core/cookbook.js';
 import { CheckError, GuardError } from '../core/errors.js';
-import { observeRRset, zoneFor, type RecordValue } from '../dns/index.js';
+import { zoneFor, type RecordValue } from '../dns/index.js';
 import { replicationStatus } from '../inspect/etcd.js';
+import { recordsOf } from './probes.js';
 import { argvCommand } from '../ssh/command.js';
 import { waitUntil } from '../util/wait.js';
 import { expireSilenceStep, hostAlertMatchers, noAlertsCheck, silenceStep } from './alerting.js';
@@ -262,7 +263,7 @@ const targetOf = (r: RecordValue) =>
   typeof r.data === 'object' && 'target' in r.data ? String(r.data.target).replace(/\.$/, '') : undefined;
 
 async function srvRecords(env: ActionEnv, name: string): Promise<RecordValue[]> {
-  return (await observeRRset(env.config(), name, 'SRV')).records ?? [];
+  return (await recordsOf(env).observe(name, 'SRV')).records ?? [];
 }
 
 /** The SRV records that list HOST now. */
@@ -434,7 +435,7 @@ async function waitMirrorReplicating(env: ActionEnv, datacenter: string): Promis
   await waitUntil({
     what: `etcdmirror into ${datacenter} replicates`,
     probe: async () =>
-      (await replicationStatus(env.config()))?.mirrors.find((m) => m.datacenter === datacenter),
+      (await replicationStatus(env.config(), env))?.mirrors.find((m) => m.datacenter === datacenter),
     until: (m) => m?.running === true,
     timeoutMs: 20_000,
     intervalMs: 200,

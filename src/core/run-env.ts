@@ -10,8 +10,20 @@ export interface RunEnv extends ActionEnv {
   closeAll(): Promise<void>;
 }
 
+/**
+ * Clients a run uses instead of creating its own, by service key (`ssh`, `etcd:CLUSTER:…`,
+ * `dns:records`, `http`, …): what a unit test hands a cookbook to dry-run it against in-memory
+ * fakes of the transports. Undefined for a key: the run creates the real client.
+ */
+export type ProvidedServices = (key: string) => unknown;
+
 /** A service registry shared by the actions of one run; clients are closed, newest first, at the end. */
-export function runEnv(loadConfig: () => GalleyConfig, log: Logger, dryRun: boolean): RunEnv {
+export function runEnv(
+  loadConfig: () => GalleyConfig,
+  log: Logger,
+  dryRun: boolean,
+  provided?: ProvidedServices,
+): RunEnv {
   let config: GalleyConfig | undefined;
   let signal = new AbortController().signal;
   const services = new Map<string, { value: unknown; close?: (v: unknown) => Promise<void> | void }>();
@@ -20,7 +32,7 @@ export function runEnv(loadConfig: () => GalleyConfig, log: Logger, dryRun: bool
     service<T>(key: string, create: () => T, close?: (t: T) => Promise<void> | void): T {
       const found = services.get(key);
       if (found) return found.value as T;
-      const value = create();
+      const value = (provided?.(key) as T | undefined) ?? create();
       services.set(key, { value, close: close as ((v: unknown) => Promise<void> | void) | undefined });
       return value;
     },

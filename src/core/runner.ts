@@ -14,7 +14,7 @@ import { planSteps } from './plan-pass.js';
 import type { Prompter } from './prompt.js';
 import { recheckDoneSteps, recheckFailedUndos } from './resume-check.js';
 import { checkReview } from './review.js';
-import { type RunEnv, runEnv } from './run-env.js';
+import { type ProvidedServices, type RunEnv, runEnv } from './run-env.js';
 import { checkSafeState } from './safe-state.js';
 import { redact } from './secrets.js';
 import { type PriorAttempt, RunSession, Stop, resumableRun } from './session.js';
@@ -56,6 +56,8 @@ export interface RunOptions {
   resumeRunId?: string;
   /** Where stop signals come from (the process by default; tests pass an emitter). */
   interrupts?: InterruptSource;
+  /** Clients to use instead of the real ones (tests: in-memory fakes of the transports). */
+  services?: ProvidedServices;
 }
 
 export interface RunResult {
@@ -121,7 +123,7 @@ async function stopOf(
  */
 export async function runCookbook(o: RunOptions): Promise<RunResult> {
   const dryRun = o.dryRun || Boolean(o.planOut);
-  const env = runEnv(o.loadConfig, o.log, dryRun);
+  const env = runEnv(o.loadConfig, o.log, dryRun, o.services);
   const interactive = !o.yes;
 
   // Bad input stops here, before anything is recorded or changed.

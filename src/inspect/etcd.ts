@@ -2,6 +2,7 @@ import type { GalleyConfig } from '../config/schema.js';
 import type { ActionEnv } from '../core/action.js';
 import { formatError } from '../core/errors.js';
 import { etcdClientFor, type EtcdClient } from '../etcd/index.js';
+import { httpOf, recordsOf } from '../actions/probes.js';
 import { probeProxyMode, type ProxyMode } from '../actions/proxy.js';
 import { describeRecords, observeRRset, type RRsetObservation } from '../dns/index.js';
 
@@ -106,13 +107,12 @@ export interface ReplicationStatus {
   direction?: string;
 }
 
-async function fetchText(url: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-  return { status: res.status, body: await res.text() };
-}
-
-/** Which etcdmirror runs (asked over its HTTP endpoint), and its lag in events. */
-export async function replicationStatus(config: GalleyConfig): Promise<ReplicationStatus | undefined> {
+/** Which etcdmirror runs (asked over its HTTP endpoint, through the run's HTTP reader when `env` is given), and its lag in events. */
+export async function replicationStatus(
+  config: GalleyConfig,
+  env?: ActionEnv,
+): Promise<ReplicationStatus | undefined> {
+  const fetchText = (url: string) => httpOf(env).get(url, PROBE_TIMEOUT_MS);
   const r = config.replication;
   if (!r) return undefined;
   const mirrors = await Promise.all(
@@ -152,8 +152,8 @@ export async function replicationStatus(config: GalleyConfig): Promise<Replicati
   };
 }
 
-/** The SRV records clients use (per datacenter, and the read-write one), on every authoritative server. */
-export async function srvStatus(config: GalleyConfig): Promise<RRsetObservation[]> {
+/** The SRV records clients use (per datacenter, and the read-write one), on every authoritative server (through the run's record reader when `env` is given). */
+export async function srvStatus(config: GalleyConfig, env?: ActionEnv): Promise<RRsetObservation[]> {
   if (!config.dns) return [];
   const names = [
     ...Object.values(config.etcd.clusters)
@@ -162,7 +162,11 @@ export async function srvStatus(config: GalleyConfig): Promise<RRsetObservation[
     ...(config.replication ? [config.replication.rwSrvRecord] : []),
   ];
   return Promise.all(
-    names.map((n) => observeRRset(config, n, 'SRV', { timeoutMs: PROBE_TIMEOUT_MS, retries: 0 })),
+    names.map((n) =>
+      env
+        ? recordsOf(env).observe(n, 'SRV', { timeoutMs: PROBE_TIMEOUT_MS, retries: 0 })
+        : observeRRset(config, n, 'SRV', { timeoutMs: PROBE_TIMEOUT_MS, retries: 0 }),
+    ),
   );
 }
 

@@ -1,6 +1,6 @@
 import { waitUntil } from '../util/wait.js';
 import type { ActionEnv, AnyAction } from './action.js';
-import type { Step } from './cookbook.js';
+import type { RunnableStep } from './cookbook.js';
 import { formatError } from './errors.js';
 import type { Interrupts } from './interrupts.js';
 import { showChange } from './plan-pass.js';
@@ -14,7 +14,7 @@ import { restorable } from './verify.js';
  * check must still pass. Returns the drift (empty: the world is what the journal says).
  */
 export async function recheckDoneSteps(
-  steps: Step[],
+  steps: RunnableStep[],
   doneSteps: ReadonlySet<number>,
   env: ActionEnv,
   interrupts: Interrupts,

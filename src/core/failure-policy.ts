@@ -82,11 +82,14 @@ export class FailureHandler {
       session.say('  what remains to be done (`cookbook resume` does it, observing every step again):');
       for (const r of session.remaining) session.say(`    - ${r}`);
     }
-    return new Stop(
+    const stop = new Stop(
       outcome,
       outcome === 'interrupted' ? ExitCode.INTERRUPTED : ExitCode.FAILED,
       `${why} (stopped after the point of no return, step ${point.step + 1} "${point.title}": nothing was rolled back; ${session.remaining.length} step(s) remain: ${session.remaining.join('; ')}; fix the cause, then \`cookbook resume ${session.runId}\`)`,
     );
+    // The journal keeps every remaining step (the message); the last line names the first.
+    stop.shown = `${why.split('\n')[0]} (stopped after the point of no return: nothing was rolled back; ${session.remaining.length} step(s) remain, from ${session.remaining[0] ?? 'none'}; fix the cause, then \`cookbook resume ${session.runId}\`)`;
+    return stop;
   }
 
   refused(why: string, exitCode: number = ExitCode.FAILED, shown = false): Stop {

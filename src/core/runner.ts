@@ -282,7 +282,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
         for (const undone of await recheckFailedUndos(session, env)) prior.doneSteps.delete(undone);
         if (prior.doneSteps.size) {
           session.say(`  observing again the ${prior.doneSteps.size} step(s) the journal records as done…`);
-          const drift = await recheckDoneSteps(steps, prior.doneSteps, env, interrupts);
+          const drift = await recheckDoneSteps(steps, prior.doneSteps, env, interrupts, session.applied);
           if (drift.length) {
             session.say('✗ the world is not what the journal recorded; resume refuses and changed nothing:');
             for (const d of drift) session.say(`    - ${d}`);

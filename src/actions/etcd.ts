@@ -181,7 +181,16 @@ export const addMember = defineAction<MemberParams, MembersState>({
     );
   },
   comparable: (s) => s.members.map((m) => m.peerURLs.join(',')).sort(),
+  resource: memberResource,
 });
+
+/**
+ * What etcd.add-member and etcd.remove-member of one peer URL change: its membership (so that
+ * a resume re-observes only the last of them, and a dry-run plans the later one at run time).
+ */
+function memberResource(p: MemberParams): string {
+  return `etcd:member:${p.cluster}:${p.peerUrl}`;
+}
 
 /**
  * Removes a member from a cluster. Refuses to remove the leader (transfer leadership first, as
@@ -223,6 +232,7 @@ export const removeMember = defineAction<MemberParams & { minimum?: number }, Me
     }
   },
   comparable: (s) => s.members.map((m) => m.peerURLs.join(',')).sort(),
+  resource: memberResource,
 });
 
 /** One member as the cluster and the member itself report it. */

@@ -10,3 +10,5 @@ export * as membership from './membership.js';
 export * as proxy from './proxy.js';
 export * as remote from './remote.js';
 export * as replication from './replication.js';
+export * as clients from './clients.js';
+export * as reimage from './reimage.js';

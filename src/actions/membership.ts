@@ -406,7 +406,8 @@ async function observeMirror(
   return { exists: true, source: mirrorUrls(execStart)?.source, active, content: f.content };
 }
 
-const writeUnit = (env: ActionEnv, host: string, path: string, content: string) =>
+/** Writes a unit file on a host (atomically) and reloads the units. */
+export const writeUnit = (env: ActionEnv, host: string, path: string, content: string) =>
   mutateOn(
     env,
     host,
@@ -431,7 +432,8 @@ export function withMirrorSource(content: string, from: string, to: string): str
   });
 }
 
-async function waitMirrorReplicating(env: ActionEnv, datacenter: string): Promise<void> {
+/** Waits until the etcdmirror replicating into `datacenter` runs (its metrics). */
+export async function waitMirrorReplicating(env: ActionEnv, datacenter: string): Promise<void> {
   await waitUntil({
     what: `etcdmirror into ${datacenter} replicates`,
     probe: async () =>
@@ -606,6 +608,9 @@ export const memberService = defineAction<MemberServiceParams, { active: boolean
     await mutateOn(env, p.host, argvCommand(['systemctl', b.active ? 'start' : 'stop', p.unit]));
   },
   verifyTimeoutMs: 30_000,
+  // Its stop (member-remove) and start (member-add) change one thing: a resume re-observes the last.
+  resource: (p) => `etcd:member-service:${p.host}:${p.unit}`,
+  after: (p) => ({ active: p.state === 'active' }),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -997,6 +1002,8 @@ export function membershipSafeState(run: ActionEnv, cluster: string): SafeState 
       const h = await clusterHealth(run, cluster);
       if (!h.quorum) problems.push(describeHealth(h));
       for (const { name, cluster: of } of configuredSrvRecords(config)) {
+        // A cluster not in service yet (before etcd.bootstrap) has no members to list.
+        if (!config.etcd.clusters[of]?.inService) continue;
         const members = of === cluster ? h : await clusterHealth(run, of);
         const hosts = new Set(members.members.filter((m) => m.started).map((m) => m.host));
         const strays = (await srvRecords(run, name))

@@ -12,6 +12,7 @@ import type { LockManager } from '../core/lock.js';
 import { streamLogger, type Output } from '../core/log.js';
 import { terminalPrompter } from '../core/prompt.js';
 import type { RunOptions } from '../core/runner.js';
+import { loadCookbook } from './catalog.js';
 
 /** What every run resolves from its flags: the config file, the state directory, the audit log and the locks. */
 export interface CliContext {
@@ -62,9 +63,20 @@ export function terminalRunOptions(
   out: Output = process.stdout,
 ): Pick<
   RunOptions,
-  'configFile' | 'loadConfig' | 'stateDir' | 'audit' | 'locks' | 'prompter' | 'out' | 'errOut' | 'log'
+  | 'configFile'
+  | 'loadConfig'
+  | 'stateDir'
+  | 'audit'
+  | 'locks'
+  | 'prompter'
+  | 'out'
+  | 'errOut'
+  | 'log'
+  | 'resolveCookbook'
 > {
   return {
+    // Child cookbooks (ctx.runCookbook) come from the same catalog as the command line's.
+    resolveCookbook: loadCookbook,
     configFile: ctx.configFile,
     loadConfig: ctx.loadConfig,
     stateDir: ctx.stateDir,

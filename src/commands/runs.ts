@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { GalleyCommand, reportError } from '../cli/base.js';
 import { checkRunId, journalState, listRuns, readJournalFile } from '../core/journal.js';
+import { formatJournal } from '../core/journal-view.js';
 
 /** `cookbook runs`: past runs with their outcome, newest first. */
 export default class Runs extends GalleyCommand {
@@ -42,21 +43,7 @@ export default class Runs extends GalleyCommand {
           );
           return;
         }
-        for (const e of entries) {
-          if (e.type === 'run-start')
-            this.log(
-              `${e.time} START ${e.cookbook} ${JSON.stringify(e.args)} by ${e.user}@${e.host}${e.dryRun ? ' (dry-run)' : ''}`,
-            );
-          else if (e.type === 'step') this.log(`${e.time}   step ${e.step + 1} "${e.title}": ${e.status}`);
-          else if (e.type === 'action')
-            this.log(`${e.time}     ${e.status.padEnd(13)} ${e.summary}${e.error ? ` — ${e.error}` : ''}`);
-          else if (e.type === 'fact') this.log(`${e.time}   fact ${e.key} = ${JSON.stringify(e.value)}`);
-          else
-            this.log(`${e.time} END ${e.outcome} (exit ${e.exitCode})${e.message ? `: ${e.message}` : ''}`);
-        }
-        const left = journalState(entries).applied;
-        if (left.length)
-          this.log(`${left.length} applied action(s) not undone; \`cookbook rollback ${runId}\` undoes them`);
+        for (const line of formatJournal(entries, runId)) this.log(line);
         return;
       }
       const runs = listRuns(ctx.stateDir).slice(0, flags.limit);

@@ -15,6 +15,12 @@ export interface SshConfig {
   /** Private key; absent: the ssh-agent at SSH_AUTH_SOCK. */
   keyFile?: string;
   knownHosts: string;
+  /**
+   * A known_hosts file the site's tooling publishes (host_key_source): for a host it lists, it
+   * alone says which key the host may present, and known_hosts learns a new key from it (a
+   * reimaged host). Absent: known_hosts alone.
+   */
+  hostKeySource?: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   /** SSH handshakes in flight at once (the fan-out window); absent: the transport's default. */
@@ -105,6 +111,8 @@ export interface ReadOnlySwitchConfig {
 export interface ProxyConfig {
   readOnlySwitch: ReadOnlySwitchConfig;
   canaryKey: string;
+  /** The proxy's access log on each member (access_log; etcd.reimage reads who still uses a member). */
+  accessLog: string;
 }
 
 export interface DnsServerConfig {
@@ -153,6 +161,39 @@ export interface AnnounceConfig {
   waitingForInputAfterMs?: number;
 }
 
+/**
+ * A client of etcd (clients.hosts.HOST): `srv` clients find their datacenter's cluster
+ * through its SRV record when they start (a restart moves them); `configured` ones take their
+ * etcd host from their config file (re-pointed, then restarted).
+ */
+export interface ClientConfig {
+  host: string;
+  kind: 'srv' | 'configured';
+  /** The datacenter whose cluster is its home. */
+  datacenter: string;
+  unit: string;
+  /** A JSON file on the host saying which etcd host the client uses and whether it watches (pid, watching, etcdHost). */
+  statusFile: string;
+  restartCommand: string[];
+  /** `configured` clients: points the client at another etcd host (the host is appended). */
+  repointCommand?: string[];
+}
+
+export interface ClientsConfig {
+  /** How many clients restart at once (the runbook's `-b`), and the sleep between batches (`-s`). */
+  restartBatchSize: number;
+  restartBatchSleepMs: number;
+  /** How long etcd.reimage waits for the last client to leave a member before it stops (drain_timeout). */
+  drainTimeoutMs: number;
+  hosts: Record<string, ClientConfig>;
+}
+
+/** How a host is reimaged (etcd.reimage): a local command, the host appended (production: the site's reimage cookbook). */
+export interface ReimageConfig {
+  command: string[];
+  timeoutMs: number;
+}
+
 /** Two-person review: which cookbooks need a plan approved by someone else than the runner. */
 export interface ReviewConfig {
   /** `all`, or the names of the cookbooks that need it. */
@@ -176,6 +217,8 @@ export interface GalleyConfig {
   alerting?: AlertingConfig;
   announce?: AnnounceConfig;
   review?: ReviewConfig;
+  clients?: ClientsConfig;
+  reimage?: ReimageConfig;
 }
 
 function secret(r: Reader): Secret {
@@ -225,6 +268,8 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     'alerting',
     'announce',
     'review',
+    'clients',
+    'reimage',
   ]);
 
   const datacenters = root.child('datacenters').stringList();
@@ -259,12 +304,23 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   for (const [name, a] of root.child('aliases').entries()) aliases[name] = a.string();
 
   const sshR = root.child('ssh').object();
-  sshR.onlyKeys(['user', 'key_file', 'known_hosts', 'connect_timeout', 'command_timeout', 'fanout']);
+  sshR.onlyKeys([
+    'user',
+    'key_file',
+    'known_hosts',
+    'host_key_source',
+    'connect_timeout',
+    'command_timeout',
+    'fanout',
+  ]);
   const fanoutR = sshR.child('fanout');
   const ssh: SshConfig = {
     user: sshR.child('user').string('root'),
     keyFile: sshR.child('key_file').optionalString(),
     knownHosts: sshR.child('known_hosts').string(),
+    ...(sshR.child('host_key_source').present
+      ? { hostKeySource: sshR.child('host_key_source').string() }
+      : {}),
     connectTimeoutMs: sshR.child('connect_timeout').durationMs('5s'),
     commandTimeoutMs: sshR.child('command_timeout').durationMs('5m'),
     ...(fanoutR.present ? { fanout: fanoutR.integer(undefined, 1, 10_000) } : {}),
@@ -386,7 +442,7 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   let proxy: ProxyConfig | undefined;
   const proxyR = root.child('proxy').optionalObject();
   if (proxyR) {
-    proxyR.onlyKeys(['read_only_switch', 'canary_key']);
+    proxyR.onlyKeys(['read_only_switch', 'canary_key', 'access_log']);
     const s = proxyR.child('read_only_switch').object();
     s.onlyKeys(['file', 'read_only_content', 'read_write_content', 'reload_command']);
     proxy = {
@@ -400,6 +456,7 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
         reloadCommand: command(s.child('reload_command'), ['nginx', '-s', 'reload']),
       },
       canaryKey: proxyR.child('canary_key').string('/galley/canary'),
+      accessLog: proxyR.child('access_log').string('/var/log/nginx/etcd-access.log'),
     };
   }
 
@@ -463,6 +520,49 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   const announce = parseAnnounce(root.child('announce'));
   const review = parseReview(root.child('review'));
 
+  let clients: ClientsConfig | undefined;
+  const clientsR = root.child('clients').optionalObject();
+  if (clientsR) {
+    clientsR.onlyKeys(['restart_batch_size', 'restart_batch_sleep', 'drain_timeout', 'hosts']);
+    const byHost: Record<string, ClientConfig> = {};
+    for (const [host, c] of clientsR.child('hosts').object().entries()) {
+      hostKnown(c, host);
+      c.object();
+      c.onlyKeys(['kind', 'datacenter', 'unit', 'status_file', 'restart_command', 'repoint_command']);
+      const kind = c.child('kind').oneOf(['srv', 'configured'] as const);
+      const datacenter = c.child('datacenter').string(hosts[host]?.datacenter ?? '');
+      dcKnown(c.child('datacenter'), datacenter);
+      const unit = c.child('unit').string();
+      const repoint = c.child('repoint_command');
+      if (kind === 'configured' && !repoint.present)
+        repoint.problem('a configured client needs the command that points it at another etcd host');
+      byHost[host] = {
+        host,
+        kind,
+        datacenter,
+        unit,
+        statusFile: c.child('status_file').string(),
+        restartCommand: command(c.child('restart_command'), ['systemctl', 'restart', unit]),
+        ...(repoint.present ? { repointCommand: command(repoint) } : {}),
+      };
+    }
+    clients = {
+      restartBatchSize: clientsR.child('restart_batch_size').integer(50, 1, 10_000),
+      restartBatchSleepMs: clientsR.child('restart_batch_sleep').durationMs('20s'),
+      drainTimeoutMs: clientsR.child('drain_timeout').durationMs('2m'),
+      hosts: byHost,
+    };
+  }
+
+  let reimage: ReimageConfig | undefined;
+  const reimageR = root.child('reimage').optionalObject();
+  if (reimageR) {
+    reimageR.onlyKeys(['command', 'timeout']);
+    const cmd = command(reimageR.child('command'));
+    if (!cmd.length) reimageR.child('command').problem('must name a command (the host is appended)');
+    reimage = { command: cmd, timeoutMs: reimageR.child('timeout').durationMs('1h') };
+  }
+
   const config: GalleyConfig = {
     file,
     name: root.child('name').string('default'),
@@ -479,6 +579,8 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     alerting,
     announce,
     review,
+    ...(clients ? { clients } : {}),
+    ...(reimage ? { reimage } : {}),
   };
   return problems.length ? { problems } : { config, problems };
 }

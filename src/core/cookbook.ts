@@ -123,6 +123,27 @@ export interface CookbookContext<A> extends ActionEnv {
    * get the same value. In a dry-run it is computed and not journaled.
    */
   fact<T>(key: string, compute: () => Promise<T>): Promise<T>;
+  /**
+   * Another cookbook, run as a step of this one (spicerack's `run_cookbook`): its steps take
+   * the place of this step, so that its dry-run is part of this run's plan, its questions are
+   * this run's, its journal entries are recorded in this run's journal (nested under it), and a
+   * rollback of this run undoes its actions with the others, newest first. Its arguments are
+   * given as on its command line (`{ host: 'conf2004.codfw.wmnet' }`) and checked before
+   * anything runs; its lock is taken with this run's (a lock of the same name is held once).
+   */
+  runCookbook(name: string, args?: Record<string, string | number | boolean | undefined>): ChildCookbookStep;
+}
+
+/** The child runs a step belongs to, outermost first (empty for the cookbook's own steps). */
+export interface ChildRun {
+  /** The child cookbook's name (`etcd.member-remove`). */
+  cookbook: string;
+  /** Its raw arguments, as on its command line. */
+  args: Record<string, string | undefined>;
+  /** How the operator reads it: `etcd.member-remove conf2004.codfw.wmnet`. */
+  label: string;
+  /** The child's title. */
+  title: string;
 }
 
 /** A titled group of actions; the list is built when the step is reached, so it can depend on what earlier steps did. */
@@ -130,6 +151,14 @@ export interface ActionStep {
   kind: 'actions';
   title: string;
   build(): AnyAction[] | Promise<AnyAction[]>;
+  /**
+   * The point of no return (e.g. a reimage): once this step has applied anything, a failure
+   * or an interruption never rolls the run back (the earlier undos would make things worse):
+   * the run stops, its journal says what remains, and `cookbook resume RUN` finishes it.
+   */
+  pointOfNoReturn?: boolean;
+  /** Set by the Runner on the steps of a child cookbook (see CookbookContext.runCookbook). */
+  within?: readonly ChildRun[];
 }
 
 /** A read-only check (or wait): retried until it passes or its deadline. Returns a line for the operator. */
@@ -139,16 +168,39 @@ export interface CheckStep {
   run(): Promise<string | void>;
   timeoutMs: number;
   intervalMs: number;
+  /** Set by the Runner on the steps of a child cookbook (see CookbookContext.runCookbook). */
+  within?: readonly ChildRun[];
 }
 
-export type Step = ActionStep | CheckStep;
+/**
+ * A step that runs another cookbook (made by `ctx.runCookbook(name, args)`): the Runner replaces it,
+ * before the first step, with the child's own steps (and those of its children), each marked
+ * with the child run it belongs to.
+ */
+export interface ChildCookbookStep {
+  kind: 'cookbook';
+  title: string;
+  name: string;
+  args: Record<string, string | undefined>;
+}
+
+/** A step the passes run: a group of actions or a check (a child cookbook is expanded into these). */
+export type RunnableStep = ActionStep | CheckStep;
+
+export type Step = RunnableStep | ChildCookbookStep;
 
 /** A step made of actions (or of a function that builds them when the step is reached). */
 export function step(
   title: string,
   actions: AnyAction[] | (() => AnyAction[] | Promise<AnyAction[]>),
+  o: { pointOfNoReturn?: boolean } = {},
 ): ActionStep {
-  return { kind: 'actions', title, build: typeof actions === 'function' ? actions : () => actions };
+  return {
+    kind: 'actions',
+    title,
+    build: typeof actions === 'function' ? actions : () => actions,
+    ...(o.pointOfNoReturn ? { pointOfNoReturn: true } : {}),
+  };
 }
 
 /**

@@ -59,12 +59,37 @@ export class FailureHandler {
     if (answer === 'retry') return 'retry';
     if (answer === 'skip') return 'skip';
     if (nothingApplied) return this.refused(why, ExitCode.FAILED, interactive);
+    if (answer === 'rollback' && session.noReturn) return this.pastNoReturn(why);
     if (answer === 'rollback') return this.c.rollback(why);
     return new Stop(
       'aborted',
       ExitCode.FAILED,
       `${why} (aborted, leaving what was applied; \`cookbook resume ${session.runId}\` or \`cookbook rollback ${session.runId}\` later)`,
     );
+  }
+
+  /**
+   * A failure after the point of no return: no rollback (undoing the earlier steps now would
+   * make things worse); the run stops, saying what remains and how to finish it.
+   */
+  pastNoReturn(why: string, outcome: 'failed' | 'interrupted' = 'failed'): Stop {
+    const { session } = this.c;
+    const point = session.noReturn!;
+    session.say(
+      `  ■ no rollback: step ${point.step + 1} ("${point.title}") is the point of no return and it was applied`,
+    );
+    if (session.remaining.length) {
+      session.say('  what remains to be done (`cookbook resume` does it, observing every step again):');
+      for (const r of session.remaining) session.say(`    - ${r}`);
+    }
+    const stop = new Stop(
+      outcome,
+      outcome === 'interrupted' ? ExitCode.INTERRUPTED : ExitCode.FAILED,
+      `${why} (stopped after the point of no return, step ${point.step + 1} "${point.title}": nothing was rolled back; ${session.remaining.length} step(s) remain: ${session.remaining.join('; ')}; fix the cause, then \`cookbook resume ${session.runId}\`)`,
+    );
+    // The journal keeps every remaining step (the message); the last line names the first.
+    stop.shown = `${why.split('\n')[0]} (stopped after the point of no return: nothing was rolled back; ${session.remaining.length} step(s) remain, from ${session.remaining[0] ?? 'none'}; fix the cause, then \`cookbook resume ${session.runId}\`)`;
+    return stop;
   }
 
   refused(why: string, exitCode: number = ExitCode.FAILED, shown = false): Stop {
@@ -78,6 +103,7 @@ export class FailureHandler {
     const { session, policy } = this.c;
     if (!session.applied.length)
       return new Stop('aborted', ExitCode.FAILED, `${firstLine(e)}; nothing was changed`);
+    if (policy === 'rollback' && session.noReturn) return this.pastNoReturn(firstLine(e));
     if (policy === 'rollback') {
       const r = await this.c.rollback(firstLine(e));
       return r.outcome === 'rolled-back'
@@ -97,6 +123,8 @@ export class FailureHandler {
     const signal = interrupts.received ?? 'SIGINT';
     session.say(`■ interrupted (${signal})`);
     let doRollback = false;
+    if (session.applied.length && session.noReturn)
+      return this.pastNoReturn(`interrupted (${signal})`, 'interrupted');
     if (session.applied.length) {
       if (interactive && signal === 'SIGINT') {
         try {

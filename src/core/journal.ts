@@ -68,7 +68,30 @@ export type JournalEntry =
       /** Who approved the plan this run follows (two-person review). */
       approvedBy?: string;
     }
-  | { type: 'step'; time: string; step: number; title: string; status: StepStatus; changes?: number }
+  | {
+      type: 'step';
+      time: string;
+      step: number;
+      title: string;
+      status: StepStatus;
+      changes?: number;
+      /** The child runs the step belongs to (labels, outermost first): see src/core/nested.ts. */
+      within?: string[];
+    }
+  | {
+      /** A child cookbook's steps start or end (`ctx.runCookbook`): its entries in between are nested under it. */
+      type: 'child';
+      time: string;
+      event: 'start' | 'end';
+      cookbook: string;
+      args: Record<string, string | undefined>;
+      label: string;
+      title: string;
+      /** 1 for a child of the run's cookbook, 2 for a grandchild… */
+      depth: number;
+      /** The step (of the whole run) at which it starts or after which it ends. */
+      step: number;
+    }
   | (AppliedAction & {
       type: 'action';
       time: string;
@@ -250,6 +273,8 @@ export interface AppliedAction {
   /** See Action.id / Action.undoBefore. */
   id?: string;
   undoBefore?: readonly string[];
+  /** The child runs its step belongs to (labels, outermost first). */
+  within?: readonly string[];
 }
 
 /** An applied action as the journal left it. */
@@ -288,6 +313,7 @@ export function journalState(entries: JournalEntry[]): {
           before: e.before,
           id: e.id,
           undoBefore: e.undoBefore,
+          ...(e.within ? { within: e.within } : {}),
           last: e.status,
         });
       } else if (e.status === 'undone') {

@@ -2,11 +2,12 @@ import { formatDuration } from '../util/duration.js';
 import { waitUntil } from '../util/wait.js';
 import type { AnyAction, Change } from './action.js';
 import { isReversible } from './action.js';
-import type { CheckStep, Step, ActionStep } from './cookbook.js';
+import type { ActionStep, CheckStep, ChildRun, RunnableStep } from './cookbook.js';
 import { CheckError, ExitCode, InterruptedError, formatError } from './errors.js';
 import type { FailureHandler } from './failure-policy.js';
 import { isInterruption } from './failure-policy.js';
 import type { Interrupts } from './interrupts.js';
+import { childTransitions, stepHeading } from './nested.js';
 import type { StepStatus } from './journal.js';
 import { showChange } from './plan-pass.js';
 import { NoAnswerError, type Prompter } from './prompt.js';
@@ -15,8 +16,12 @@ import { type RunSession, Stop } from './session.js';
 import { isTransient } from './transient.js';
 import { verifyApplied } from './verify.js';
 
+/** The labels of the child runs a step belongs to, for its journal entries (none for the cookbook's own). */
+const withinLabels = (s: RunnableStep): { within?: string[] } =>
+  s.within?.length ? { within: s.within.map((c) => c.label) } : {};
+
 export interface LivePassOptions {
-  steps: Step[];
+  steps: RunnableStep[];
   env: RunEnv;
   session: RunSession;
   interrupts: Interrupts;
@@ -36,20 +41,67 @@ export class LivePass {
 
   async run(): Promise<void> {
     const { steps, session, interrupts, doneSteps } = this.o;
+    let within: readonly ChildRun[] | undefined;
     for (const [i, s] of steps.entries()) {
       interrupts.check();
-      session.say(`[${i + 1}/${steps.length}] ${s.title}`);
+      this.children(i, within, s.within);
+      within = s.within;
+      session.remaining = steps.slice(i).map((x, k) => `step ${i + k + 1} "${stepHeading(x)}"`);
+      // An earlier attempt that went past the point of no return: this one does not roll back either.
+      if (
+        s.kind === 'actions' &&
+        s.pointOfNoReturn &&
+        (doneSteps?.has(i) || session.applied.some((r) => r.step === i))
+      )
+        session.noReturn ??= { step: i, title: stepHeading(s) };
+      session.say(`[${i + 1}/${steps.length}] ${stepHeading(s)}`);
       if (doneSteps?.has(i)) {
         session.say('    = done in the earlier attempt of this run; observed again: still holds');
         continue;
       }
       const status = s.kind === 'check' ? await this.check(i, s) : await this.actions(i, s);
-      this.stepEntry(i, s.title, status);
+      this.stepEntry(i, s, status);
     }
+    this.children(steps.length, within, undefined);
+    session.remaining = [];
   }
 
-  private stepEntry(step: number, title: string, status: StepStatus): void {
-    this.o.session.journal.write({ type: 'step', time: this.o.session.now(), step, title, status });
+  /** Says and journals the child runs (ctx.runCookbook) that end and start before step `i`. */
+  private children(i: number, prev: readonly ChildRun[] | undefined, next: readonly ChildRun[] | undefined) {
+    const { session } = this.o;
+    const { ended, started } = childTransitions(prev, next);
+    const entry = (event: 'start' | 'end', c: ChildRun, depth: number) =>
+      session.journal.write({
+        type: 'child',
+        time: session.now(),
+        event,
+        cookbook: c.cookbook,
+        args: c.args,
+        label: c.label,
+        title: c.title,
+        depth,
+        step: event === 'start' ? i : i - 1,
+      });
+    ended.forEach((c, k) => {
+      session.say(`  ✓ ${c.label}: its steps are done`);
+      entry('end', c, (prev?.length ?? 0) - k);
+    });
+    const base = (next?.length ?? 0) - started.length;
+    started.forEach((c, k) => {
+      session.say(`  ▶ ${c.label}: ${c.title} (a child run of this one)`);
+      entry('start', c, base + k + 1);
+    });
+  }
+
+  private stepEntry(step: number, s: RunnableStep, status: StepStatus): void {
+    this.o.session.journal.write({
+      type: 'step',
+      time: this.o.session.now(),
+      step,
+      title: s.title,
+      status,
+      ...withinLabels(s),
+    });
   }
 
   private async check(i: number, s: CheckStep): Promise<StepStatus> {
@@ -123,7 +175,13 @@ export class LivePass {
                 );
           }
         }
-        for (const x of todo) await this.applyOne(i, x.index, x.a, x.before, x.changes);
+        if (s.pointOfNoReturn) {
+          session.noReturn ??= { step: i, title: stepHeading(s) };
+          session.say(
+            '    ■ the point of no return: from here on a failure stops the run, it does not roll back',
+          );
+        }
+        for (const x of todo) await this.applyOne(i, s, x.index, x.a, x.before, x.changes);
         return 'done';
       } catch (e) {
         if (e instanceof Stop) throw e;
@@ -139,6 +197,7 @@ export class LivePass {
   /** Applies and verifies one action, journaled before (with `before`) and after. */
   private async applyOne(
     i: number,
+    s: ActionStep,
     index: number,
     a: AnyAction,
     before: unknown,
@@ -157,6 +216,7 @@ export class LivePass {
       changes,
       ...(a.id ? { id: a.id } : {}),
       ...(a.undoBefore ? { undoBefore: a.undoBefore } : {}),
+      ...withinLabels(s),
     };
     const entry = (status: 'applying' | 'applied' | 'verified' | 'failed', error?: string) =>
       session.journal.write({
@@ -170,7 +230,7 @@ export class LivePass {
     // The action in flight finishes on the first stop signal; only a second one abandons it.
     env.useSignal(interrupts.inFlight);
     entry('applying');
-    session.remember({ step: i, index, action: a, before, last: 'applying' });
+    session.remember({ step: i, index, action: a, before, last: 'applying', ...withinLabels(s) });
     try {
       await interrupts.abandonable(d.apply(a.params, before, env));
     } catch (e) {

@@ -1,8 +1,9 @@
 import type { ActionEnv, AnyAction, Change } from './action.js';
 import { isReversible } from './action.js';
-import type { Step } from './cookbook.js';
+import type { RunnableStep } from './cookbook.js';
 import { formatError } from './errors.js';
 import type { Interrupts } from './interrupts.js';
+import { stepHeading } from './nested.js';
 import type { PlannedAction, PlannedStep } from './plan.js';
 
 export const showChange = (c: Change): string =>
@@ -13,6 +14,10 @@ export interface PlanPassResult {
   planned: PlannedStep[];
   failing: string[];
 }
+
+/** The child runs a planned step belongs to (labels), when it belongs to one. */
+const withinOf = (s: RunnableStep): { within?: string[] } =>
+  s.within?.length ? { within: s.within.map((c) => c.label) } : {};
 
 const AT_RUN_TIME =
   'nothing to change now, but earlier steps change things first: observed again when the step is reached';
@@ -25,7 +30,7 @@ const AT_RUN_TIME =
  * would change something it may depend on.
  */
 export async function planSteps(
-  steps: Step[],
+  steps: RunnableStep[],
   env: ActionEnv,
   interrupts: Interrupts,
   say?: (line: string) => void,
@@ -39,7 +44,7 @@ export async function planSteps(
   let changesBefore = false;
   for (const [i, s] of steps.entries()) {
     interrupts.check();
-    say?.(`[${i + 1}/${steps.length}] ${s.title}`);
+    say?.(`[${i + 1}/${steps.length}] ${stepHeading(s)}`);
     if (s.kind === 'check') {
       let note: string;
       if (changesBefore) note = 'runs after the changes above';
@@ -57,7 +62,7 @@ export async function planSteps(
         const [first, ...rest] = note.split('\n');
         say(`    check: ${first}${rest.length ? `\n${rest.join('\n').replace(/^/gm, '      ')}` : ''}`);
       }
-      planned.push({ title: s.title, kind: 'check', actions: [], note });
+      planned.push({ title: s.title, kind: 'check', actions: [], note, ...withinOf(s) });
       continue;
     }
     let actions: AnyAction[];
@@ -70,7 +75,7 @@ export async function planSteps(
         : formatError(e);
       if (!changesBefore) failing.push(`step ${i + 1} "${s.title}": ${formatError(e)}`);
       say?.(`    ? ${note}`);
-      planned.push({ title: s.title, kind: 'actions', actions: [], note });
+      planned.push({ title: s.title, kind: 'actions', actions: [], note, ...withinOf(s) });
       continue;
     }
     const pa: PlannedAction[] = [];
@@ -83,7 +88,7 @@ export async function planSteps(
     }
     if (pa.some((a) => a.changes.length || a.atRunTime)) changesBefore = true;
     else say?.('    = already done: nothing to change');
-    planned.push({ title: s.title, kind: 'actions', actions: pa });
+    planned.push({ title: s.title, kind: 'actions', actions: pa, ...withinOf(s) });
   }
   return { planned, failing };
 }

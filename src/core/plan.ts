@@ -24,6 +24,8 @@ export interface PlannedStep {
   actions: PlannedAction[];
   /** For checks: the result seen now, or that it will run after the changes. */
   note?: string;
+  /** The child cookbooks (labels, outermost first) the step belongs to: see src/core/nested.ts. */
+  within?: string[];
 }
 
 export interface Plan {
@@ -53,6 +55,8 @@ export function fingerprint(
     steps: steps.map((s) => ({
       t: s.title,
       k: s.kind,
+      // Only for a child's steps, so that the fingerprints of plans without children stay as they were.
+      ...(s.within?.length ? { w: s.within } : {}),
       a: s.actions.map((a) => ({
         k: a.kind,
         s: a.summary,
@@ -85,7 +89,7 @@ export function planMarkdown(plan: Plan): string {
     '',
   ];
   plan.steps.forEach((s, i) => {
-    lines.push(`## ${i + 1}. ${s.title}`, '');
+    lines.push(`## ${i + 1}. ${s.within?.length ? `${s.within.join(' › ')} › ` : ''}${s.title}`, '');
     if (s.kind === 'check') {
       lines.push(`Check: ${s.note ?? 'runs at this point'}`, '');
       return;
@@ -172,7 +176,7 @@ export function planDrift(reviewed: Plan, now: Plan): string[] {
   for (let i = 0; i < n; i++) {
     const r = reviewed.steps[i];
     const c = now.steps[i];
-    if (!r || !c || r.title !== c.title) {
+    if (!r || !c || r.title !== c.title || (r.within ?? []).join(' › ') !== (c.within ?? []).join(' › ')) {
       drift.push(`step ${i + 1}: reviewed "${r?.title ?? '(none)'}", now "${c?.title ?? '(none)'}"`);
       continue;
     }

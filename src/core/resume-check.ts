@@ -1,29 +1,36 @@
 import { waitUntil } from '../util/wait.js';
 import type { ActionEnv, AnyAction } from './action.js';
-import type { Step } from './cookbook.js';
+import type { RunnableStep } from './cookbook.js';
 import { formatError } from './errors.js';
 import type { Interrupts } from './interrupts.js';
 import { showChange } from './plan-pass.js';
-import type { RunSession } from './session.js';
+import type { AppliedRecord, RunSession } from './session.js';
 import { isTransient } from './transient.js';
 import { restorable } from './verify.js';
 
 /**
  * Before a resume goes on, the steps the journal records as done are observed again: each
- * action must still hold (the last one to change a thing, where several do), and each
- * check must still pass. Returns the drift (empty: the world is what the journal says).
+ * action must still hold (the last one to change a thing, where several do; the actions as
+ * journaled, `applied`), and each check must still pass, unless a later step of the run
+ * applied changes:
+ * a check before them held for a world the run has changed since (a reimage's "healthy
+ * without HOST" before HOST was added back). Returns the drift (empty: the world is what
+ * the journal says).
  */
 export async function recheckDoneSteps(
-  steps: Step[],
+  steps: RunnableStep[],
   doneSteps: ReadonlySet<number>,
   env: ActionEnv,
   interrupts: Interrupts,
+  applied: readonly Pick<AppliedRecord, 'step' | 'action'>[] = [],
 ): Promise<string[]> {
   const drift: string[] = [];
   const lastWriter = new Map<string, { step: number; title: string; action: AnyAction }>();
+  const lastApplied = Math.max(-1, ...applied.map((r) => r.step));
   for (const [i, s] of steps.entries()) {
     if (!doneSteps.has(i)) continue;
     interrupts.check();
+    if (s.kind === 'check' && i < lastApplied) continue;
     if (s.kind === 'check') {
       try {
         await waitUntil({
@@ -43,9 +50,11 @@ export async function recheckDoneSteps(
       }
       continue;
     }
-    let actions: AnyAction[];
+    // The actions the journal says this step applied, as they were (a step built again now may
+    // build others: its plan depends on a world the later steps changed); else built again.
+    let actions: AnyAction[] = applied.filter((r) => r.step === i).map((r) => r.action);
     try {
-      actions = await s.build();
+      if (!actions.length) actions = await s.build();
     } catch (e) {
       drift.push(`step ${i + 1} "${s.title}": cannot be observed again: ${formatError(e).split('\n')[0]}`);
       continue;

@@ -1,12 +1,19 @@
 import type { GalleyConfig } from '../config/schema.js';
 import type { ActionEnv } from './action.js';
 import type { AuditLog } from './audit.js';
-import { type Cookbook, type CookbookContext, parseArgs } from './cookbook.js';
+import { type Cookbook, type CookbookContext, type RunnableStep, parseArgs } from './cookbook.js';
 import { ExitCode, GalleyError, formatError } from './errors.js';
 import { FailureHandler, type FailurePolicy, isInterruption } from './failure-policy.js';
 import { type InterruptSource, Interrupts } from './interrupts.js';
 import type { RunOutcome } from './journal.js';
 import { LivePass } from './live-pass.js';
+import {
+  type ExpandedSteps,
+  type ResolveCookbook,
+  childCookbookStep,
+  combinedSafeState,
+  expandSteps,
+} from './nested.js';
 import { currentUser, type LockManager } from './lock.js';
 import type { Logger, Output } from './log.js';
 import { type Plan, type PlannedStep, makePlan, planDrift, readPlan, writePlan } from './plan.js';
@@ -58,6 +65,8 @@ export interface RunOptions {
   interrupts?: InterruptSource;
   /** Clients to use instead of the real ones (tests: in-memory fakes of the transports). */
   services?: ProvidedServices;
+  /** Finds the child cookbooks a cookbook runs with `ctx.runCookbook` (the CLI's catalog). */
+  resolveCookbook?: ResolveCookbook;
 }
 
 export interface RunResult {
@@ -73,19 +82,25 @@ export interface RunResult {
   left?: string[];
 }
 
-/** The context a cookbook's steps see: the run's environment (its live signal included), arguments and facts. */
+/**
+ * The context a cookbook's steps see: the run's environment (its live signal included),
+ * arguments and facts. A child cookbook's context has its own `scope`: its facts and reports
+ * are kept apart from its parent's (`etcd.member-add#4/configManagement`).
+ */
 function cookbookContext<A>(
   env: RunEnv,
   args: A,
   session: RunSession,
   report: Record<string, unknown>,
+  scope = '',
 ): CookbookContext<A> {
   const ctx = Object.create(env) as CookbookContext<A>;
   return Object.assign(ctx, {
     args,
     runId: session.runId,
-    report: (k: string, v: unknown) => void (report[k] = v),
-    fact: <T>(key: string, compute: () => Promise<T>) => session.fact(key, compute),
+    report: (k: string, v: unknown) => void (report[`${scope}${k}`] = v),
+    fact: <T>(key: string, compute: () => Promise<T>) => session.fact(`${scope}${key}`, compute),
+    runCookbook: childCookbookStep,
   });
 }
 
@@ -153,6 +168,23 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     approvedBy,
   });
   env.run = { id: session.runId, ...session.who, task: o.task, reason: o.reason };
+  const report: Record<string, unknown> = {};
+  const ctx = cookbookContext(env, args, session, report);
+  // Child cookbooks (ctx.runCookbook) become steps of this run here, their arguments checked before
+  // the first step: a bad one (or a failing steps()) ends the run as refused, nothing changed.
+  let expanded: ExpandedSteps = { steps: [], locks: [], safeStates: [] };
+  let notExpanded: unknown;
+  try {
+    expanded = await expandSteps(o.cookbook.steps(ctx), {
+      parent: o.name,
+      resolve: o.resolveCookbook,
+      env,
+      context: (childArgs, scope) => cookbookContext(env, childArgs, session, report, scope),
+    });
+  } catch (e) {
+    notExpanded = e;
+  }
+  const steps: RunnableStep[] = expanded.steps;
   if (prior) session.restoreApplied(prior.applied);
   for (const w of prior?.warnings ?? []) session.say(`WARNING: ${w}`);
   const interrupts = new Interrupts(o.interrupts ?? process, (l) => session.say(l)).listen();
@@ -183,8 +215,6 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   );
   if (approvedBy) session.say(`  plan approved by ${approvedBy}`);
 
-  const report: Record<string, unknown> = {};
-  const ctx = cookbookContext(env, args, session, report);
   const planOf = (planned: PlannedStep[]) =>
     makePlan({
       cookbook: o.name,
@@ -198,7 +228,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   let result: RunResult;
   let plan: Plan | undefined;
   try {
-    const steps = o.cookbook.steps(ctx);
+    if (notExpanded !== undefined) throw notExpanded;
     if (reviewed) {
       session.say(`  checking the world still matches the reviewed plan ${o.planIn}…`);
       const drift = planDrift(reviewed, planOf((await planSteps(steps, env, interrupts)).planned));
@@ -243,11 +273,18 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     } else {
       const spec = !o.noLocks && o.locks ? o.cookbook.lock?.(args, env) : undefined;
       if (spec && o.locks) await session.takeLock(await o.locks(env), spec);
+      // A child's lock is taken with the parent's, before the first step; one of the same name is held once.
+      if (!o.noLocks && o.locks)
+        for (const { spec: childSpec, child } of expanded.locks) {
+          if (session.holdsLock(childSpec.name)) continue;
+          await session.takeLock(await o.locks(env), childSpec);
+          session.say(`    (for ${child.label})`);
+        }
       if (prior) {
         for (const undone of await recheckFailedUndos(session, env)) prior.doneSteps.delete(undone);
         if (prior.doneSteps.size) {
           session.say(`  observing again the ${prior.doneSteps.size} step(s) the journal records as done…`);
-          const drift = await recheckDoneSteps(steps, prior.doneSteps, env, interrupts);
+          const drift = await recheckDoneSteps(steps, prior.doneSteps, env, interrupts, session.applied);
           if (drift.length) {
             session.say('✗ the world is not what the journal recorded; resume refuses and changed nothing:');
             for (const d of drift) session.say(`    - ${d}`);
@@ -298,7 +335,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       message: stop.message,
       ...(plan ? { plan } : {}),
     };
-    const safe = !dryRun ? o.cookbook.safeState?.(ctx) : undefined;
+    const safe = !dryRun ? combinedSafeState(o.cookbook.safeState?.(ctx), expanded.safeStates) : undefined;
     if (safe) {
       // Something was changed (and maybe undone) by this run or an earlier attempt of it.
       const changed =

@@ -26,6 +26,8 @@ export interface AppliedRecord {
   before: unknown;
   /** What the journal said last about it (an earlier attempt's `applying` means: maybe applied). */
   last?: JournaledAction['last'];
+  /** The child runs its step belongs to (labels, outermost first), for the journal. */
+  within?: readonly string[];
 }
 
 /** How a run ends: its outcome, exit code and the one message for the operator. */
@@ -124,7 +126,15 @@ export class RunSession {
   readonly facts: Map<string, unknown>;
   readonly argText: string;
   readonly started = Date.now();
-  #lock: LockHandle | undefined;
+  /**
+   * Set once a step marked as the point of no return has applied something (in this attempt
+   * or an earlier one): from then on a failure stops the run instead of rolling it back.
+   */
+  noReturn: { step: number; title: string } | undefined;
+  /** The steps not done yet (numbered from 1, with their titles), for the message of a run that stops. */
+  remaining: string[] = [];
+  /** The locks held, in the order taken (a cookbook's, then its children's). */
+  #locks: LockHandle[] = [];
   #ended = false;
 
   constructor(readonly o: SessionOptions) {
@@ -202,6 +212,7 @@ export class RunSession {
         action: actionFromJournal(a.kind, a.params, { id: a.id, undoBefore: a.undoBefore }),
         before: a.before,
         last: a.last,
+        ...(a.within ? { within: a.within } : {}),
       });
     }
   }
@@ -215,8 +226,9 @@ export class RunSession {
     spec: Omit<LockRequest, 'owner' | 'runId'>,
     store = 'the lock store',
   ): Promise<void> {
+    if (this.#locks.some((l) => l.name === spec.name)) return;
     try {
-      this.#lock = await manager.acquire({ ...spec, owner: currentOwner(), runId: this.runId });
+      this.#locks.push(await manager.acquire({ ...spec, owner: currentOwner(), runId: this.runId }));
     } catch (e) {
       if (e instanceof LockHeldError || e instanceof UsageError) throw e;
       throw new GalleyError(
@@ -233,14 +245,21 @@ export class RunSession {
     this.say(`  🔒 lock ${spec.name} taken`);
   }
 
+  /** Whether this run holds the lock `name` already. */
+  holdsLock(name: string): boolean {
+    return this.#locks.some((l) => l.name === name);
+  }
+
+  /** Releases every lock held, newest first. */
   async releaseLock(): Promise<void> {
-    const lock = this.#lock;
-    this.#lock = undefined;
-    if (!lock) return;
-    try {
-      await lock.release();
-    } catch (e) {
-      this.say(`WARNING: could not release lock ${lock.name}: ${formatError(e)} (it expires by itself)`);
+    const locks = this.#locks.reverse();
+    this.#locks = [];
+    for (const lock of locks) {
+      try {
+        await lock.release();
+      } catch (e) {
+        this.say(`WARNING: could not release lock ${lock.name}: ${formatError(e)} (it expires by itself)`);
+      }
     }
   }
 

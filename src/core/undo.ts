@@ -58,6 +58,7 @@ export async function undoApplied(
         before: r.before,
         ...(a.id ? { id: a.id } : {}),
         ...(a.undoBefore ? { undoBefore: a.undoBefore } : {}),
+        ...(r.within ? { within: [...r.within] } : {}),
         changes: [],
         status,
         error,

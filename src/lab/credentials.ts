@@ -128,5 +128,7 @@ export async function ensureCredentials(
   }
   const lines = knownHosts.map((k) => `${k.name},${k.address} ${hostKeys.get(k.keyOf) ?? ''}`);
   await writeFile(layout.knownHostsFile, lines.join('\n') + '\n');
+  // The trusted source starts as the same keys; a reimage publishes the host's new one there.
+  await writeFile(layout.publishedKnownHostsFile, lines.join('\n') + '\n');
   return { password, tsigSecret };
 }

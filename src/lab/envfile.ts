@@ -4,7 +4,8 @@
  */
 import { stringify } from 'yaml';
 import { TSIG_KEY_NAME, ETCD_USER } from './credentials.js';
-import type { LabLayout } from './layout.js';
+import { join } from 'node:path';
+import { repoRoot, type LabLayout } from './layout.js';
 import {
   ETCD_UNIT,
   READ_ONLY_CONTENT,
@@ -12,6 +13,7 @@ import {
   READ_WRITE_CONTENT,
   RW_SRV_RECORD,
   ZONE_SOURCE_FILE,
+  clientPaths,
   etcdDataDir,
   spareDataDir,
   srvRecordOf,
@@ -122,6 +124,18 @@ export function labEnvironment(
             tsig: { name: TSIG_KEY_NAME, algorithm: 'hmac-sha256', secret: { file: layout.tsigSecretFile } },
           },
         };
+  const clients: Record<string, unknown> = {};
+  for (const c of t.clients) {
+    const p = clientPaths(c);
+    clients[c.host.name] = {
+      kind: c.etcdHost ? 'configured' : 'srv',
+      datacenter: c.host.datacenter,
+      unit: c.unit,
+      status_file: p.status,
+      restart_command: ['systemctl', 'restart', c.unit],
+      ...(c.etcdHost ? { repoint_command: [p.repoint] } : {}),
+    };
+  }
   const bench = t.bench.map((h) => h.name);
   const benchAlias = bench.length ? { bench: benchHostSet(bench.length) } : {};
   return {
@@ -142,6 +156,8 @@ export function labEnvironment(
       user: 'root',
       key_file: layout.sshKeyFile,
       known_hosts: layout.knownHostsFile,
+      // What the lab's reimage publishes (as production tooling publishes known hosts).
+      host_key_source: layout.publishedKnownHostsFile,
       connect_timeout: '5s',
       command_timeout: '5m',
     },
@@ -162,6 +178,19 @@ export function labEnvironment(
       max_lag: 100,
       // The lab does not wait out a 300 s TTL: its live clients re-resolve after a refusal.
       ttl_wait_max: '2s',
+    },
+    // The clients of etcd on their own hosts (src/lab/assets/etcd-client.mjs): the runbook's
+    // restarts in batches of 50 with 20 s between them (`-b 50 -s 20`), scaled to the lab.
+    clients: {
+      restart_batch_size: 1,
+      restart_batch_sleep: '1s',
+      drain_timeout: '10s',
+      hosts: clients,
+    },
+    // `cookbook lab reimage HOST` stands in for the site's reimage cookbook (the host is appended).
+    reimage: {
+      command: [process.execPath, join(repoRoot(), 'bin', 'run.js'), 'lab', 'reimage', '--dir', layout.dir],
+      timeout: '2m',
     },
     proxy: {
       read_only_switch: {

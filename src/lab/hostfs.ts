@@ -17,6 +17,11 @@ import {
   ZONE_SOURCE_FILE,
   renderBackupTimer,
   renderBackupUnit,
+  clientPaths,
+  renderClientConfig,
+  renderClientUnit,
+  renderPybalEtcdConfig,
+  renderRepointScript,
   renderEtcHosts,
   renderEtcdDefault,
   renderEtcdUnit,
@@ -29,7 +34,7 @@ import {
   renderSpareEtcdDefault,
   renderSshdConfig,
 } from './render.js';
-import type { LabHost, LabTopology } from './topology.js';
+import type { LabClient, LabHost, LabTopology } from './topology.js';
 
 /** A host directory (relative to the host's dir) and the system path it is mounted over. */
 type Mount = [string, string];
@@ -205,6 +210,35 @@ export async function writeAuthdnsHost(
   await copyFile(layout.sshKeyFile, join(dir, 'root', '.ssh', 'id_ed25519'));
   await chmod(join(dir, 'root', '.ssh', 'id_ed25519'), 0o600);
   await copyFile(layout.knownHostsFile, join(dir, 'root', '.ssh', 'known_hosts'));
+}
+
+/**
+ * Writes a client host: the client's settings, the CA and the proxy's password, its unit
+ * (started at boot) and, for a configured client, its etcd config file and the script that
+ * re-points it.
+ */
+export async function writeClientHost(
+  layout: LabLayout,
+  t: LabTopology,
+  c: LabClient,
+  o: { nodeBinary: string; clientScript: string },
+): Promise<void> {
+  const dir = layout.hostDir(c.host.name);
+  const p = clientPaths(c);
+  const mounts: Mount[] = [['etc-client', p.dir], ...COMMON_MOUNTS];
+  await writeHostBase(t, dir, mounts, [c.unit], sshdFor(layout, c.host));
+  await installSystemctl(dir);
+  await put(join(dir, 'etc-client', 'client.json'), renderClientConfig(t, c));
+  await copyFile(layout.caFile, join(dir, 'etc-client', 'ca.crt'));
+  await copyFile(layout.passwordFile, join(dir, 'etc-client', 'etcd-password'));
+  await chmod(join(dir, 'etc-client', 'etcd-password'), 0o600);
+  if (c.etcdHost) {
+    await put(join(dir, 'etc-client', `${c.unit}.conf`), renderPybalEtcdConfig(c.etcdHost));
+    await put(join(dir, 'sbin', p.repoint.replace('/usr/local/sbin/', '')), renderRepointScript(c), 0o755);
+  }
+  await mkdir(join(dir, 'srv', c.unit), { recursive: true });
+  await mkdir(join(dir, 'var-log', c.unit), { recursive: true });
+  await put(join(dir, 'systemd', `${c.unit}.service`), renderClientUnit(c, o.nodeBinary, o.clientScript));
 }
 
 /** Writes the namespaces of the bench hosts: one sshd per group of 16 bench addresses, one shared host key. */

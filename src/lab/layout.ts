@@ -70,6 +70,10 @@ export class LabLayout {
   get knownHostsFile(): string {
     return join(this.sshDir, 'known_hosts');
   }
+  /** The trusted source of host keys (ssh.host_key_source): lab up writes it, lab reimage updates it. */
+  get publishedKnownHostsFile(): string {
+    return join(this.sshDir, 'published_known_hosts');
+  }
   get authorizedKeysFile(): string {
     return join(this.sshDir, 'authorized_keys');
   }

@@ -10,6 +10,7 @@ import {
   allHosts,
   clusterOf,
   initialCluster,
+  type LabClient,
   type LabCluster,
   type LabHost,
   type LabSpareCluster,
@@ -408,4 +409,88 @@ export function renderEtcHosts(t: LabTopology): string {
   for (const h of allHosts(t)) lines.push(`${h.address}\t${h.name} ${h.name.split('.')[0]}`);
   lines.push(`${t.knot.address}\t${t.knot.name} ${t.knot.name.split('.')[0]}`);
   return lines.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------
+// The etcd clients (src/lab/assets/etcd-client.mjs), each on its own host
+
+/** The files of a client on its host. */
+export function clientPaths(c: LabClient): {
+  dir: string;
+  config: string;
+  etcdConfig: string;
+  status: string;
+  rendered: string;
+  events: string;
+  repoint: string;
+} {
+  return {
+    dir: `/etc/${c.unit}`,
+    config: `/etc/${c.unit}/client.json`,
+    etcdConfig: `/etc/${c.unit}/${c.unit}.conf`,
+    status: `/srv/${c.unit}/status.json`,
+    rendered: `/srv/${c.unit}/rendered.json`,
+    events: `/var/log/${c.unit}/events.log`,
+    repoint: `/usr/local/sbin/${c.unit}-set-etcd`,
+  };
+}
+
+/** The client's settings (JSON, read by etcd-client.mjs). */
+export function renderClientConfig(t: LabTopology, c: LabClient): string {
+  const p = clientPaths(c);
+  return `${JSON.stringify(
+    {
+      name: c.host.name,
+      kind: c.kind,
+      address: c.host.address,
+      ...(c.kind === 'pybal'
+        ? { etcdConfigFile: p.etcdConfig }
+        : {
+            srvRecord: srvRecordOf(c.host.datacenter),
+            dnsServers: t.authdns.map((h) => `${h.address}:${DNS_PORT}`),
+          }),
+      caFile: `${p.dir}/ca.crt`,
+      username: 'root',
+      passwordFile: `${p.dir}/etcd-password`,
+      prefix: '/conftool',
+      intervalMs: 500,
+      statusFile: p.status,
+      eventsLog: p.events,
+      ...(c.kind === 'confd' ? { outFile: p.rendered } : {}),
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+/** pybal's etcd section: where its etcd driver connects (re-pointed by `pybal-set-etcd HOST`). */
+export function renderPybalEtcdConfig(host: string): string {
+  return `# pybal etcd driver (Galley lab)\n[etcd]\nhost = ${host}\nport = ${PROXY_PORT}\n`;
+}
+
+/** `/usr/local/sbin/UNIT-set-etcd HOST`: points a configured client's config file at another etcd host. */
+export function renderRepointScript(c: LabClient): string {
+  const p = clientPaths(c);
+  return `#!/bin/sh
+# Points ${c.unit} at another etcd host (its config file ${p.etcdConfig}); restart ${c.unit} to use it.
+set -eu
+[ $# -eq 1 ] || { echo "usage: $0 HOST" >&2; exit 2; }
+case $1 in *[!A-Za-z0-9.-]*|'') echo "$0: \\"$1\\" is not a host name" >&2; exit 2 ;; esac
+sed -i "s/^host = .*/host = $1/" ${p.etcdConfig}
+grep -q "^host = $1\\$" ${p.etcdConfig}
+`;
+}
+
+/** The client's unit: ready once its status says it watches (or reads) with the new process. */
+export function renderClientUnit(c: LabClient, nodeBinary: string, script: string): string {
+  const p = clientPaths(c);
+  return unitFile({
+    Description: `${c.kind}-like etcd client (Galley lab)`,
+    Type: 'simple',
+    ExecStart: `${nodeBinary} --max-old-space-size=24 --max-semi-space-size=1 ${script} ${p.config}`,
+    'X-LabReady': `grep -q "^{\\"pid\\":$(cat /run/lab-units/${c.unit}.pid),\\"watching\\":true" ${p.status}`,
+    'X-LabLog': `/var/log/${c.unit}/syslog.log`,
+    TimeoutStartSec: '20',
+    TimeoutStopSec: '5',
+  });
 }

@@ -3,7 +3,7 @@
  */
 
 /** `spare`: a host of a cluster that is defined but not bootstrapped (sshd and etcd installed, nothing running). */
-export type LabRole = 'etcd' | 'spare' | 'authdns' | 'bench';
+export type LabRole = 'etcd' | 'spare' | 'authdns' | 'bench' | 'client';
 
 /** One host of the lab: a UTS + mount namespace with its own sshd (bench hosts share one). */
 export interface LabHost {
@@ -40,6 +40,20 @@ export interface LabMirrorUnit {
   metricsPort: number;
 }
 
+/**
+ * A client of etcd on its own host (src/lab/assets/etcd-client.mjs under a unit): `confd` and
+ * `navtiming` discover their datacenter's cluster through its SRV record when they start,
+ * `pybal` takes its etcd host from its config file.
+ */
+export interface LabClient {
+  host: LabHost;
+  kind: 'confd' | 'pybal' | 'navtiming';
+  /** Its unit (and the directory names of its files). */
+  unit: string;
+  /** pybal: the member its config file names. */
+  etcdHost?: string;
+}
+
 export interface LabTopology {
   base: string;
   datacenters: string[];
@@ -51,6 +65,8 @@ export interface LabTopology {
   bench: LabHost[];
   knot: { name: string; address: string; port: number };
   mirrors: LabMirrorUnit[];
+  /** The clients of etcd, each on its own host (127.N.5.x). */
+  clients: LabClient[];
   /** Prometheus, Alertmanager and the IRC server (ngircd), each on its own address. */
   monitoring: LabMonitoring;
 }
@@ -151,6 +167,23 @@ export function labTopology(rawBase: string, benchHosts = DEFAULT_BENCH_HOSTS): 
       role: 'bench',
     });
   }
+  const client = (name: string, n: number, dc: string): LabHost => ({
+    name,
+    address: `${base}.5.${n}`,
+    datacenter: dc,
+    role: 'client',
+  });
+  const clients: LabClient[] = [
+    { host: client('confd1001.eqiad.wmnet', 1, 'eqiad'), kind: 'confd', unit: 'confd' },
+    { host: client('confd2001.codfw.wmnet', 2, 'codfw'), kind: 'confd', unit: 'confd' },
+    { host: client('webperf2001.codfw.wmnet', 3, 'codfw'), kind: 'navtiming', unit: 'navtiming' },
+    {
+      host: client('lvs2011.codfw.wmnet', 4, 'codfw'),
+      kind: 'pybal',
+      unit: 'pybal',
+      etcdHost: codfw[0]!.name,
+    },
+  ];
   return {
     base,
     datacenters: ['eqiad', 'codfw'],
@@ -186,6 +219,7 @@ export function labTopology(rawBase: string, benchHosts = DEFAULT_BENCH_HOSTS): 
         metricsPort: MIRROR_METRICS_PORT,
       },
     ],
+    clients,
     monitoring: {
       prometheus: { address: `${base}.4.1`, port: PROMETHEUS_PORT },
       alertmanager: { address: `${base}.4.2`, port: ALERTMANAGER_PORT },
@@ -194,9 +228,14 @@ export function labTopology(rawBase: string, benchHosts = DEFAULT_BENCH_HOSTS): 
   };
 }
 
-/** Every host that runs its own sshd in its own namespace (conf and authdns hosts). */
+/** Every host that runs its own sshd in its own namespace (conf, authdns, spare and client hosts). */
 export function namespacedHosts(t: LabTopology): LabHost[] {
-  return [...t.clusters.flatMap((c) => c.members), ...t.authdns, ...spareHosts(t)];
+  return [...t.clusters.flatMap((c) => c.members), ...t.authdns, ...spareHosts(t), ...clientHosts(t)];
+}
+
+/** The hosts of the etcd clients. */
+export function clientHosts(t: LabTopology): LabHost[] {
+  return t.clients.map((c) => c.host);
 }
 
 /** The hosts of the spare (not bootstrapped) clusters. */
@@ -241,6 +280,8 @@ export function labListeners(
       proto: 'tcp',
       owner: `${m.host.name} (${m.unit})`,
     });
+  for (const h of clientHosts(t))
+    out.push({ address: h.address, port: SSH_PORT, proto: 'tcp', owner: h.name });
   for (const h of t.authdns) {
     out.push({ address: h.address, port: SSH_PORT, proto: 'tcp', owner: h.name });
     out.push({ address: h.address, port: DNS_PORT, proto: 'tcp', owner: h.name });

@@ -5,7 +5,7 @@
  * PID files) is stopped and started afresh.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -13,7 +13,13 @@ import { TSIG_KEY_NAME, ensureCredentials } from './credentials.js';
 import { stopLab, knotProcess } from './down.js';
 import { IGNORE_KEYS_REGEX, renderEnvironmentFile } from './envfile.js';
 import { LabError } from './errors.js';
-import { writeAuthdnsHost, writeBenchHosts, writeConfHost, writeSpareHost } from './hostfs.js';
+import {
+  writeAuthdnsHost,
+  writeBenchHosts,
+  writeClientHost,
+  writeConfHost,
+  writeSpareHost,
+} from './hostfs.js';
 import { BENCH_HOST_KEY, LabLayout, assetsDir, benchGroupNames, repoRoot } from './layout.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { currentListeners, takenListeners, type Listener } from './ports.js';
@@ -150,8 +156,38 @@ function spawnDetached(command: string, args: string[], logFile: string): number
   }
 }
 
+/** Clients whose status file (on their host) does not say they watch (or read) etcd. */
+export function clientsNotWatching(layout: LabLayout, t: LabTopology): string[] {
+  return t.clients
+    .filter((c) => {
+      try {
+        const s = JSON.parse(
+          readFileSync(join(layout.hostDir(c.host.name), 'srv', c.unit, 'status.json'), 'utf8'),
+        ) as { watching?: boolean };
+        return s.watching !== true;
+      } catch {
+        return true;
+      }
+    })
+    .map((c) => `${c.unit} on ${c.host.name}`);
+}
+
+async function waitClientsWatching(layout: LabLayout, t: LabTopology, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let missing = clientsNotWatching(layout, t);
+  while (missing.length && Date.now() < deadline) {
+    await sleep(100);
+    missing = clientsNotWatching(layout, t);
+  }
+  if (missing.length)
+    throw new LabError(
+      `etcd clients not watching after ${Math.round(timeoutMs / 1000)} s: ${missing.join(', ')}`,
+      [`read their logs under ${layout.hostsDir}/HOST/var-log/UNIT/`],
+    );
+}
+
 /** Boots one host: a new UTS + mount namespace running the host init script, which ends as the host's sshd. */
-function bootHost(layout: LabLayout, name: string): number {
+export function bootHost(layout: LabLayout, name: string): number {
   const dir = layout.hostDir(name);
   return spawnDetached(
     'unshare',
@@ -288,6 +324,15 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
     ...spareHosts(t).map((h) => writeSpareHost(layout, t, h)),
     writeBenchHosts(layout, t),
   ]);
+  // The clients start with their hosts; the SRV records they read are served from the start.
+  await Promise.all(
+    t.clients.map((c) =>
+      writeClientHost(layout, t, c, {
+        nodeBinary: process.execPath,
+        clientScript: join(assetsDir(), 'etcd-client.mjs'),
+      }),
+    ),
+  );
   log(`files ready in ${layout.dir} (${((Date.now() - started) / 1000).toFixed(1)} s); starting hosts`);
 
   await writeLabState(layout, { base: t.base, benchHosts, startedAt: new Date().toISOString() });
@@ -322,6 +367,9 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
     await runInHost(layout, mirror.host.name, ['systemctl', 'start', mirror.unit]);
     log(`started ${mirror.unit} on ${mirror.host.name}`);
   }
+
+  await waitClientsWatching(layout, t, o.readyTimeoutMs ?? 30_000);
+  log(`${t.clients.length} etcd clients watching`);
 
   await writeEnvironmentFiles();
   const seconds = (Date.now() - started) / 1000;

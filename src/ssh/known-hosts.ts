@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { HostKeyChangedError, HostKeyUnknownError, SshSetupError } from './errors.js';
 
 /** One key line of a known_hosts file (as written by ssh and ssh-keyscan). */
@@ -104,7 +104,7 @@ function isPlainPattern(p: string): boolean {
 export class KnownHosts {
   private readonly byName = new Map<string, KnownHostEntry[]>();
   private readonly scanned: KnownHostEntry[] = [];
-  private readonly revoked: KnownHostEntry[];
+  readonly revoked: KnownHostEntry[];
 
   constructor(
     readonly file: string,
@@ -123,8 +123,24 @@ export class KnownHosts {
     this.revoked = entries.filter((e) => e.marker === '@revoked');
   }
 
+  /**
+   * The trusted source of host keys (ssh.host_key_source), when the config names one: a
+   * known_hosts file that the site's tooling publishes (production: the known hosts puppet
+   * publishes; the lab: the file its reimage command updates). See {@link learnFromTrusted}.
+   */
+  trusted?: string;
+
   /** Reads and parses the file; a missing file is a setup error saying how to create it. */
-  static load(file: string): KnownHosts {
+  static load(file: string, trusted?: string): KnownHosts {
+    const k = KnownHosts.#read(file);
+    if (trusted) {
+      KnownHosts.#read(trusted); // a missing or broken source is a setup error now, not at the first host
+      k.trusted = trusted;
+    }
+    return k;
+  }
+
+  static #read(file: string): KnownHosts {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -148,6 +164,61 @@ export class KnownHosts {
   /** Host key algorithms to offer for this host, so that the server presents a key we know. */
   algorithmsFor(names: string[]): string[] {
     return [...new Set(this.keysFor(names).flatMap((e) => hostKeyAlgorithms(e.keyType)))];
+  }
+
+  /** The keys the trusted source has for a host now (read afresh: a reimage publishes a new one). */
+  trustedKeys(names: string[]): KnownHostEntry[] {
+    if (!this.trusted)
+      throw new SshSetupError('no trusted source of host keys is configured (ssh.host_key_source)', [
+        'name the known_hosts file your reimage tooling publishes (ssh.host_key_source)',
+      ]);
+    const source = KnownHosts.#read(this.trusted);
+    return source.keysFor(names).filter((e) => !source.revoked.some((r) => r.key.equals(e.key)));
+  }
+
+  /**
+   * Learns a host's new key from the trusted source, and from there only (a reimaged host):
+   * the host's plain lines in known_hosts are replaced by the key(s) the trusted source has for
+   * it (written to a temporary file, then renamed), here and in the file. From then on the host
+   * is accepted with that key and refused with any other, its old one included. Returns the
+   * fingerprints learned; throws when the trusted source has no key for the host.
+   */
+  learnFromTrusted(host: string, names: string[]): string[] {
+    const keys = this.trustedKeys(names);
+    if (!keys.length)
+      throw new SshSetupError(`the trusted source of host keys ${this.trusted} has no key for ${host}`, [
+        'check that the reimage published the host key',
+      ]);
+    this.replaceHostKeys(
+      names,
+      keys.map((k) => `${k.keyType} ${k.key.toString('base64')}`),
+    );
+    return keys.map((k) => fingerprint(k.key));
+  }
+
+  /**
+   * Replaces a host's plain lines in known_hosts (the file, through a temporary file and a
+   * rename, and this copy) with one line per key (`TYPE BASE64`) under `names`.
+   */
+  replaceHostKeys(names: string[], keys: string[]): void {
+    const lower = names.map((n) => n.toLowerCase());
+    const mine = (l: string) => {
+      const f = l.trim().split(/\s+/);
+      const hosts = f[0]?.startsWith('@') ? f[1] : f[0];
+      return hosts !== undefined && hosts.split(',').some((p) => lower.includes(p.toLowerCase()));
+    };
+    const text = readFileSync(this.file, 'utf8');
+    const kept = text.split('\n').filter((l) => l.trim() !== '' && !mine(l));
+    const lines = keys.map((k) => `${names.join(',')} ${k}`);
+    const tmp = `${this.file}.galley-tmp`;
+    writeFileSync(tmp, `${[...kept, ...lines].join('\n')}\n`, { mode: 0o644 });
+    renameSync(tmp, this.file);
+    const entries = parseKnownHosts(lines.join('\n'), this.file).map((e, i) => ({ ...e, line: 1e9 + i }));
+    for (const n of lower) this.byName.set(n, entries);
+    // A scanned (wildcard or hashed) entry for the host would still match the old key: dropped too.
+    for (let i = this.scanned.length - 1; i >= 0; i--)
+      if (this.scanned[i]!.marker === undefined && entryMatches(this.scanned[i]!, names))
+        this.scanned.splice(i, 1);
   }
 
   /**

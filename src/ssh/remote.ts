@@ -12,6 +12,8 @@ export interface Remote {
   hosts(expr: string): string[];
   executor: RemoteExecutor;
   pool: SshPool;
+  /** The run's known hosts (a reimage learns a host's new key into it from the trusted source). */
+  knownHosts?: KnownHosts;
   /** Closes every connection; call once at the end of the run. */
   close(): Promise<void>;
 }
@@ -36,7 +38,7 @@ export function openRemote(
   options: { dryRun: boolean; kex?: string[]; fanout?: number; oneShot?: boolean },
 ): Remote {
   const identity = loadIdentity(config.ssh.keyFile ?? '');
-  const knownHosts = KnownHosts.load(config.ssh.knownHosts);
+  const knownHosts = KnownHosts.load(config.ssh.knownHosts, config.ssh.hostKeySource);
   const pool = new SshPool({
     username: config.ssh.user,
     identity,
@@ -55,6 +57,7 @@ export function openRemote(
     hosts: (expr) => resolveHostSet(expr, config),
     executor,
     pool,
+    knownHosts,
     close: () => pool.close(),
   };
 }

@@ -118,3 +118,56 @@ describe('replication bounds of a switchover', () => {
     expect(withReplication('  max_lag: many\n').problems.join('\n')).toContain('replication.max_lag');
   });
 });
+
+describe('clients and reimage', () => {
+  test('clients, with the batch size and sleep of their restarts, and the reimage command parse', () => {
+    const raw = parse(good);
+    raw.hosts['confd2001.codfw.wmnet'] = { address: '127.0.5.2', datacenter: 'codfw', roles: ['client'] };
+    raw.clients = {
+      restart_batch_size: 2,
+      restart_batch_sleep: '3s',
+      hosts: {
+        'confd2001.codfw.wmnet': { kind: 'srv', unit: 'confd', status_file: '/srv/confd/status.json' },
+      },
+    };
+    raw.reimage = { command: ['sudo', 'cookbook', 'sre.hosts.reimage', '--os', 'bookworm'], timeout: '90m' };
+    raw.ssh.host_key_source = '/etc/ssh/ssh_known_hosts';
+    const { config, problems } = parseConfig(raw, '/x.yaml');
+    expect(problems).toEqual([]);
+    expect(config!.clients).toEqual({
+      restartBatchSize: 2,
+      restartBatchSleepMs: 3000,
+      drainTimeoutMs: 120_000,
+      hosts: {
+        'confd2001.codfw.wmnet': {
+          host: 'confd2001.codfw.wmnet',
+          kind: 'srv',
+          datacenter: 'codfw',
+          unit: 'confd',
+          statusFile: '/srv/confd/status.json',
+          restartCommand: ['systemctl', 'restart', 'confd'],
+        },
+      },
+    });
+    expect(config!.reimage).toEqual({
+      command: ['sudo', 'cookbook', 'sre.hosts.reimage', '--os', 'bookworm'],
+      timeoutMs: 90 * 60_000,
+    });
+    expect(config!.ssh.hostKeySource).toBe('/etc/ssh/ssh_known_hosts');
+  });
+
+  test('a configured client without a repoint command, an unknown client host or an empty reimage command is a problem', () => {
+    const raw = parse(good);
+    raw.clients = {
+      hosts: {
+        'conf2004.codfw.wmnet': { kind: 'configured', unit: 'pybal', status_file: '/s' },
+        'nope.codfw.wmnet': { kind: 'srv', unit: 'confd', status_file: '/s' },
+      },
+    };
+    raw.reimage = { command: [] };
+    const { problems } = parseConfig(raw, '/x.yaml');
+    expect(problems.join('\n')).toContain('repoint_command');
+    expect(problems.join('\n')).toContain('unknown host "nope.codfw.wmnet"');
+    expect(problems.join('\n')).toContain('reimage.command');
+  });
+});

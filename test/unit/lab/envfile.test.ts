@@ -8,10 +8,36 @@ const t = labTopology('127.22', 50);
 const layout = new LabLayout('/tmp/lab-x');
 
 describe('the environment files of the lab', () => {
+  test('the clients of etcd are listed with their kind, home, unit and the commands that restart or re-point them; the reimage command and the trusted host keys too', () => {
+    const { config, problems } = parseConfig(labEnvironment(t, layout, 'zonefile'), '/tmp/lab-x/galley.yaml');
+    expect(problems).toEqual([]);
+    const c = config!.clients!;
+    expect(c.restartBatchSize).toBe(1);
+    expect(c.restartBatchSleepMs).toBe(1000);
+    expect(
+      Object.values(c.hosts).map(
+        (x) => `${x.host} ${x.kind} ${x.datacenter} ${x.unit} ${x.restartCommand.join(' ')}`,
+      ),
+    ).toEqual([
+      'confd1001.eqiad.wmnet srv eqiad confd systemctl restart confd',
+      'confd2001.codfw.wmnet srv codfw confd systemctl restart confd',
+      'webperf2001.codfw.wmnet srv codfw navtiming systemctl restart navtiming',
+      'lvs2011.codfw.wmnet configured codfw pybal systemctl restart pybal',
+    ]);
+    expect(c.hosts['lvs2011.codfw.wmnet']!.repointCommand).toEqual(['/usr/local/sbin/pybal-set-etcd']);
+    expect(c.hosts['confd2001.codfw.wmnet']!.statusFile).toBe('/srv/confd/status.json');
+    expect(config!.hosts['confd2001.codfw.wmnet']).toMatchObject({
+      address: '127.22.5.2',
+      roles: ['client'],
+    });
+    expect(config!.reimage!.command.slice(-4)).toEqual(['lab', 'reimage', '--dir', '/tmp/lab-x']);
+    expect(config!.ssh.hostKeySource).toBe('/tmp/lab-x/ssh/published_known_hosts');
+  });
+
   test('the gdnsd variant passes the config schema with every host, alias and cluster', () => {
     const { config, problems } = parseConfig(labEnvironment(t, layout, 'zonefile'), '/tmp/lab-x/galley.yaml');
     expect(problems).toEqual([]);
-    expect(Object.keys(config!.hosts)).toHaveLength(6 + 2 + 3 + 50);
+    expect(Object.keys(config!.hosts)).toHaveLength(6 + 2 + 3 + 4 + 50);
     expect(Object.keys(config!.aliases).sort()).toEqual([
       'authdns',
       'bench',

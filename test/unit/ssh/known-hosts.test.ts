@@ -1,5 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, test } from '@jest/globals';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HostKeyChangedError, HostKeyUnknownError, SshSetupError } from '../../../src/ssh/errors.js';
 import {
   fingerprint,
@@ -123,5 +126,65 @@ describe('known_hosts', () => {
     expect(() => KnownHosts.load('/nonexistent/known_hosts')).toThrow(
       'cannot read known_hosts /nonexistent/known_hosts: ENOENT',
     );
+  });
+});
+
+describe('a trusted source of host keys (ssh.host_key_source)', () => {
+  const keyC = Buffer.from('0000000b7373682d6564323535313900000020' + 'cc'.repeat(32), 'hex');
+  const names = ['conf2004.codfw.wmnet', '127.30.2.4'];
+  function files(known: string, trusted: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'galley-kh-'));
+    writeFileSync(join(dir, 'known_hosts'), known);
+    writeFileSync(join(dir, 'published'), trusted);
+    return { dir, known: join(dir, 'known_hosts'), trusted: join(dir, 'published') };
+  }
+
+  test('a reimaged host is accepted with the key learned from the trusted source, and refused with any other, its old one included', () => {
+    const f = files(
+      `conf2004.codfw.wmnet,127.30.2.4 ssh-ed25519 ${b64(keyA)}\nother ssh-ed25519 ${b64(keyC)}\n`,
+      `conf2004.codfw.wmnet,127.30.2.4 ssh-ed25519 ${b64(keyB)}\n`,
+    );
+    const kh = KnownHosts.load(f.known, f.trusted);
+    expect(kh.learnFromTrusted('conf2004.codfw.wmnet', names)).toEqual([fingerprint(keyB)]);
+    expect(() => kh.verify('conf2004.codfw.wmnet', names, keyB, 'k')).not.toThrow();
+    for (const other of [keyA, keyC])
+      expect(error(() => kh.verify('conf2004.codfw.wmnet', names, other, 'k'))).toBeInstanceOf(
+        HostKeyChangedError,
+      );
+    const learned = readFileSync(f.known, 'utf8');
+    expect(learned).toContain(`conf2004.codfw.wmnet,127.30.2.4 ssh-ed25519 ${b64(keyB)}`);
+    expect(learned).not.toContain(b64(keyA));
+    expect(learned).toContain(`other ssh-ed25519 ${b64(keyC)}`);
+    // A later run reads the learned key from known_hosts alone.
+    expect(() =>
+      KnownHosts.load(f.known).verify('conf2004.codfw.wmnet', ['127.30.2.4'], keyB, 'k'),
+    ).not.toThrow();
+  });
+
+  test('a key is never learned from what the host presents: until learned from the source, a new key is refused', () => {
+    const f = files(
+      `conf2004.codfw.wmnet ssh-ed25519 ${b64(keyA)}\n`,
+      `conf2004.codfw.wmnet ssh-ed25519 ${b64(keyB)}\n`,
+    );
+    const kh = KnownHosts.load(f.known, f.trusted);
+    const e = error(() => kh.verify('conf2004.codfw.wmnet', ['conf2004.codfw.wmnet'], keyB, 'k'));
+    expect(e).toBeInstanceOf(HostKeyChangedError);
+    expect(e.message).toContain(`presented ${fingerprint(keyB)}`);
+    expect(readFileSync(f.known, 'utf8')).toBe(`conf2004.codfw.wmnet ssh-ed25519 ${b64(keyA)}\n`);
+  });
+
+  test('the trusted source is read afresh, and a host it does not list cannot be learned', () => {
+    const f = files(`h ssh-ed25519 ${b64(keyA)}\n`, `other ssh-ed25519 ${b64(keyA)}\n`);
+    const kh = KnownHosts.load(f.known, f.trusted);
+    expect(() => kh.learnFromTrusted('h', ['h'])).toThrow('has no key for h');
+    writeFileSync(f.trusted, `h ssh-ed25519 ${b64(keyB)}\n`);
+    expect(kh.learnFromTrusted('h', ['h'])).toEqual([fingerprint(keyB)]);
+    expect(() => kh.verify('h', ['h'], keyB, 'k')).not.toThrow();
+  });
+
+  test('a missing trusted source is a setup error when the transport opens; none configured cannot learn', () => {
+    const f = files(`h ssh-ed25519 ${b64(keyA)}\n`, '');
+    expect(() => KnownHosts.load(f.known, join(f.dir, 'nope'))).toThrow(SshSetupError);
+    expect(() => KnownHosts.load(f.known).learnFromTrusted('h', ['h'])).toThrow('ssh.host_key_source');
   });
 });

@@ -24,6 +24,17 @@ interface Case {
   world?: (w: FakeWorld) => void;
 }
 
+/**
+ * Cookbooks whose dry-run needs more of the world than the fakes have yet, each with what is
+ * missing. A known gap, listed here so that it shows; any other cookbook without a case fails.
+ */
+const WITHOUT_FAKES = new Map([
+  [
+    'etcd.reimage',
+    "the lab's client hosts (their status files and connections) and the trusted host-key source are not in FakeWorld",
+  ],
+]);
+
 /** One dry-run per cookbook, with the arguments of its runbook. */
 const cases: Record<string, Case> = {
   'examples.files': { args: { dir: '/nonexistent/galley-plan-test', count: '2' } },
@@ -85,6 +96,7 @@ describe('every cookbook has a stored plan', () => {
   test('each cookbook of the project is dry-run here', () => {
     const own = listCookbookFiles()
       .filter((c) => !c.file.includes('fixtures'))
+      .filter((c) => !WITHOUT_FAKES.has(c.name))
       .map((c) => c.name)
       .sort();
     expect(Object.keys(cases).sort()).toEqual(own);
@@ -103,7 +115,9 @@ describe.each(Object.entries(cases))('%s dry-run against in-memory transports', 
       loadConfig: () => world.config,
       services: world.services,
     });
-    const r = await runCookbook(o);
+    // Child cookbooks (ctx.runCookbook) come from the project's catalog, as in the CLI.
+    const r = await runCookbook({ ...o, resolveCookbook: loadCookbook });
+    if (process.env.GALLEY_PLAN_DEBUG) process.stderr.write(`${name}: ${text()}\n`);
     // The run id (in probe keys, silence comments) is the one thing that differs between runs.
     const got: unknown = JSON.parse(
       JSON.stringify({

@@ -207,7 +207,7 @@ describe('the exec entry without oclif', () => {
     expect(h.transport.sent).toEqual([]);
     const ok = harness(() => ({}));
     expect(await ok.run({ fanout: '8' })).toBe(0);
-    expect(ok.opened).toEqual([{ dryRun: false, fanout: 8 }]);
+    expect(ok.opened).toEqual([{ dryRun: false, fanout: 8, oneShot: true }]);
   });
 });
 

@@ -6,7 +6,7 @@
  *
  * CI runs a sample chosen by a seed that changes every run and is printed
  * (GALLEY_FAULT_SEED=N repeats one; GALLEY_FAULT_CASES=N sets the size, "all" the whole
- * matrix: `npm run test:faults`). GALLEY_FAULT_REPORT=FILE appends one JSON line per case.
+ * matrix: `npm run test:faults`, and a list such as `SIGINT@3,authdns-stopped@10` those cells). GALLEY_FAULT_REPORT=FILE appends one JSON line per case.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
@@ -38,11 +38,20 @@ function rng(seed: number): () => number {
 
 const matrix = FAULTS.flatMap((fault) => Array.from({ length: STEPS }, (_, i) => ({ fault, step: i + 1 })));
 const seed = Number(process.env.GALLEY_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const size =
-  process.env.GALLEY_FAULT_CASES === 'all' ? matrix.length : Number(process.env.GALLEY_FAULT_CASES ?? 3);
+const wanted = process.env.GALLEY_FAULT_CASES ?? '3';
+// A list of cells (`SIGINT@3,authdns-stopped@10`) runs those; a number, a seeded sample of that size.
+const listed = wanted.includes('@')
+  ? wanted.split(',').map((c) => {
+      const [fault, step] = c.trim().split('@');
+      const found = matrix.find((m) => m.fault === fault && m.step === Number(step));
+      if (!found)
+        throw new Error(`GALLEY_FAULT_CASES: no case ${c} (faults: ${FAULTS.join(', ')}; steps 1-${STEPS})`);
+      return found;
+    })
+  : undefined;
+const size = wanted === 'all' ? matrix.length : Number(wanted);
 const random = rng(seed);
-const cases =
-  process.env.GALLEY_FAULT_CASES === 'all' ? matrix : [...matrix].sort(() => random() - 0.5).slice(0, size);
+const cases = listed ?? (wanted === 'all' ? matrix : [...matrix].sort(() => random() - 0.5).slice(0, size));
 process.stderr.write(
   `\nswitchover fault matrix: seed ${seed} (GALLEY_FAULT_SEED=${seed} repeats it), ${cases.length} of ${matrix.length} cases: ${cases.map((c) => `${c.fault}@${c.step}`).join(', ')}\n`,
 );

@@ -250,7 +250,11 @@ export default defineCookbook({
               data: { priority: 0, weight: 1, port: toCluster.proxyPort, target },
             })),
           }),
-          { id: 'conftool-to', undoBefore: ['from-read-only'] },
+          // Not undoBefore from-read-only: if the record cannot be put back (an authdns server is
+          // down), FROM is still made the master again. It is the only read-write side, so no
+          // write is at risk, and the screen names the record to fix. Both sides read-only
+          // would stop every client.
+          { id: 'conftool-to' },
         ),
       ]),
       step(`Record ${to}'s etcd index in ${from}, where replication will start`, [

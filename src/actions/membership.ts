@@ -698,6 +698,30 @@ export interface MembershipRun extends ActionEnv {
   report(key: string, value: unknown): void;
 }
 
+/**
+ * The action that moves leadership of HOST's cluster to another healthy member, if HOST leads it
+ * (none otherwise): the leader move of etcd.member-remove and etcd.reimage.
+ */
+export async function leadershipAway(run: ActionEnv, host: string): Promise<AnyAction[]> {
+  const { cluster, peerUrl } = memberOf(run, host);
+  const h = await clusterHealth(run, cluster);
+  if (!h.leader?.peerURLs.includes(peerUrl)) return [];
+  const to = h.members.find((m) => m.healthy && m.host !== undefined && m.host !== host);
+  if (!to?.host) throw new CheckError(`${host} leads ${cluster} and no other healthy member can take over`);
+  return [
+    ordered(
+      moveLeader({
+        cluster,
+        from: host,
+        fromPeerUrl: peerUrl,
+        to: to.host,
+        toPeerUrl: peerUrlOf(run, cluster, to.host),
+      }),
+      { id: 'move-leader' },
+    ),
+  ];
+}
+
 export interface RemoveOptions {
   /** Accept leaving fewer than the minimum, or too few healthy members for a quorum (confirmed with the removal). */
   allowBelowMinimum?: boolean;
@@ -755,25 +779,7 @@ export function removeMemberSteps(run: MembershipRun, host: string, o: RemoveOpt
       matchers: hostAlertMatchers(host),
       comment: `etcd.member-remove ${host} (until etcd.member-add)`,
     }),
-    step(`Move leadership away from ${host} if it leads ${cluster}`, async () => {
-      const h = await clusterHealth(run, cluster);
-      if (!h.leader?.peerURLs.includes(peerUrl)) return [];
-      const to = h.members.find((m) => m.healthy && m.host !== undefined && m.host !== host);
-      if (!to?.host)
-        throw new CheckError(`${host} leads ${cluster} and no other healthy member can take over`);
-      return [
-        ordered(
-          moveLeader({
-            cluster,
-            from: host,
-            fromPeerUrl: peerUrl,
-            to: to.host,
-            toPeerUrl: peerUrlOf(run, cluster, to.host),
-          }),
-          { id: 'move-leader' },
-        ),
-      ];
-    }),
+    step(`Move leadership away from ${host} if it leads ${cluster}`, () => leadershipAway(run, host)),
     step(`Re-point etcdmirror away from ${host}`, async () => {
       const { repoint } = await mirrorsForRemoval(run, host);
       if (!repoint.length) return [];

@@ -21,9 +21,10 @@ import {
 } from './clients.js';
 import { memberClient } from './cluster.js';
 import { readRecordSet } from './dns.js';
-import { clusterHealth, describeHealth, moveLeader, peerUrlOf } from './etcd.js';
+import { clusterHealth, describeHealth } from './etcd.js';
 import {
   assertHealthy,
+  leadershipAway,
   memberOf,
   mirrorUrls,
   mirrorUses,
@@ -32,7 +33,6 @@ import {
   type PreflightTarget,
 } from './membership.js';
 import { readRemoteFile } from './remote.js';
-import { ordered } from '../core/action.js';
 
 /**
  * The steps of "Reimage cluster" (etcd.reimage HOST) that are not a child cookbook's: the
@@ -181,25 +181,10 @@ export function reimagePreflight(run: ReimageRun, host: string): Step {
 
 /** Moves leadership away from HOST if it leads (the same action etcd.member-remove uses). */
 export function moveLeaderStep(run: ReimageRun, host: string): Step {
-  const { cluster, peerUrl } = memberOf(run, host);
+  const { cluster } = memberOf(run, host);
   return step(`Move leadership away from ${host} if it leads ${cluster}`, async () => {
     if (await reimaged(run, host)) return [];
-    const h = await clusterHealth(run, cluster);
-    if (!h.leader?.peerURLs.includes(peerUrl)) return [];
-    const to = h.members.find((m) => m.healthy && m.host !== undefined && m.host !== host);
-    if (!to?.host) throw new CheckError(`${host} leads ${cluster} and no other healthy member can take over`);
-    return [
-      ordered(
-        moveLeader({
-          cluster,
-          from: host,
-          fromPeerUrl: peerUrl,
-          to: to.host,
-          toPeerUrl: peerUrlOf(run, cluster, to.host),
-        }),
-        { id: 'move-leader' },
-      ),
-    ];
+    return leadershipAway(run, host);
   });
 }
 

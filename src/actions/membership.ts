@@ -968,6 +968,7 @@ export function addToSrvStep(run: MembershipRun, host: string): Step {
         setRecordSet({
           name,
           type: 'SRV',
+          // In name order, so a member removed and added back leaves the record as it was.
           records: [
             ...current,
             {
@@ -979,7 +980,7 @@ export function addToSrvStep(run: MembershipRun, host: string): Step {
                 target: host,
               },
             },
-          ],
+          ].sort((a, b) => (targetOf(a) ?? '').localeCompare(targetOf(b) ?? '')),
         }),
       );
     }

@@ -17,6 +17,11 @@ import { checkReview } from './review.js';
 import { type RunEnv, runEnv } from './run-env.js';
 import { checkSafeState } from './safe-state.js';
 import { redact } from './secrets.js';
+import { checkTaskId } from './task.js';
+import type { SharedRuns, Takeover } from './shared-runs.js';
+import { checkDurableShell } from './durable-shell.js';
+import { progressReporter } from './progress.js';
+import { setWaitReporter } from '../util/wait.js';
 import { type PriorAttempt, RunSession, Stop, resumableRun } from './session.js';
 import { undoApplied } from './undo.js';
 
@@ -36,6 +41,8 @@ export interface RunOptions {
   task?: string;
   reason?: string;
   noLocks?: boolean;
+  /** When the lock is held, wait this long for it (showing its holder) instead of failing. */
+  lockWaitMs?: number;
   /** Write the dry-run plan here (Markdown + JSON). Implies a dry-run. */
   planOut?: string;
   /** Run only if the world still matches this reviewed plan. */
@@ -54,6 +61,14 @@ export interface RunOptions {
   log: Logger;
   /** Continue this earlier run (`cookbook resume RUN`). */
   resumeRunId?: string;
+  /** The resumed run is taken over from another operator host (see shared-runs.ts claimRun). */
+  takeover?: Takeover;
+  /** Where journals are shared between operator hosts (etcd), when they are. */
+  shared?: SharedRuns;
+  /** Whether the operator's stdout is a terminal (the durable-shell check: tmux or screen expected). */
+  terminal?: boolean;
+  /** Whether errOut is a terminal: long waits show a spinner there, plain lines otherwise. */
+  progressTty?: boolean;
   /** Where stop signals come from (the process by default; tests pass an emitter). */
   interrupts?: InterruptSource;
 }
@@ -126,6 +141,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
 
   // Bad input stops here, before anything is recorded or changed.
   const args = parseArgs(o.cookbook, o.rawArgs, env);
+  checkTaskId(o.task, configIfAny(env)?.cli?.taskIdPattern);
   const prior: PriorAttempt | undefined = o.resumeRunId ? resumableRun(o.stateDir, o.resumeRunId) : undefined;
   const reviewed = o.planIn ? readPlan(o.planIn) : undefined;
   // Two-person review (src/core/review.ts): a live run of a cookbook with `review: required`
@@ -149,11 +165,21 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     configFile: o.configFile,
     facts: prior?.facts,
     approvedBy,
+    shared: o.shared,
+    takeover: o.takeover,
   });
   env.run = { id: session.runId, ...session.who, task: o.task, reason: o.reason };
   if (prior) session.restoreApplied(prior.applied);
   for (const w of prior?.warnings ?? []) session.say(`WARNING: ${w}`);
   const interrupts = new Interrupts(o.interrupts ?? process, (l) => session.say(l)).listen();
+  // Long waits (TTLs, checks with a deadline, a held lock) are shown while they last.
+  const restoreReporter = setWaitReporter(
+    progressReporter({
+      out: o.errOut ?? o.out,
+      tty: o.progressTty ?? false,
+      debug: (l) => o.log.debug(l),
+    }),
+  );
   env.useSignal(interrupts.waits);
   const failures = new FailureHandler({
     session,
@@ -197,6 +223,16 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   let plan: Plan | undefined;
   try {
     const steps = o.cookbook.steps(ctx);
+    // spicerack's ensure_shell_is_durable, for a live run with steps that change things.
+    if (!dryRun && steps.some((s) => s.kind === 'actions')) {
+      let warning: string | undefined;
+      try {
+        warning = checkDurableShell(configIfAny(env)?.cli?.durableShell ?? 'warn', o.terminal ?? false);
+      } catch (e) {
+        throw new Stop('refused', ExitCode.USAGE, formatError(e).split('\n')[0]!);
+      }
+      if (warning) session.fail(warning);
+    }
     if (reviewed) {
       session.say(`  checking the world still matches the reviewed plan ${o.planIn}…`);
       const drift = planDrift(reviewed, planOf((await planSteps(steps, env, interrupts)).planned));
@@ -240,7 +276,12 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       };
     } else {
       const spec = !o.noLocks && o.locks ? o.cookbook.lock?.(args, env) : undefined;
-      if (spec && o.locks) await session.takeLock(await o.locks(env), spec);
+      if (spec && o.locks)
+        await session.takeLock(await o.locks(env), spec, undefined, {
+          takeOver: Boolean(prior),
+          ms: o.lockWaitMs,
+          signal: interrupts.waits,
+        });
       if (prior) {
         for (const undone of await recheckFailedUndos(session, env)) prior.doneSteps.delete(undone);
         if (prior.doneSteps.size) {
@@ -318,6 +359,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     session.fail(`✗ ${stop.shown && result.outcome === stop.outcome ? stop.shown : result.message}`);
     if (leftApplied) result.left = leftApplied;
   } finally {
+    restoreReporter();
     interrupts.close();
     await session.releaseLock();
     await env.closeAll();
@@ -326,6 +368,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   if (result.message) result.message = redact(result.message);
   if (Object.keys(report).length) result.report = report;
   session.end(result);
+  await session.finishShared();
   return result;
 }
 

@@ -11,20 +11,27 @@ import { restorable } from './verify.js';
 /**
  * Before a resume goes on, the steps the journal records as done are observed again: each
  * action must still hold (the last one to change a thing, where several do), and each
- * check must still pass. Returns the drift (empty: the world is what the journal says).
+ * check must still pass, unless the run changed things after it: a check before a step
+ * that applied something was a precondition of that change (a switchover's "codfw is the
+ * master" no longer holds once codfw was made read-only) and is not asked again.
+ * `changedSteps` are the steps with actions the journal records as applied. Returns the
+ * drift (empty: the world is what the journal says).
  */
 export async function recheckDoneSteps(
   steps: Step[],
   doneSteps: ReadonlySet<number>,
   env: ActionEnv,
   interrupts: Interrupts,
+  changedSteps: readonly number[] = [],
 ): Promise<string[]> {
   const drift: string[] = [];
   const lastWriter = new Map<string, { step: number; title: string; action: AnyAction }>();
+  const lastChange = Math.max(-1, ...changedSteps);
   for (const [i, s] of steps.entries()) {
     if (!doneSteps.has(i)) continue;
     interrupts.check();
     if (s.kind === 'check') {
+      if (i < lastChange) continue;
       try {
         await waitUntil({
           what: s.title,

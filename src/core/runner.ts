@@ -286,7 +286,13 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
         for (const undone of await recheckFailedUndos(session, env)) prior.doneSteps.delete(undone);
         if (prior.doneSteps.size) {
           session.say(`  observing again the ${prior.doneSteps.size} step(s) the journal records as done…`);
-          const drift = await recheckDoneSteps(steps, prior.doneSteps, env, interrupts);
+          const drift = await recheckDoneSteps(
+            steps,
+            prior.doneSteps,
+            env,
+            interrupts,
+            prior.applied.map((a) => a.step),
+          );
           if (drift.length) {
             session.say('✗ the world is not what the journal recorded; resume refuses and changed nothing:');
             for (const d of drift) session.say(`    - ${d}`);

@@ -166,6 +166,8 @@ export class SharedJournal {
   readonly #again = new Set<string>();
   #retry: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** After finish(): no more pushes or retries (a copy still behind catches up from a later command). */
+  #closed = false;
 
   constructor(
     readonly o: {
@@ -197,6 +199,7 @@ export class SharedJournal {
   /** Keeps the run's heartbeat fresh in every copy while it runs (refreshed every third of the TTL). */
   startHeartbeat(owner: string, ttlMs: number): void {
     const beat = () => {
+      if (this.#closed) return;
       for (const c of this.o.copies) c.setHeartbeat(this.o.runId, owner, ttlMs).catch(() => undefined);
     };
     beat();
@@ -218,6 +221,7 @@ export class SharedJournal {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([settled, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
+    this.#closed = true;
     if (this.#retry) clearTimeout(this.#retry);
     const lines = journalLines(this.#file).length;
     const behind = this.o.copies.filter((c) => (this.#marker[c.name] ?? 0) < lines).map((c) => c.name);
@@ -231,6 +235,7 @@ export class SharedJournal {
   }
 
   #drain(copy: RunCopy): void {
+    if (this.#closed) return;
     if (this.#draining.has(copy.name)) {
       this.#again.add(copy.name);
       return;
@@ -261,6 +266,7 @@ export class SharedJournal {
           `WARNING: the shared copy of run ${this.o.runId} in etcd (${copy.name}) is behind: ${formatError(e).split('\n')[0]}; the run goes on with its local journal ${this.#file}, and the shared copy catches up when etcd answers again`,
         );
       this.#behind.set(copy.name, formatError(e));
+      if (this.#closed) return;
       this.#retry ??= setTimeout(() => {
         this.#retry = undefined;
         this.notify();

@@ -70,7 +70,7 @@ describe('runs shared between operator hosts (the lab)', () => {
       'no operator host "cumin9999" in the lab; known: cumin1002.eqiad.wmnet, cumin2002.codfw.wmnet',
     );
     expect(operatorStateDir(layout, A)).not.toBe(operatorStateDir(layout, B));
-  });
+  }, 900_000);
 
   test("a run's journal is copied, line for line, to every etcd cluster in service", () => {
     const dir = join(operatorStateDir(layout, A), 'files-out');

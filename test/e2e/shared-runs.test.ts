@@ -160,7 +160,7 @@ describe('runs shared between operator hosts (the lab)', () => {
     );
     for (const c of inService) expect(await sharedLines(c, runId)).toEqual(local);
     expect(onHost(B, ['runs', runId]).stdout).toMatch(/END done \(exit 0\)/);
-  }, 180_000);
+  }, 900_000);
 
   test('a switchover started on one host and killed in the read-only window is resumed on the other to a correct end, with the takeover recorded', async () => {
     const codfwReadOnly = (out: string) =>

@@ -9,8 +9,8 @@ import {
   type ZoneBackend,
 } from '../dns/index.js';
 import { CheckError } from '../core/errors.js';
-import { sleep } from '../util/wait.js';
 import { recordsOf } from './probes.js';
+import { pause } from '../util/wait.js';
 import { remoteOf } from './remote.js';
 
 /**
@@ -179,8 +179,8 @@ export const setRecordTtl = defineAction<{ name: string; type: RecordType; ttlSe
 });
 
 /**
- * Waits out a TTL (clients may cache the old record that long), capped at `capMs`, with a
- * countdown on a terminal; ends at once on Ctrl-C. Returns a line for the operator.
+ * Waits out a TTL (clients may cache the old record that long), capped at `capMs`, shown as
+ * a long wait (src/util/wait.ts `pause`); ends at once on Ctrl-C. Returns a line for the operator.
  */
 export async function waitOutTtl(
   env: ActionEnv,
@@ -191,17 +191,8 @@ export async function waitOutTtl(
   const fullMs = ttlSeconds * 1000;
   const ms = capMs === undefined ? fullMs : Math.min(fullMs, capMs);
   const capped = ms < fullMs ? ` (capped at ${ms / 1000}s by replication.ttl_wait_max)` : '';
-  const tty = process.stderr.isTTY === true;
-  if (!tty) env.log.info(`waiting ${ms / 1000}s for the old TTL of ${what} (${ttlSeconds}s)${capped}`);
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (tty)
-      process.stderr.write(
-        `\r  waiting for the old TTL of ${what}: ${Math.ceil((until - Date.now()) / 1000)}s left${capped}   `,
-      );
-    await sleep(Math.min(1000, until - Date.now()), env.signal, `waiting for the old TTL of ${what}`);
-  }
-  if (tty) process.stderr.write('\n');
+  // Shown by the Runner's progress reporter: a countdown spinner on a terminal, lines otherwise.
+  await pause(ms, `the old TTL of ${what} (${ttlSeconds}s) to pass${capped}`, env.signal);
   return `waited ${ms / 1000}s for the old TTL (${ttlSeconds}s) of ${what}${capped}`;
 }
 

@@ -86,7 +86,7 @@ export class LockHeldError extends GalleyError {
   ) {
     super(`lock ${lock} is held by ${holders.join('; ')}`, {
       suggestions: [
-        'wait for the holder to finish, or ask them; --no-locks skips locking (only if you know why)',
+        'wait for the holder to finish (--lock-wait 10m waits for it), or ask them; --no-locks skips locking (only if you know why)',
       ],
     });
   }

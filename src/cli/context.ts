@@ -13,6 +13,7 @@ import { streamLogger, type Output } from '../core/log.js';
 import { terminalPrompter } from '../core/prompt.js';
 import type { RunOptions } from '../core/runner.js';
 import { loadCookbook } from './catalog.js';
+import { catchUpShared, type SharedRuns } from '../core/shared-runs.js';
 
 /** What every run resolves from its flags: the config file, the state directory, the audit log and the locks. */
 export interface CliContext {
@@ -24,6 +25,8 @@ export interface CliContext {
   /** Announce a prompt unanswered for this long (announce.waiting_for_input_after). */
   waitingForInputAfterMs?: number;
   locks(env: ActionEnv): Promise<LockManager>;
+  /** Where run journals are shared between operator hosts (the config's `runs`), or undefined. */
+  sharedRuns(): Promise<SharedRuns | undefined>;
 }
 
 /**
@@ -35,6 +38,7 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
   const configFile = flags.config ? resolve(flags.config) : defaultConfigPaths().find((p) => existsSync(p));
   const config = configFile ? loadConfig(configFile) : undefined;
   const stateDir = flags['state-dir'] ?? config?.stateDir ?? defaultStateDir();
+  let shared: SharedRuns | undefined;
   return {
     configFile,
     loadConfig: () => {
@@ -54,13 +58,36 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
       const etcd = await import('../etcd/index.js');
       return etcd.runLockManager(config, env);
     },
+    sharedRuns: async () => {
+      if (!config?.runs?.shared) return undefined;
+      shared ??= (await import('../etcd/run-store.js')).sharedRunsFor(config);
+      return shared;
+    },
   };
+}
+
+/**
+ * After a command: pushes what the shared copies lack of this host's journals (a copy that
+ * fell behind while etcd was unreachable catches up here), bounded, then closes the clients.
+ */
+export async function settleShared(
+  ctx: CliContext,
+  say: (l: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<void> {
+  const shared = await ctx.sharedRuns().catch(() => undefined);
+  if (!shared) return;
+  try {
+    await catchUpShared(ctx.stateDir, shared.copies, say);
+  } finally {
+    for (const c of shared.copies) c.close?.();
+  }
 }
 
 /** The options of a run that come from the CLI's context: config, state, audit, locks, and the terminal. */
 export function terminalRunOptions(
   ctx: CliContext,
   out: Output = process.stdout,
+  o: { verbose?: boolean } = {},
 ): Pick<
   RunOptions,
   | 'configFile'
@@ -73,6 +100,8 @@ export function terminalRunOptions(
   | 'errOut'
   | 'log'
   | 'resolveCookbook'
+  | 'progressTty'
+  | 'terminal'
 > {
   return {
     // Child cookbooks (ctx.runCookbook) come from the same catalog as the command line's.
@@ -90,6 +119,8 @@ export function terminalRunOptions(
           ),
     out,
     errOut: process.stderr,
-    log: streamLogger(process.stderr),
+    progressTty: process.stderr.isTTY === true,
+    terminal: process.stdout.isTTY === true,
+    log: streamLogger(process.stderr, Boolean(o.verbose) || Boolean(process.env.GALLEY_DEBUG)),
   };
 }

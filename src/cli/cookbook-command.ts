@@ -2,7 +2,7 @@ import { Args, type Command, Flags, type Interfaces } from '@oclif/core';
 import { GalleyCommand, reportError } from './base.js';
 import { type Cookbook } from '../core/cookbook.js';
 import { EXIT_CODES_HELP } from '../core/errors.js';
-import { runFlags } from './flags.js';
+import { lockWaitOf, runFlags } from './flags.js';
 
 type AnyFlag = Interfaces.Flag<unknown>;
 type AnyArg = Interfaces.Arg<unknown>;
@@ -54,9 +54,10 @@ export function cookbookCommand(name: string, cookbook: Cookbook): Command.Class
       let code: number;
       try {
         // Loaded here, not at start-up: `cookbook list` and --help stay fast.
-        const { cliContext, terminalRunOptions } = await import('./context.js');
+        const { cliContext, settleShared, terminalRunOptions } = await import('./context.js');
         const { runCookbook } = await import('../core/runner.js');
         const ctx = cliContext(f);
+        const lockWaitMs = lockWaitOf(f['lock-wait']);
         const rawArgs: Record<string, string | undefined> = {};
         for (const [n, s] of Object.entries(cookbook.args)) {
           const v = s.positional ? a[n] : f[n];
@@ -73,13 +74,16 @@ export function cookbookCommand(name: string, cookbook: Cookbook): Command.Class
           task: f.task,
           reason: f.reason,
           noLocks: !f.locks,
+          lockWaitMs,
           planOut: f['plan-out'],
           planIn: f.plan,
-          ...terminalRunOptions(ctx, out),
+          ...terminalRunOptions(ctx, out, { verbose: f.verbose }),
+          shared: await ctx.sharedRuns(),
         });
         if (f.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         code = result.exitCode;
         await ctx.audit.flush(); // announcements still in flight (each bounded by its timeout)
+        await settleShared(ctx);
       } catch (e) {
         code = reportError(e);
       }

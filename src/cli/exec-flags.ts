@@ -52,6 +52,12 @@ export const EXEC_FLAGS = {
     char: 'd',
     description: 'show what would run; ad-hoc commands are never sent in dry-run',
   },
+  'read-only': {
+    type: 'boolean',
+    description:
+      'the command only reads: it also runs in --dry-run, and gets no run id, journal or announcement ' +
+      '(any other live command is a run: run id, journal, audit START/END and announcements)',
+  },
   progress: {
     type: 'boolean',
     allowNo: true,

@@ -28,6 +28,10 @@ export interface AdHocRequest {
   fanout?: string;
   json: boolean;
   dryRun: boolean;
+  /** The operator marks the command read-only (`--read-only`): it runs in dry-run too and is not journaled. */
+  readOnly?: boolean;
+  /** Where the journal and the default audit log live (the config's state_dir, else GALLEY_STATE_DIR…). */
+  stateDir?: string;
   /** Show progress on stderr: true/false forced, undefined = only when stderr is a terminal. */
   progress?: boolean;
 }
@@ -42,6 +46,11 @@ export interface AdHocIo {
     options: { dryRun: boolean; fanout?: number; oneShot?: boolean },
   ) => Remote;
   defaultConfigPath?: () => string | undefined;
+  /**
+   * Starts the run of a live command not marked read-only (journal, audit, announcements);
+   * the CLI's io has it ({@link processIo}); without it nothing is journaled (unit tests).
+   */
+  startRun?: typeof startExecRun;
 }
 
 /** Parses `--fanout`: a whole number of handshakes in flight, from 1. */
@@ -89,6 +98,7 @@ function progressPrinter(io: AdHocIo): { onProgress: (p: ExecutionProgress) => v
  */
 export async function runAdHoc(request: AdHocRequest, io: AdHocIo): Promise<number> {
   let remote: Remote | undefined;
+  let run: ExecRun | undefined;
   try {
     const batchSize = request.batchSize !== undefined ? parseBatchSize(request.batchSize) : undefined;
     const batchSleepMs =
@@ -100,7 +110,8 @@ export async function runAdHoc(request: AdHocRequest, io: AdHocIo): Promise<numb
     const fanout = request.fanout !== undefined ? parseFanout(request.fanout) : undefined;
     const command = (() => {
       try {
-        return operatorCommand(request.command);
+        const c = operatorCommand(request.command);
+        return request.readOnly ? { ...c, isSafe: true } : c;
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
@@ -115,6 +126,9 @@ export async function runAdHoc(request: AdHocRequest, io: AdHocIo): Promise<numb
       ...(fanout ? { fanout } : {}),
     });
     const hosts = remote.hosts(request.hosts);
+    // A live command not marked read-only is a run like a cookbook's (after the input was checked).
+    if (!request.dryRun && !request.readOnly)
+      run = await io.startRun?.(config, request, command.text, hosts.length, io);
     const progress = (request.progress ?? io.stderrIsTty) ? progressPrinter(io) : undefined;
     const report = await remote.executor.execute(hosts, command, {
       batchSize,
@@ -124,15 +138,88 @@ export async function runAdHoc(request: AdHocRequest, io: AdHocIo): Promise<numb
       onProgress: progress?.onProgress,
     });
     progress?.finish();
-    io.stdout(request.json ? `${JSON.stringify(reportToJson(report), null, 2)}\n` : formatReport(report));
-    return report.thresholdMet ? ExitCode.OK : ExitCode.FAILED;
+    const json = run
+      ? { ...reportToJson(report), runId: run.runId, journal: run.journal }
+      : reportToJson(report);
+    io.stdout(request.json ? `${JSON.stringify(json, null, 2)}\n` : formatReport(report));
+    const code = report.thresholdMet ? ExitCode.OK : ExitCode.FAILED;
+    await run?.end(
+      code === ExitCode.OK ? 'done' : 'failed',
+      code,
+      `${report.successes}/${hosts.length} hosts succeeded`,
+    );
+    return code;
   } catch (e) {
     const message = formatError(e).replace(/\n\s*/g, ' ');
     io.stderr(`cookbook exec: ${message}\n`);
-    return e instanceof GalleyError ? e.exitCode : ExitCode.UNEXPECTED;
+    const code = e instanceof GalleyError ? e.exitCode : ExitCode.UNEXPECTED;
+    await run?.end('failed', code, message);
+    return code;
   } finally {
     await remote?.close();
   }
+}
+
+/** The run of a live ad-hoc command: its journal (run-start, one step, run-end) and its audit START/END. */
+export interface ExecRun {
+  runId: string;
+  journal: string;
+  end(outcome: 'done' | 'failed', exitCode: number, message: string): Promise<void>;
+}
+
+/** The run of a live ad-hoc command, in the state directory of the config (or GALLEY_STATE_DIR). */
+export async function startExecRun(
+  config: GalleyConfig,
+  request: AdHocRequest,
+  commandText: string,
+  hostCount: number,
+  io: AdHocIo,
+): Promise<ExecRun> {
+  const [{ RunSession }, { announcerFor }, { defaultStateDir }, { join }, { sharedRunsFor }] =
+    await Promise.all([
+      import('../core/session.js'),
+      import('../announce/index.js'),
+      import('../core/journal.js'),
+      import('node:path'),
+      import('../etcd/run-store.js'),
+    ]);
+  const shared = sharedRunsFor(config);
+  // As for cookbooks: GALLEY_STATE_DIR (the --state-dir of `cookbook NAME`), then the config's state_dir.
+  const stateDir = request.stateDir ?? process.env.GALLEY_STATE_DIR ?? config.stateDir ?? defaultStateDir();
+  const audit = announcerFor(config.announce, config.auditLog ?? join(stateDir, 'audit.log'), (l) =>
+    io.stderr(`${l}\n`),
+  );
+  const output = { write: (t: string) => io.stderr(t) };
+  const session = new RunSession({
+    stateDir,
+    audit,
+    out: output,
+    name: 'exec',
+    rawArgs: { hosts: request.hosts, command: commandText },
+    dryRun: false,
+    configFile: config.file,
+    shared,
+  });
+  session.start();
+  // With --json the run id is in the JSON (stderr stays for problems).
+  if (!request.json) session.say(`run ${session.runId} · journal ${session.journal.file}`);
+  return {
+    runId: session.runId,
+    journal: session.journal.file,
+    async end(outcome, exitCode, message) {
+      session.journal.write({
+        type: 'step',
+        time: session.now(),
+        step: 0,
+        title: `${commandText} on ${hostCount} host(s): ${message}`,
+        status: outcome === 'done' ? 'done' : 'failed',
+      });
+      session.end({ outcome, exitCode, message });
+      await session.finishShared();
+      for (const c of shared?.copies ?? []) c.close?.();
+      await audit.flush();
+    },
+  };
 }
 
 /** Builds the request from the hosts, the command and the flag values (either entry's). */
@@ -148,6 +235,7 @@ export function requestFromFlags(hosts: string, command: string[], flags: ExecFl
     fanout: flags.fanout,
     json: flags.json ?? false,
     dryRun: flags['dry-run'] ?? false,
+    ...(flags['read-only'] ? { readOnly: true } : {}),
     progress: flags.progress,
   };
 }
@@ -194,6 +282,7 @@ export function processIo(): AdHocIo {
     stderr: (t) => process.stderr.write(t),
     stderrIsTty: process.stderr.isTTY === true,
     defaultConfigPath: () => defaultConfigPaths()[0],
+    startRun: startExecRun,
   };
 }
 

@@ -1,4 +1,16 @@
 import { Flags } from '@oclif/core';
+import { UsageError } from '../core/errors.js';
+import { parseDurationMs } from '../util/duration.js';
+
+/** `--lock-wait DURATION` in milliseconds (absent: do not wait); a bad duration is a usage error. */
+export function lockWaitOf(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseDurationMs(raw);
+  } catch (e) {
+    throw new UsageError(`--lock-wait: ${(e as Error).message}`);
+  }
+}
 
 /** Flags of every cookbook run (and of resume/rollback where they apply). */
 export const runFlags = {
@@ -20,7 +32,9 @@ export const runFlags = {
   }),
   task: Flags.string({
     char: 't',
-    summary: 'Task id (e.g. T358636), recorded in the audit log and the journal.',
+    aliases: ['task-id'],
+    summary:
+      'Task id (e.g. T358636; also --task-id), checked against cli.task_id_pattern, recorded in the audit log and the journal.',
     helpGroup: 'RUN',
   }),
   reason: Flags.string({
@@ -57,6 +71,17 @@ export const runFlags = {
   }),
   json: Flags.boolean({
     summary: 'Print the result as JSON on stdout (progress goes to stderr).',
+    helpGroup: 'RUN',
+  }),
+  verbose: Flags.boolean({
+    char: 'v',
+    summary: 'Verbose: debug lines on stderr (every observation, every wait attempt), as GALLEY_DEBUG=1.',
+    helpGroup: 'RUN',
+  }),
+  'lock-wait': Flags.string({
+    summary:
+      "When the cookbook's lock is held, wait up to DURATION (10m) for it, showing its holder, instead of failing.",
+    helpValue: 'DURATION',
     helpGroup: 'RUN',
   }),
 };

@@ -1,12 +1,12 @@
 import { Args } from '@oclif/core';
 import { GalleyCommand, reportError } from '../cli/base.js';
-import { runFlags } from '../cli/flags.js';
+import { lockWaitOf, runFlags } from '../cli/flags.js';
 import { EXIT_CODES_HELP } from '../core/errors.js';
 
 /** `cookbook resume RUN`: continue a failed or interrupted run where it stopped. */
 export default class Resume extends GalleyCommand {
   static override summary = 'Continue a failed or interrupted run from where it stopped.';
-  static override description = `Runs the same cookbook with the same arguments. First the steps the journal records as done are observed again: if the world is no longer what the journal recorded (someone changed it by hand), resume refuses, shows the drift and changes nothing (exit 1). Undos journaled as failed are observed again too. Then the remaining steps are observed afresh, planned, confirmed and applied. A later rollback undoes the actions of every attempt.\n\n${EXIT_CODES_HELP}`;
+  static override description = `Runs the same cookbook with the same arguments. First the steps the journal records as done are observed again: if the world is no longer what the journal recorded (someone changed it by hand), resume refuses, shows the drift and changes nothing (exit 1). Undos journaled as failed are observed again too. Then the remaining steps are observed afresh, planned, confirmed and applied. A later rollback undoes the actions of every attempt. With shared runs (the config's \`runs\`), a run started on another operator host is resumed from its journal in etcd once its owner is gone (its heartbeat lapsed); the takeover is recorded in the journal and the audit log.\n\n${EXIT_CODES_HELP}`;
   static override examples = ['<%= config.bin %> resume 20261122-030916-ece4'];
   static override args = {
     run: Args.string({ description: 'run id (see `cookbook runs`)', required: true }),
@@ -17,6 +17,8 @@ export default class Resume extends GalleyCommand {
     'state-dir': runFlags['state-dir'],
     'on-failure': runFlags['on-failure'],
     locks: runFlags.locks,
+    'lock-wait': runFlags['lock-wait'],
+    verbose: runFlags.verbose,
   };
 
   async run(): Promise<void> {
@@ -26,8 +28,14 @@ export default class Resume extends GalleyCommand {
       const { loadCookbook } = await import('../cli/catalog.js');
       const { runCookbook } = await import('../core/runner.js');
       const { resumableRun } = await import('../core/session.js');
-      const { cliContext, terminalRunOptions } = await import('../cli/context.js');
+      const { cliContext, settleShared, terminalRunOptions } = await import('../cli/context.js');
+      const { claimRun } = await import('../core/shared-runs.js');
       const ctx = cliContext(flags);
+      // From another operator host: the journal comes from etcd, and its owner must be gone.
+      const shared = await ctx.sharedRuns();
+      const { takeover } = await claimRun(ctx.stateDir, args.run, shared, (l) =>
+        process.stdout.write(`${l}\n`),
+      );
       const s = resumableRun(ctx.stateDir, args.run).summary;
       const result = await runCookbook({
         name: s.cookbook,
@@ -39,11 +47,15 @@ export default class Resume extends GalleyCommand {
         task: s.task,
         reason: s.reason,
         noLocks: !flags.locks,
-        ...terminalRunOptions(ctx),
+        lockWaitMs: lockWaitOf(flags['lock-wait']),
+        ...terminalRunOptions(ctx, process.stdout, { verbose: flags.verbose }),
         resumeRunId: args.run,
+        shared,
+        ...(takeover ? { takeover } : {}),
       });
       code = result.exitCode;
       await ctx.audit.flush(); // announcements still in flight (each bounded by its timeout)
+      await settleShared(ctx);
     } catch (e) {
       code = reportError(e);
     }

@@ -26,9 +26,15 @@ export default class Rollback extends GalleyCommand {
       const { loadCookbook } = await import('../cli/catalog.js');
       const { rollbackRun } = await import('../core/runner.js');
       const { terminalPrompter } = await import('../core/prompt.js');
-      const { cliContext } = await import('../cli/context.js');
+      const { cliContext, settleShared } = await import('../cli/context.js');
+      const { claimRun } = await import('../core/shared-runs.js');
       const ctx = cliContext(flags);
       await import('../actions/index.js'); // registers every action kind a journal can name
+      // From another operator host: the journal comes from etcd, and its owner must be gone.
+      const shared = await ctx.sharedRuns();
+      const { takeover } = await claimRun(ctx.stateDir, args.run, shared, (l) =>
+        process.stdout.write(`${l}\n`),
+      );
       const s = summarize(readJournal(ctx.stateDir, checkRunId(args.run)));
       // A cookbook may define action kinds of its own; one that no longer exists is fine.
       if (s) await loadCookbook(s.cookbook).catch(() => undefined);
@@ -42,9 +48,12 @@ export default class Rollback extends GalleyCommand {
         errOut: process.stderr,
         log: streamLogger(),
         audit: ctx.audit,
+        shared,
+        ...(takeover ? { takeover } : {}),
       });
       code = result.exitCode;
       await ctx.audit.flush(); // announcements still in flight (each bounded by its timeout)
+      await settleShared(ctx);
     } catch (e) {
       code = reportError(e);
     }

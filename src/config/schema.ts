@@ -66,6 +66,13 @@ export interface EtcdConfig {
   caFile?: string;
   credentials?: { username: string; password: Secret };
   lockPrefix: string;
+  /**
+   * How lock keys are laid out (lock_layout): `galley` (one in-order key per holder under
+   * lock_prefix, default /galley/locks) or `spicerack` (one key per lock holding every holder,
+   * as spicerack writes them, default prefix /spicerack/locks/cookbooks), so that Galley and
+   * spicerack cookbooks exclude each other.
+   */
+  lockLayout: 'galley' | 'spicerack';
   requestTimeoutMs: number;
   clusters: Record<string, EtcdClusterConfig>;
 }
@@ -200,6 +207,33 @@ export interface ReviewConfig {
   required: 'all' | string[];
 }
 
+/** How the CLI behaves for operators (spicerack's habits). */
+export interface CliConfig {
+  /** A task id (-t/--task-id) must match this whole (task_id_pattern; default `T\\d+`, Phabricator's). */
+  taskIdPattern: string;
+  /**
+   * A live run that changes things outside tmux or screen (a dropped SSH session would kill
+   * it mid-run): `warn` (default), `require` (refuse, as spicerack's ensure_shell_is_durable), or `off`.
+   */
+  durableShell: 'warn' | 'require' | 'off';
+}
+
+/** Run journals shared between operator hosts, in etcd (the `runs` section). */
+export interface RunsConfig {
+  /** Write every live run's journal to etcd too, in every cluster in service (like the locks). */
+  shared: boolean;
+  /** Where (must be excluded from replication): default /galley/runs. */
+  prefix: string;
+  /** Shared copies older than this (by their last change) are pruned (keep; default 30d). */
+  keepMs: number;
+  /** A running run's heartbeat key lives this long unless refreshed (heartbeat_ttl; default 30s). */
+  heartbeatTtlMs: number;
+  /** Each request to the shared copy gives up after this (request_timeout; default 2s): a run never waits on it. */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_TASK_ID_PATTERN = 'T\\d+';
+
 export interface GalleyConfig {
   /** Path the configuration was read from. */
   file: string;
@@ -219,6 +253,8 @@ export interface GalleyConfig {
   review?: ReviewConfig;
   clients?: ClientsConfig;
   reimage?: ReimageConfig;
+  cli: CliConfig;
+  runs: RunsConfig;
 }
 
 function secret(r: Reader): Secret {
@@ -270,6 +306,8 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     'review',
     'clients',
     'reimage',
+    'cli',
+    'runs',
   ]);
 
   const datacenters = root.child('datacenters').stringList();
@@ -327,7 +365,7 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   };
 
   const etcdR = root.child('etcd').object();
-  etcdR.onlyKeys(['ca_file', 'credentials', 'lock_prefix', 'request_timeout', 'clusters']);
+  etcdR.onlyKeys(['ca_file', 'credentials', 'lock_prefix', 'lock_layout', 'request_timeout', 'clusters']);
   const credR = etcdR.child('credentials').optionalObject();
   credR?.onlyKeys(['username', 'password']);
   const clusters: Record<string, EtcdClusterConfig> = {};
@@ -377,12 +415,16 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     if (clusters[name]!.dataDir && !clusters[name]!.dataDir.startsWith('/'))
       c.child('data_dir').problem(`must be an absolute path, not "${clusters[name]!.dataDir}"`);
   }
+  const lockLayout = etcdR.child('lock_layout').oneOf(['galley', 'spicerack'] as const, 'galley');
   const etcd: EtcdConfig = {
     caFile: etcdR.child('ca_file').optionalString(),
     credentials: credR
       ? { username: credR.child('username').string(), password: secret(credR.child('password')) }
       : undefined,
-    lockPrefix: etcdR.child('lock_prefix').string('/galley/locks'),
+    lockLayout,
+    lockPrefix: etcdR
+      .child('lock_prefix')
+      .string(lockLayout === 'spicerack' ? '/spicerack/locks/cookbooks' : '/galley/locks'),
     requestTimeoutMs: etcdR.child('request_timeout').durationMs('10s'),
     clusters,
   };
@@ -519,6 +561,8 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   const alerting = parseAlerting(root.child('alerting'));
   const announce = parseAnnounce(root.child('announce'));
   const review = parseReview(root.child('review'));
+  const cli = parseCli(root.child('cli'));
+  const runs = parseRuns(root.child('runs'));
 
   let clients: ClientsConfig | undefined;
   const clientsR = root.child('clients').optionalObject();
@@ -581,6 +625,8 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     review,
     ...(clients ? { clients } : {}),
     ...(reimage ? { reimage } : {}),
+    cli,
+    runs,
   };
   return problems.length ? { problems } : { config, problems };
 }
@@ -679,4 +725,33 @@ function parseReview(r: Reader): ReviewConfig | undefined {
     return { required: [] };
   }
   return { required: req.stringList() };
+}
+
+function parseCli(r: Reader): CliConfig {
+  const o = r.optionalObject();
+  o?.onlyKeys(['task_id_pattern', 'durable_shell']);
+  const patternR = o?.child('task_id_pattern');
+  const taskIdPattern = patternR?.string(DEFAULT_TASK_ID_PATTERN) ?? DEFAULT_TASK_ID_PATTERN;
+  try {
+    new RegExp(`^(?:${taskIdPattern})$`);
+  } catch (e) {
+    patternR?.problem(`not a valid regular expression: ${(e as Error).message}`);
+  }
+  const durableShell = o?.child('durable_shell').oneOf(['warn', 'require', 'off'] as const, 'warn') ?? 'warn';
+  return { taskIdPattern, durableShell };
+}
+
+function parseRuns(r: Reader): RunsConfig {
+  const o = r.optionalObject();
+  o?.onlyKeys(['shared', 'prefix', 'keep', 'heartbeat_ttl', 'request_timeout']);
+  const prefix = o?.child('prefix').string('/galley/runs') ?? '/galley/runs';
+  if (!prefix.startsWith('/') || prefix === '/' || prefix.split('/').includes('..'))
+    o?.child('prefix').problem(`must be an absolute etcd directory below / without "..", not "${prefix}"`);
+  return {
+    shared: o?.child('shared').boolean(false) ?? false,
+    prefix: prefix.replace(/\/+$/, ''),
+    keepMs: o?.child('keep').durationMs('30d') ?? 30 * 86_400_000,
+    heartbeatTtlMs: o?.child('heartbeat_ttl').durationMs('30s') ?? 30_000,
+    requestTimeoutMs: o?.child('request_timeout').durationMs('2s') ?? 2_000,
+  };
 }

@@ -17,6 +17,8 @@ export interface AuditRecord {
   exitCode?: number;
   /** START: who approved the reviewed plan (`user@host`), when the run needed a second person. */
   approvedBy?: string;
+  /** START: the owner on another operator host this attempt took the run over from. */
+  takeoverFrom?: string;
   /** END: how long the run took (filled in by the announcer from its START). */
   durationMs?: number;
 }
@@ -45,6 +47,7 @@ export function formatAudit(r: AuditRecord, now = new Date()): string {
     `mode=${r.dryRun ? 'dry-run' : 'live'}`,
   ];
   if (r.approvedBy) parts.push(`approved_by=${q(r.approvedBy)}`);
+  if (r.takeoverFrom) parts.push(`takeover_from=${q(r.takeoverFrom)}`);
   if (r.event === 'END') parts.push(`outcome=${r.outcome}`, `exit=${r.exitCode}`);
   if (r.event === 'END' && r.durationMs !== undefined)
     parts.push(`took=${(r.durationMs / 1000).toFixed(1)}s`);

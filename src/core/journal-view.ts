@@ -12,7 +12,7 @@ export function formatJournal(entries: readonly JournalEntry[], runId: string): 
     const depth = e.type === 'step' || e.type === 'action' ? (e.within?.length ?? 0) : 0;
     if (e.type === 'run-start')
       lines.push(
-        `${e.time} START ${e.cookbook} ${JSON.stringify(e.args)} by ${e.user}@${e.host}${e.dryRun ? ' (dry-run)' : ''}`,
+        `${e.time} START ${e.cookbook} ${JSON.stringify(e.args)} by ${e.user}@${e.host}${e.pid ? ` [${e.pid}]` : ''}${e.dryRun ? ' (dry-run)' : ''}`,
       );
     else if (e.type === 'child')
       lines.push(
@@ -27,6 +27,7 @@ export function formatJournal(entries: readonly JournalEntry[], runId: string): 
         `${e.time} ${pad(depth)}    ${e.status.padEnd(13)} ${e.summary}${e.error ? ` — ${e.error}` : ''}`,
       );
     else if (e.type === 'fact') lines.push(`${e.time}   fact ${e.key} = ${JSON.stringify(e.value)}`);
+    else if (e.type === 'takeover') lines.push(`${e.time} TAKEOVER by ${e.by} from ${e.from}: ${e.why}`);
     else lines.push(`${e.time} END ${e.outcome} (exit ${e.exitCode})${e.message ? `: ${e.message}` : ''}`);
   }
   const left = journalState([...entries]).applied;

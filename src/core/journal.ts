@@ -100,6 +100,8 @@ export type JournalEntry =
       error?: string;
     })
   | { type: 'fact'; time: string; key: string; value: unknown }
+  /** An attempt on another operator host took the run over from `from`, whose owner was gone. */
+  | { type: 'takeover'; time: string; from: string; by: string; why: string }
   | { type: 'run-end'; time: string; outcome: RunOutcome; exitCode: number; message?: string };
 
 /** Creates a private directory (0700): journals hold observed states, the audit log who did what. */
@@ -118,6 +120,8 @@ export function runsDir(stateDir: string): string {
 /** An append-only JSON-lines journal of one run; every line is flushed to disk before the Runner goes on. */
 export class Journal {
   readonly file: string;
+  /** Called after each line is on disk (the shared copy in etcd follows it, see shared-runs.ts). */
+  onWrite?: () => void;
 
   constructor(
     stateDir: string,
@@ -135,6 +139,7 @@ export class Journal {
     } finally {
       closeSync(fd);
     }
+    this.onWrite?.();
   }
 }
 
@@ -209,6 +214,8 @@ export interface RunSummary {
   start: string;
   end?: string;
   user: string;
+  /** The operator host of the last attempt. */
+  host: string;
   dryRun: boolean;
   outcome: RunOutcome | 'running-or-crashed';
   exitCode?: number;
@@ -236,6 +243,7 @@ export function summarize(entries: JournalEntry[]): RunSummary | undefined {
     start: first.time,
     end: end?.time,
     user: first.user,
+    host: (starts[starts.length - 1] as typeof first).host,
     dryRun: first.dryRun,
     outcome: end ? end.outcome : 'running-or-crashed',
     exitCode: end?.exitCode,

@@ -140,6 +140,7 @@ export class LivePass {
         const observed = [];
         for (const a of actions) {
           const before = await a.definition.observe(a.params, env);
+          env.log.debug(`observed ${a.summary}: ${JSON.stringify(before)}`);
           observed.push({ a, before, changes: a.definition.plan(a.params, before) });
         }
         const todo = observed.map((x, index) => ({ ...x, index })).filter((x) => x.changes.length);

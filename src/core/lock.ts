@@ -17,6 +17,12 @@ export interface LockRequest {
    * cluster without quorum): the lock is taken in the others.
    */
   without?: readonly string[];
+  /**
+   * A resume or rollback whose run's earlier attempt is known to be gone (its process, or its
+   * heartbeat on another operator host): a holder with the same run id is that attempt, and
+   * its lock is taken back instead of waited for.
+   */
+  takeOver?: boolean;
 }
 
 /** A held lock. */
@@ -116,6 +122,7 @@ export function normalizeLockRequest(request: LockRequest): Required<LockRequest
     concurrency,
     ttlMs,
     without: request.without ?? [],
+    takeOver: request.takeOver ?? false,
   };
 }
 

@@ -8,6 +8,7 @@ import type { Prompter } from './prompt.js';
 import type { RunResult } from './runner.js';
 import { runEnv } from './run-env.js';
 import { RunSession } from './session.js';
+import type { SharedRuns, Takeover } from './shared-runs.js';
 import { undoApplied } from './undo.js';
 
 export interface RollbackOptions {
@@ -21,6 +22,10 @@ export interface RollbackOptions {
   log: Logger;
   audit: AuditLog;
   interrupts?: InterruptSource;
+  /** Where journals are shared between operator hosts (etcd), when they are. */
+  shared?: SharedRuns;
+  /** The run is rolled back from another operator host than the one that ran it. */
+  takeover?: Takeover;
 }
 
 /**
@@ -44,6 +49,8 @@ export async function rollbackRun(o: RollbackOptions): Promise<RunResult> {
     runId: o.runId,
     task: start.task,
     reason: start.reason,
+    shared: o.shared,
+    takeover: o.takeover,
   });
   for (const w of warnings) session.say(`WARNING: ${w}`);
   session.restoreApplied(journalState(entries).applied);
@@ -101,6 +108,7 @@ export async function rollbackRun(o: RollbackOptions): Promise<RunResult> {
     }
     if (res.message) session.fail(`✗ ${res.message}`);
     session.end(res);
+    await session.finishShared();
     return res;
   } finally {
     interrupts.close();

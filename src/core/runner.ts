@@ -24,6 +24,11 @@ import { checkReview } from './review.js';
 import { type ProvidedServices, type RunEnv, runEnv } from './run-env.js';
 import { checkSafeState } from './safe-state.js';
 import { redact } from './secrets.js';
+import { checkTaskId } from './task.js';
+import type { SharedRuns, Takeover } from './shared-runs.js';
+import { checkDurableShell } from './durable-shell.js';
+import { progressReporter } from './progress.js';
+import { setWaitReporter } from '../util/wait.js';
 import { type PriorAttempt, RunSession, Stop, resumableRun } from './session.js';
 import { undoApplied } from './undo.js';
 
@@ -43,6 +48,8 @@ export interface RunOptions {
   task?: string;
   reason?: string;
   noLocks?: boolean;
+  /** When the lock is held, wait this long for it (showing its holder) instead of failing. */
+  lockWaitMs?: number;
   /** Write the dry-run plan here (Markdown + JSON). Implies a dry-run. */
   planOut?: string;
   /** Run only if the world still matches this reviewed plan. */
@@ -61,6 +68,14 @@ export interface RunOptions {
   log: Logger;
   /** Continue this earlier run (`cookbook resume RUN`). */
   resumeRunId?: string;
+  /** The resumed run is taken over from another operator host (see shared-runs.ts claimRun). */
+  takeover?: Takeover;
+  /** Where journals are shared between operator hosts (etcd), when they are. */
+  shared?: SharedRuns;
+  /** Whether the operator's stdout is a terminal (the durable-shell check: tmux or screen expected). */
+  terminal?: boolean;
+  /** Whether errOut is a terminal: long waits show a spinner there, plain lines otherwise. */
+  progressTty?: boolean;
   /** Where stop signals come from (the process by default; tests pass an emitter). */
   interrupts?: InterruptSource;
   /** Clients to use instead of the real ones (tests: in-memory fakes of the transports). */
@@ -143,6 +158,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
 
   // Bad input stops here, before anything is recorded or changed.
   const args = parseArgs(o.cookbook, o.rawArgs, env);
+  checkTaskId(o.task, configIfAny(env)?.cli?.taskIdPattern);
   const prior: PriorAttempt | undefined = o.resumeRunId ? resumableRun(o.stateDir, o.resumeRunId) : undefined;
   const reviewed = o.planIn ? readPlan(o.planIn) : undefined;
   // Two-person review (src/core/review.ts): a live run of a cookbook with `review: required`
@@ -166,6 +182,8 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     configFile: o.configFile,
     facts: prior?.facts,
     approvedBy,
+    shared: o.shared,
+    takeover: o.takeover,
   });
   env.run = { id: session.runId, ...session.who, task: o.task, reason: o.reason };
   const report: Record<string, unknown> = {};
@@ -188,6 +206,14 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   if (prior) session.restoreApplied(prior.applied);
   for (const w of prior?.warnings ?? []) session.say(`WARNING: ${w}`);
   const interrupts = new Interrupts(o.interrupts ?? process, (l) => session.say(l)).listen();
+  // Long waits (TTLs, checks with a deadline, a held lock) are shown while they last.
+  const restoreReporter = setWaitReporter(
+    progressReporter({
+      out: o.errOut ?? o.out,
+      tty: o.progressTty ?? false,
+      debug: (l) => o.log.debug(l),
+    }),
+  );
   env.useSignal(interrupts.waits);
   const failures = new FailureHandler({
     session,
@@ -229,6 +255,16 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   let plan: Plan | undefined;
   try {
     if (notExpanded !== undefined) throw notExpanded;
+    // spicerack's ensure_shell_is_durable, for a live run with steps that change things.
+    if (!dryRun && steps.some((s) => s.kind === 'actions')) {
+      let warning: string | undefined;
+      try {
+        warning = checkDurableShell(configIfAny(env)?.cli?.durableShell ?? 'warn', o.terminal ?? false);
+      } catch (e) {
+        throw new Stop('refused', ExitCode.USAGE, formatError(e).split('\n')[0]!);
+      }
+      if (warning) session.fail(warning);
+    }
     if (reviewed) {
       session.say(`  checking the world still matches the reviewed plan ${o.planIn}…`);
       const drift = planDrift(reviewed, planOf((await planSteps(steps, env, interrupts)).planned));
@@ -272,12 +308,13 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       };
     } else {
       const spec = !o.noLocks && o.locks ? o.cookbook.lock?.(args, env) : undefined;
-      if (spec && o.locks) await session.takeLock(await o.locks(env), spec);
+      const lockWait = { takeOver: Boolean(prior), ms: o.lockWaitMs, signal: interrupts.waits };
+      if (spec && o.locks) await session.takeLock(await o.locks(env), spec, undefined, lockWait);
       // A child's lock is taken with the parent's, before the first step; one of the same name is held once.
       if (!o.noLocks && o.locks)
         for (const { spec: childSpec, child } of expanded.locks) {
           if (session.holdsLock(childSpec.name)) continue;
-          await session.takeLock(await o.locks(env), childSpec);
+          await session.takeLock(await o.locks(env), childSpec, undefined, lockWait);
           session.say(`    (for ${child.label})`);
         }
       if (prior) {
@@ -357,6 +394,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     session.fail(`✗ ${stop.shown && result.outcome === stop.outcome ? stop.shown : result.message}`);
     if (leftApplied) result.left = leftApplied;
   } finally {
+    restoreReporter();
     interrupts.close();
     await session.releaseLock();
     await env.closeAll();
@@ -365,6 +403,7 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   if (result.message) result.message = redact(result.message);
   if (Object.keys(report).length) result.report = report;
   session.end(result);
+  await session.finishShared();
   return result;
 }
 

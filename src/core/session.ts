@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { AnyAction } from './action.js';
 import { actionFromJournal } from './action.js';
 import type { AuditLog } from './audit.js';
-import { ExitCode, GalleyError, LockHeldError, UsageError, formatError } from './errors.js';
+import { ExitCode, GalleyError, InterruptedError, LockHeldError, UsageError, formatError } from './errors.js';
 import {
   Journal,
   type JournalEntry,
@@ -17,6 +17,9 @@ import {
 import { currentOwner, currentUser, type LockHandle, type LockManager, type LockRequest } from './lock.js';
 import type { Output } from './log.js';
 import { redact } from './secrets.js';
+import { SharedJournal, type SharedRuns, type Takeover } from './shared-runs.js';
+import { formatDuration } from '../util/duration.js';
+import { WaitAborted, waitUntil } from '../util/wait.js';
 
 /** An action this run (or an earlier attempt of it) applied and has not undone. */
 export interface AppliedRecord {
@@ -111,6 +114,10 @@ export interface SessionOptions {
   configFile?: string;
   approvedBy?: string;
   facts?: Map<string, unknown>;
+  /** Where the journal is also shared between operator hosts (etcd), when it is. */
+  shared?: SharedRuns;
+  /** This attempt takes the run over from another operator host (resume, rollback). */
+  takeover?: Takeover;
 }
 
 /**
@@ -136,10 +143,21 @@ export class RunSession {
   /** The locks held, in the order taken (a cookbook's, then its children's). */
   #locks: LockHandle[] = [];
   #ended = false;
+  readonly #shared: SharedJournal | undefined;
 
   constructor(readonly o: SessionOptions) {
     this.runId = o.runId ?? newRunId();
     this.journal = new Journal(o.stateDir, this.runId);
+    if (o.shared?.copies.length) {
+      const shared = new SharedJournal({
+        stateDir: o.stateDir,
+        runId: this.runId,
+        copies: o.shared.copies,
+        say: (l) => this.fail(l),
+      });
+      this.#shared = shared;
+      this.journal.onWrite = () => shared.notify();
+    }
     this.facts = new Map(o.facts ?? []);
     this.argText = Object.entries(o.rawArgs)
       .filter(([, v]) => v !== undefined)
@@ -182,11 +200,37 @@ export class RunSession {
       resumed: Boolean(this.o.resumed),
       ...(this.o.approvedBy ? { approvedBy: this.o.approvedBy } : {}),
     });
+    const t = this.o.takeover;
+    if (t) {
+      this.journal.write({
+        type: 'takeover',
+        time: this.now(),
+        from: t.from,
+        by: currentOwner(),
+        why: t.why,
+      });
+      this.say(`  ⇄ taking run ${this.runId} over from ${t.from}: ${t.why}`);
+    }
     this.o.audit.record({
       event: 'START',
       ...this.#auditFields(),
       ...(this.o.approvedBy ? { approvedBy: this.o.approvedBy } : {}),
+      ...(t ? { takeoverFrom: t.from } : {}),
     });
+    if (!this.o.dryRun && this.o.shared)
+      this.#shared?.startHeartbeat(currentOwner(), this.o.shared.heartbeatTtlMs);
+  }
+
+  /**
+   * After the end: waits a little for the shared copy of the journal to catch up and says
+   * when it could not (it catches up from the next command that reads runs on this host).
+   */
+  async finishShared(timeoutMs = 3000): Promise<void> {
+    const behind = await this.#shared?.finish(timeoutMs);
+    if (behind?.length)
+      this.fail(
+        `WARNING: the shared copy of run ${this.runId} in etcd (${behind.join(', ')}) is behind its local journal ${this.journal.file}; it catches up from the next \`cookbook runs\` or run on this host once etcd answers`,
+      );
   }
 
   /** A fact observed once per run and journaled (not in a dry-run). */
@@ -225,11 +269,49 @@ export class RunSession {
     manager: LockManager,
     spec: Omit<LockRequest, 'owner' | 'runId'>,
     store = 'the lock store',
+    wait: { ms?: number; signal?: AbortSignal; takeOver?: boolean } = {},
   ): Promise<void> {
     if (this.#locks.some((l) => l.name === spec.name)) return;
+    const acquire = () =>
+      manager.acquire({
+        ...spec,
+        owner: currentOwner(),
+        runId: this.runId,
+        ...(wait.takeOver ? { takeOver: true } : {}),
+      });
     try {
-      this.#locks.push(await manager.acquire({ ...spec, owner: currentOwner(), runId: this.runId }));
+      if (!wait.ms) this.#locks.push(await acquire());
+      else {
+        // --lock-wait: the held lock is retried until the deadline, its holder shown each time it changes.
+        let shown = '';
+        const held = await waitUntil({
+          what: `lock ${spec.name}`,
+          probe: acquire,
+          timeoutMs: wait.ms,
+          intervalMs: 500,
+          maxIntervalMs: 2000,
+          retryOn: (e) => e instanceof LockHeldError,
+          signal: wait.signal,
+          onAttempt: ({ error }) => {
+            const holders = error instanceof LockHeldError ? error.holders.join('; ') : '';
+            if (holders && holders !== shown) {
+              shown = holders;
+              this.say(
+                `  ⏳ lock ${spec.name} is held by ${holders}; waiting up to ${formatDuration(wait.ms ?? 0)}`,
+              );
+            }
+          },
+          timeoutError: (_m, last) =>
+            last instanceof LockHeldError
+              ? new LockHeldError(spec.name, [
+                  `${last.holders.join('; ')} (still, after waiting ${formatDuration(wait.ms ?? 0)})`,
+                ])
+              : new GalleyError(_m),
+        });
+        this.#locks.push(held);
+      }
     } catch (e) {
+      if (e instanceof WaitAborted) throw new InterruptedError();
       if (e instanceof LockHeldError || e instanceof UsageError) throw e;
       throw new GalleyError(
         `cannot take the lock ${spec.name} in ${store}: ${formatError(e).split('\n')[0]}`,

@@ -4,3 +4,4 @@ export * from './errors.js';
 export * from './factory.js';
 export type { EtcdEndpoint, EtcdTransportOptions } from './http.js';
 export * from './lock.js';
+export * from './spicerack-lock.js';

@@ -12,6 +12,7 @@ import {
 import type { EtcdClient, EtcdNode } from './client.js';
 import { EtcdKeyNotFoundError, EtcdError, EtcdReadOnlyError } from './errors.js';
 import { etcdClientFor, lockClusterOf } from './factory.js';
+import { SpicerackLockManager } from './spicerack-lock.js';
 import { normalizeKey } from './url.js';
 
 export interface EtcdLockManagerOptions {
@@ -129,12 +130,16 @@ export class EtcdLockManager implements LockManager {
     }
     // A holder that was a process of this host that no longer exists died without releasing
     // (SIGKILL, a crash, a member gone under its release): its key is taken back, not waited for.
-    const dead = ahead.filter((n) => ownerIsDead(parseHolder(n).owner));
+    // So is a holder that is an earlier attempt of this very run, when a resume took it over.
+    const earlier = (n: EtcdNode) => r.takeOver && parseHolder(n).runId === r.runId;
+    const dead = ahead.filter((n) => ownerIsDead(parseHolder(n).owner) || earlier(n));
     for (const n of dead) {
       try {
         await this.#client.delete(n.key, { prevValue: n.value ?? '' });
         this.#warn(
-          `lock ${r.name}: took it back from ${parseHolder(n).owner}, a process of this host that no longer exists`,
+          earlier(n)
+            ? `lock ${r.name}: took it back from ${parseHolder(n).owner}, the earlier attempt of this run`
+            : `lock ${r.name}: took it back from ${parseHolder(n).owner}, a process of this host that no longer exists`,
         );
       } catch (e) {
         if (!(e instanceof EtcdError)) throw e;
@@ -274,7 +279,8 @@ export class MultiClusterLockManager implements LockManager {
  * every run sees the same lock whichever datacenter is the master and whatever the read-only
  * state (a resume or rollback inside a switchover's read-only window takes it too). Lock keys
  * must be excluded from replication (replication.ignore_keys_regex), or the mirror would copy
- * one cluster's holders into the other.
+ * one cluster's holders into the other. etcd.lock_layout `spicerack` lays the keys out as
+ * spicerack does (see SpicerackLockManager).
  */
 export function runLockManager(
   config: GalleyConfig,
@@ -300,14 +306,14 @@ export function runLockManager(
   return new MultiClusterLockManager(
     clusters.map((cluster) => ({
       cluster,
-      manager: new EtcdLockManager({
+      manager: new (config.etcd.lockLayout === 'spicerack' ? SpicerackLockManager : EtcdLockManager)({
         client: env.service(
           `etcd:${cluster}:local:locks`,
           () => etcdClientFor(config, cluster, { via: 'local' }),
           (c) => c.close(),
         ),
         prefix,
-        warn: (m) => env.log.warn(`${cluster}: ${m}`),
+        warn: (m: string) => env.log.warn(`${cluster}: ${m}`),
       }),
     })),
   );

@@ -17,6 +17,7 @@ import {
   etcdDataDir,
   spareDataDir,
   srvRecordOf,
+  IGNORE_KEYS_REGEX,
 } from './render.js';
 import { monitoringUrls } from './monitoring.js';
 import {
@@ -32,8 +33,10 @@ export type ZoneBackendKind = 'zonefile' | 'rfc2136';
 
 /** Where the Runner's locks live (in the master cluster). */
 export const LOCK_PREFIX = '/galley/locks';
-/** Keys never replicated: spicerack's etcd lock state and the Runner's locks (etcdmirror's default too). */
-export const IGNORE_KEYS_REGEX = '^/(spicerack/locks/etcd|galley/locks)(/|$)';
+/** Where every run's journal is shared between operator hosts (in every cluster, like the locks). */
+export const RUNS_PREFIX = '/galley/runs';
+/** Keys the lab never replicates (defined beside the mirror unit that is given them). */
+export { IGNORE_KEYS_REGEX };
 
 /** Where etcd.backup keeps backups on each member, and how many. */
 export const BACKUP_DIR = '/srv/backup/etcd';
@@ -220,7 +223,26 @@ export function labEnvironment(
       },
       waiting_for_input_after: '5m',
     },
+    // Every run's journal is shared between the operator hosts (cookbook lab operator), in
+    // every cluster; a short heartbeat so that a host that died is taken over quickly.
+    runs: { shared: true, prefix: RUNS_PREFIX, keep: '30d', heartbeat_ttl: '10s', request_timeout: '2s' },
   };
+}
+
+/** The environment file of one of the lab's operator hosts: the lab's, with its own state directory and audit log. */
+export function renderOperatorEnvironmentFile(
+  t: LabTopology,
+  layout: LabLayout,
+  host: string,
+  stateDir: string,
+): string {
+  const header = `# Galley lab environment of the operator host ${host} (written by \`cookbook lab up\`; base ${t.base}).\n# Run the CLI as this host: cookbook lab operator ${host} -- ARGS…\n`;
+  const env = {
+    ...labEnvironment(t, layout, 'zonefile'),
+    state_dir: stateDir,
+    audit_log: `${stateDir}/audit.log`,
+  };
+  return header + stringify(env, { lineWidth: 0 });
 }
 
 /** The environment file's text, with a header saying where it comes from. */

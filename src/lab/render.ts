@@ -137,6 +137,13 @@ export function renderGdnsdUnit(host: LabHost): string {
  * host's cluster (`/`), through the local client URLs of every member of both (this host's
  * first): one member down does not stop replication.
  */
+/**
+ * Keys the lab never replicates: spicerack's locks (its writer lock, and lock_layout
+ * spicerack), the Runner's locks and the shared run journals. In galley.yaml
+ * (replication.ignore_keys_regex) and given to the lab's etcdmirror units.
+ */
+export const IGNORE_KEYS_REGEX = '^/(spicerack/locks|galley/locks|galley/runs)(/|$)';
+
 function mirrorArgs(
   t: LabTopology,
   m: LabMirrorUnit,
@@ -155,6 +162,8 @@ function mirrorArgs(
     etcdmirrorScript,
     '--src-prefix /',
     '--dst-prefix /',
+    // The lab's exclusions (IGNORE_KEYS_REGEX, also in galley.yaml): locks of both layouts, shared runs.
+    `--src-ignore-keys-regex '${IGNORE_KEYS_REGEX}'`,
     `--listen ${m.host.address}:${m.metricsPort}`,
     urls(clusterOf(t, m.sourceDatacenter).members),
     urls(local),

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { TSIG_KEY_NAME, ensureCredentials } from './credentials.js';
 import { stopLab, knotProcess } from './down.js';
-import { IGNORE_KEYS_REGEX, renderEnvironmentFile } from './envfile.js';
+import { IGNORE_KEYS_REGEX, renderEnvironmentFile, renderOperatorEnvironmentFile } from './envfile.js';
+import { OPERATOR_HOSTS, operatorConfigFile, operatorStateDir } from './operators.js';
 import { LabError } from './errors.js';
 import {
   writeAuthdnsHost,
@@ -260,6 +261,15 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
   const writeEnvironmentFiles = async () => {
     await writeFile(layout.configFile, renderEnvironmentFile(t, layout, 'zonefile'));
     await writeFile(layout.rfc2136ConfigFile, renderEnvironmentFile(t, layout, 'rfc2136'));
+    // The operator hosts (src/lab/operators.ts): one environment file and state directory each.
+    for (const host of OPERATOR_HOSTS) {
+      const stateDir = operatorStateDir(layout, host);
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
+      await writeFile(
+        operatorConfigFile(layout, host),
+        renderOperatorEnvironmentFile(t, layout, host, stateDir),
+      );
+    }
   };
 
   const previous = readLabState(layout);

@@ -54,6 +54,51 @@ export interface WaitOptions<T> {
   now?: () => number;
 }
 
+/** One wait in progress, as a reporter sees it. */
+export interface WaitHandle {
+  /** The awaited thing's latest state (an observation that does not hold yet, or the last error). */
+  update(state: string): void;
+  /** The wait ended: it held, it timed out or failed, or it was interrupted. */
+  end(outcome: 'done' | 'failed' | 'aborted'): void;
+}
+
+/**
+ * Shows long waits to the operator (src/core/progress.ts: a spinner on a terminal, one line
+ * per state change otherwise). Installed by the Runner for the length of a run; every wait of
+ * {@link waitUntil} and {@link pause} reports to it, so no cookbook or action has to.
+ */
+export interface WaitReporter {
+  /** `known`: the wait lasts its whole timeout (a TTL waited out), so it is shown at once. */
+  begin(w: { what: string; timeoutMs: number; startedAt: number; known?: boolean }): WaitHandle;
+}
+
+let reporter: WaitReporter | undefined;
+
+/** Installs the reporter of long waits; returns a function that puts the previous one back. */
+export function setWaitReporter(r: WaitReporter | undefined): () => void {
+  const previous = reporter;
+  reporter = r;
+  return () => {
+    reporter = previous;
+  };
+}
+
+/**
+ * Waits `ms` for something that only time brings (a TTL to pass), reported like any other
+ * wait; ends early (WaitAborted) when `signal` fires.
+ */
+export async function pause(ms: number, what: string, signal?: AbortSignal): Promise<void> {
+  const handle =
+    ms > 0 ? reporter?.begin({ what, timeoutMs: ms, startedAt: Date.now(), known: true }) : undefined;
+  try {
+    await sleep(ms, signal, what);
+    handle?.end('done');
+  } catch (e) {
+    handle?.end('aborted');
+    throw e;
+  }
+}
+
 /** Sleeps `ms`, ending early (WaitAborted) when `signal` fires. */
 export function sleep(ms: number, signal?: AbortSignal, what = 'wait'): Promise<void> {
   if (signal?.aborted) return Promise.reject(new WaitAborted(what));
@@ -82,34 +127,54 @@ export async function waitUntil<T>(o: WaitOptions<T>): Promise<T> {
   let delay = o.intervalMs ?? 20;
   const maxDelay = Math.max(delay, o.maxIntervalMs ?? 500);
   const until = o.until ?? (() => true);
-  for (let attempt = 1; ; attempt++) {
-    if (o.signal?.aborted) throw new WaitAborted(o.what);
-    let value: T | undefined;
-    let error: unknown;
-    let failed = false;
-    try {
-      value = await o.probe();
-      if (until(value)) return value;
-    } catch (e) {
+  // Reported from the first attempt that does not end it: a wait that holds at once shows nothing.
+  let handle: WaitHandle | undefined;
+  const finish = (outcome: 'done' | 'failed' | 'aborted') => {
+    handle?.end(outcome);
+    handle = undefined;
+  };
+  try {
+    for (let attempt = 1; ; attempt++) {
       if (o.signal?.aborted) throw new WaitAborted(o.what);
-      if (!(o.retryOn?.(e) ?? false)) throw e;
-      failed = true;
-      error = e;
+      let value: T | undefined;
+      let error: unknown;
+      let failed = false;
+      try {
+        value = await o.probe();
+        if (until(value)) {
+          finish('done');
+          return value;
+        }
+      } catch (e) {
+        if (o.signal?.aborted) throw new WaitAborted(o.what);
+        if (!(o.retryOn?.(e) ?? false)) throw e;
+        failed = true;
+        error = e;
+      }
+      handle ??= reporter?.begin({ what: o.what, timeoutMs: o.timeoutMs, startedAt: started });
+      handle?.update(
+        failed
+          ? `not yet: ${error instanceof Error ? error.message : String(error)}`
+          : `not yet: ${o.describe ? o.describe(value as T) : safeJson(value)}`,
+      );
+      o.onAttempt?.({ attempt, elapsedMs: now() - started, value, error });
+      const left = deadline - now();
+      if (left <= 0) {
+        const seconds = o.timeoutMs >= 1000 ? `${Math.round(o.timeoutMs / 1000)}s` : `${o.timeoutMs}ms`;
+        const last = failed
+          ? `last error: ${error instanceof Error ? error.message : String(error)}`
+          : `now: ${o.describe ? o.describe(value as T) : safeJson(value)}`;
+        const message = `${o.what}: still not as expected after ${seconds} (${last})`;
+        throw o.timeoutError
+          ? o.timeoutError(message, failed ? error : value)
+          : new WaitTimeout(message, failed ? error : value);
+      }
+      await sleep(Math.min(delay, left), o.signal, o.what);
+      delay = Math.min(delay * 2, maxDelay);
     }
-    o.onAttempt?.({ attempt, elapsedMs: now() - started, value, error });
-    const left = deadline - now();
-    if (left <= 0) {
-      const seconds = o.timeoutMs >= 1000 ? `${Math.round(o.timeoutMs / 1000)}s` : `${o.timeoutMs}ms`;
-      const last = failed
-        ? `last error: ${error instanceof Error ? error.message : String(error)}`
-        : `now: ${o.describe ? o.describe(value as T) : safeJson(value)}`;
-      const message = `${o.what}: still not as expected after ${seconds} (${last})`;
-      throw o.timeoutError
-        ? o.timeoutError(message, failed ? error : value)
-        : new WaitTimeout(message, failed ? error : value);
-    }
-    await sleep(Math.min(delay, left), o.signal, o.what);
-    delay = Math.min(delay * 2, maxDelay);
+  } catch (e) {
+    finish(e instanceof WaitAborted ? 'aborted' : 'failed');
+    throw e;
   }
 }
 

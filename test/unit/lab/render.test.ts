@@ -70,7 +70,7 @@ describe('files the lab writes', () => {
   test("the etcdmirror unit replicates / of the master into / of its own cluster through every member's local client URL (its own host first)", () => {
     const unit = renderMirrorUnit(t, t.mirrors[0]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
     expect(unit).toContain(
-      'ExecStart=/usr/bin/node /repo/bin/etcdmirror.js --src-prefix / --dst-prefix / --listen 127.22.1.7:8000 http://127.22.2.4:2379,http://127.22.2.5:2379,http://127.22.2.6:2379 http://127.22.1.7:2379,http://127.22.1.8:2379,http://127.22.1.9:2379',
+      "ExecStart=/usr/bin/node /repo/bin/etcdmirror.js --src-prefix / --dst-prefix / --src-ignore-keys-regex '^/(spicerack/locks|galley/locks|galley/runs)(/|$)' --listen 127.22.1.7:8000 http://127.22.2.4:2379,http://127.22.2.5:2379,http://127.22.2.6:2379 http://127.22.1.7:2379,http://127.22.1.8:2379,http://127.22.1.9:2379",
     );
     const intoCodfw = renderMirrorUnit(t, t.mirrors[1]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
     expect(intoCodfw).toContain(
@@ -82,7 +82,7 @@ describe('files the lab writes', () => {
   test("reload-etcdmirror runs etcdmirror with the unit's arguments plus --reload, and refuses while the unit runs", () => {
     const script = renderMirrorReloadScript(t, t.mirrors[0]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
     expect(script).toContain(
-      'exec /usr/bin/node /repo/bin/etcdmirror.js --reload --src-prefix / --dst-prefix / --listen 127.22.1.7:8000 http://127.22.2.4:2379,http://127.22.2.5:2379,http://127.22.2.6:2379 http://127.22.1.7:2379,http://127.22.1.8:2379,http://127.22.1.9:2379 "$@"',
+      'exec /usr/bin/node /repo/bin/etcdmirror.js --reload --src-prefix / --dst-prefix / --src-ignore-keys-regex \'^/(spicerack/locks|galley/locks|galley/runs)(/|$)\' --listen 127.22.1.7:8000 http://127.22.2.4:2379,http://127.22.2.5:2379,http://127.22.2.6:2379 http://127.22.1.7:2379,http://127.22.1.8:2379,http://127.22.1.9:2379 "$@"',
     );
     expect(script).toContain('systemctl is-active -q etcdmirror-conftool-eqiad-wmnet');
   });

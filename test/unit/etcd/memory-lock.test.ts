@@ -69,7 +69,7 @@ describe('lock helpers', () => {
     );
   });
 
-  test('a request gets concurrency 1 and a 60 s TTL by default, and bad values are refused', () => {
+  test('a request gets concurrency 1, a 60 s TTL and no takeover by default, and bad values are refused', () => {
     expect(normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r' })).toEqual({
       name: 'x',
       owner: 'o',
@@ -77,6 +77,7 @@ describe('lock helpers', () => {
       concurrency: 1,
       ttlMs: 60_000,
       without: [],
+      takeOver: false,
     });
     expect(() => normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r', concurrency: 0 })).toThrow(
       /at least 1/,

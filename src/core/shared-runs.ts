@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { formatError, UsageError } from './errors.js';
+import { formatError, GalleyError, UsageError } from './errors.js';
 import {
   checkRunId,
   type JournalEntry,
@@ -56,10 +56,30 @@ export interface SharedRunMeta {
   takeovers?: number;
 }
 
+/**
+ * A shared copy already holds another line at a place this host would write: the run went on
+ * from another operator host (a takeover) after this host's attempt stopped writing there.
+ */
+export class JournalDivergedError extends GalleyError {
+  constructor(
+    readonly copy: string,
+    readonly runId: string,
+    readonly seq: number,
+  ) {
+    super(
+      `the shared copy of run ${runId} in etcd (${copy}) holds another journal entry ${seq}: the run went on from another operator host; this host's entries from ${seq} on stay in its local journal only`,
+    );
+  }
+}
+
 /** One shared copy of the journals (an etcd cluster). Requests are bounded by the store's timeout. */
 export interface RunCopy {
   readonly name: string;
-  /** Writes lines `firstSeq`, `firstSeq + 1`… of a run's journal (idempotent: a replay rewrites the same keys). */
+  /**
+   * Writes lines `firstSeq`, `firstSeq + 1`… of a run's journal. A line already there with the
+   * same text is fine (a replay); with another text the copy went on elsewhere (the run was taken
+   * over by another operator host) and it throws {@link JournalDivergedError}, changing nothing.
+   */
   putEntries(runId: string, firstSeq: number, lines: readonly string[]): Promise<void>;
   putMeta(meta: SharedRunMeta): Promise<void>;
   /** Sets the run's heartbeat key (value: its owner) with a TTL. */
@@ -164,6 +184,8 @@ export class SharedJournal {
   readonly #behind = new Map<string, string>();
   readonly #draining = new Map<string, Promise<void>>();
   readonly #again = new Set<string>();
+  /** Copies that went on from another operator host (a takeover): nothing more is pushed there. */
+  readonly #diverged = new Map<string, string>();
   #retry: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   /** After finish(): no more pushes or retries (a copy still behind catches up from a later command). */
@@ -184,6 +206,11 @@ export class SharedJournal {
     this.#marker = readMarker(this.#markerFile);
     for (const c of o.copies) this.#marker[c.name] ??= 0;
     this.#saveMarker();
+  }
+
+  /** The copies that hold another journal than this host's from some entry on, with why. */
+  get diverged(): ReadonlyMap<string, string> {
+    return this.#diverged;
   }
 
   /** The copies that are behind the local journal, with the last error of each. */
@@ -224,7 +251,9 @@ export class SharedJournal {
     this.#closed = true;
     if (this.#retry) clearTimeout(this.#retry);
     const lines = journalLines(this.#file).length;
-    const behind = this.o.copies.filter((c) => (this.#marker[c.name] ?? 0) < lines).map((c) => c.name);
+    const behind = this.o.copies
+      .filter((c) => !this.#diverged.has(c.name) && (this.#marker[c.name] ?? 0) < lines)
+      .map((c) => c.name);
     // Complete everywhere: nothing left to catch up (a later attempt starts a new count).
     if (!behind.length) rmSync(this.#markerFile, { force: true });
     return behind;
@@ -235,7 +264,7 @@ export class SharedJournal {
   }
 
   #drain(copy: RunCopy): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#diverged.has(copy.name)) return;
     if (this.#draining.has(copy.name)) {
       this.#again.add(copy.name);
       return;
@@ -261,6 +290,13 @@ export class SharedJournal {
           `  ✓ the shared copy of run ${this.o.runId} in etcd (${copy.name}) caught up: ${lines.length} journal entries`,
         );
     } catch (e) {
+      if (e instanceof JournalDivergedError) {
+        // Never overwrite what another host wrote after taking the run over.
+        this.#diverged.set(copy.name, e.message);
+        this.#behind.delete(copy.name);
+        this.o.say(`WARNING: ${e.message}`);
+        return;
+      }
       if (!this.#behind.has(copy.name))
         this.o.say(
           `WARNING: the shared copy of run ${this.o.runId} in etcd (${copy.name}) is behind: ${formatError(e).split('\n')[0]}; the run goes on with its local journal ${this.#file}, and the shared copy catches up when etcd answers again`,
@@ -303,7 +339,9 @@ export async function catchUpShared(
     const shared = new SharedJournal({ stateDir, runId, copies, say: () => undefined, retryMs: 60_000 });
     shared.notify();
     const behind = await shared.finish(timeoutMs);
-    if (!behind.length) {
+    for (const why of shared.diverged.values()) say(`WARNING: ${why}`);
+    if (shared.diverged.size) rmSync(join(dir, f), { force: true });
+    else if (!behind.length) {
       caught.push(runId);
       say(`  ✓ the shared copy of run ${runId} caught up in etcd (${lines} journal entries)`);
     }

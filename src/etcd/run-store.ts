@@ -1,8 +1,13 @@
 import type { GalleyConfig } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
-import type { RunCopy, SharedRunMeta, SharedRuns } from '../core/shared-runs.js';
+import {
+  JournalDivergedError,
+  type RunCopy,
+  type SharedRunMeta,
+  type SharedRuns,
+} from '../core/shared-runs.js';
 import type { EtcdClient, EtcdNode } from './client.js';
-import { EtcdKeyNotFoundError } from './errors.js';
+import { EtcdKeyNotFoundError, EtcdNodeExistsError } from './errors.js';
 import { etcdClientFor } from './factory.js';
 import { normalizeKey } from './url.js';
 
@@ -32,14 +37,24 @@ export class EtcdRunCopy implements RunCopy {
   }
 
   async putEntries(runId: string, firstSeq: number, lines: readonly string[]): Promise<void> {
-    // A few writes in flight at once; each key is the line's number, so a replay is harmless.
+    // A few writes in flight at once. Each key is the line's number and is only created: a
+    // replay finds its own text there; another text means the run went on from another host.
     const width = 8;
+    const put = async (seq: number, line: string) => {
+      const key = this.#key('journal', runId, seqKey(seq));
+      try {
+        await this.#c.create(key, line);
+      } catch (e) {
+        if (!(e instanceof EtcdNodeExistsError)) throw e;
+        if ((await this.#c.get(key, { quorum: true })).node.value !== line)
+          throw new JournalDivergedError(this.name, runId, seq);
+      }
+    };
     for (let i = 0; i < lines.length; i += width) {
-      await Promise.all(
-        lines
-          .slice(i, i + width)
-          .map((l, j) => this.#c.set(this.#key('journal', runId, seqKey(firstSeq + i + j)), l)),
-      );
+      const batch = lines.slice(i, i + width).map((l, j) => put(firstSeq + i + j, l));
+      const results = await Promise.allSettled(batch);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   }
 

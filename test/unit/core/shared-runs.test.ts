@@ -6,6 +6,7 @@ import { Journal } from '../../../src/core/journal.js';
 import {
   catchUpShared,
   claimRun,
+  JournalDivergedError,
   listSharedRuns,
   type RunCopy,
   SharedJournal,
@@ -26,6 +27,10 @@ class MemoryCopy implements RunCopy {
   async putEntries(runId: string, firstSeq: number, lines: readonly string[]) {
     await this.#check();
     const all = this.lines.get(runId) ?? [];
+    lines.forEach((l, i) => {
+      const there = all[firstSeq - 1 + i];
+      if (there !== undefined && there !== l) throw new JournalDivergedError(this.name, runId, firstSeq + i);
+    });
     lines.forEach((l, i) => (all[firstSeq - 1 + i] = l));
     this.lines.set(runId, all);
   }
@@ -136,6 +141,43 @@ describe('run journals shared between operator hosts', () => {
     expect(a.lines.get(RUN)).toEqual(readFileSync(journal.file, 'utf8').trim().split('\n'));
     expect(lines[0]).toContain(`the shared copy of run ${RUN} caught up in etcd (2 journal entries)`);
     expect(await catchUpShared(state, [a], () => undefined)).toEqual([]); // nothing left
+  });
+
+  test('a host whose attempt was taken over never overwrites the copy: its late lines stay local, and it says so', async () => {
+    const a = new MemoryCopy('codfw');
+    const stateA = tmp();
+    // Host A's attempt: two lines reach the copy, then etcd stops answering and A dies.
+    const first = sharedJournal(stateA, [a]);
+    first.journal.write(start('cumin1002.eqiad.wmnet'));
+    first.journal.write({ type: 'step', time: 't', step: 0, title: 'one', status: 'done' });
+    for (let i = 0; i < 100 && (a.lines.get(RUN)?.length ?? 0) < 2; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(a.lines.get(RUN)).toHaveLength(2);
+    a.down = true;
+    first.journal.write({ type: 'step', time: 't', step: 1, title: 'two', status: 'done' });
+    expect(await first.shared.finish(50)).toEqual(['codfw']);
+    a.down = false;
+    // Host B took the run over from the copy's two lines and went on: its lines come third.
+    const taken = [...a.lines.get(RUN)!, JSON.stringify(start('cumin2002.codfw.wmnet', 77))];
+    a.lines.set(RUN, taken);
+    // A's next command catches up: it must not replace B's third line with its own.
+    const said: string[] = [];
+    expect(await catchUpShared(stateA, [a], (l) => void said.push(l))).toEqual([]);
+    expect(a.lines.get(RUN)).toEqual(taken);
+    expect(said.join('\n')).toContain(
+      `the shared copy of run ${RUN} in etcd (codfw) holds another journal entry 3: the run went on from another operator host`,
+    );
+    // And it does not try again on every later command.
+    expect(await catchUpShared(stateA, [a], (l) => void said.push(l))).toEqual([]);
+    expect(said.filter((l) => l.includes('holds another journal entry'))).toHaveLength(1);
+  });
+
+  test('a replay of lines the copy already holds is harmless', async () => {
+    const a = new MemoryCopy('codfw');
+    await a.putEntries(RUN, 1, ['x', 'y']);
+    await expect(a.putEntries(RUN, 1, ['x', 'y', 'z'])).resolves.toBeUndefined();
+    await expect(a.putEntries(RUN, 2, ['other'])).rejects.toBeInstanceOf(JournalDivergedError);
+    expect(a.lines.get(RUN)).toEqual(['x', 'y', 'z']);
   });
 
   test('a copy that comes back during the run catches up by itself, and says so', async () => {

@@ -154,6 +154,7 @@ async function expectReimaged(
   expect(await identicalOnEveryMember(cluster)).toBeGreaterThan(10);
   expect(await where()).toEqual(before);
   const dc = config.etcd.clusters[cluster]!.datacenter;
+  const runMs = Date.now() - since;
   for (const c of clientsOf(config, dc)) {
     const gaps = watchGaps(clientEvents(c.host, c.unit, since));
     // Each moved twice (away and back): two restarts, never a watch lost, no gap longer than a restart.
@@ -162,7 +163,9 @@ async function expectReimaged(
       restarts: 2,
       lost: 0,
     });
-    expect(gaps.longestMs).toBeLessThan(10_000);
+    // Not a time bound (the machine's speed varies): a client that stayed on the host being
+    // reimaged would be without etcd for most of the run; one that moved away, for a restart.
+    expect(gaps.longestMs).toBeLessThan(runMs / 2);
   }
   // Replication kept running: it runs now, and a write to the master reaches the replica.
   const r = await replicationStatus(config);

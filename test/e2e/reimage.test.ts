@@ -168,8 +168,18 @@ async function expectReimaged(
     expect(gaps.longestMs).toBeLessThan(runMs / 2);
   }
   // Replication kept running: it runs now, and a write to the master reaches the replica.
-  const r = await replicationStatus(config);
-  expect(r?.mirrors.filter((x) => x.running).map((x) => x.datacenter)).toEqual(['eqiad']);
+  // Its /health may answer 503 for a moment after a restart on a loaded machine: polled, bounded.
+  const running = await waitUntil({
+    what: 'the mirror into eqiad healthy',
+    probe: async () =>
+      (await replicationStatus(config))?.mirrors.filter((x) => x.running).map((x) => x.datacenter),
+    until: (dcs) => dcs?.length === 1 && dcs[0] === 'eqiad',
+    timeoutMs: 30_000,
+    retryOn: () => true,
+  }).catch(async () =>
+    (await replicationStatus(config))?.mirrors.filter((x) => x.running).map((x) => x.datacenter),
+  );
+  expect(running).toEqual(['eqiad']);
   const master = etcdClientFor(config, 'codfw', { via: 'local' });
   const sentinel = `/conftool/v1/galley-reimage-test/${Date.now()}`;
   try {

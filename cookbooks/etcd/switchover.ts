@@ -148,7 +148,7 @@ function safeState(ctx: Ctx): SafeState {
 export default defineCookbook({
   title: 'Switch the etcd master from one datacenter to the other (read-only window, replication reversed)',
   description:
-    "Checks both clusters, replication and DNS first (a refusal changes nothing), lowers the conftool SRV TTL and waits the old one out, makes FROM read-only, waits until TO holds everything, stops replication into TO, points the conftool SRV record at TO, records TO's index in FROM and starts replication into FROM (verified by a write arriving), makes TO read-write, checks that writes flow TO → FROM, and restores the TTL. A member down is tolerated while its cluster has quorum. Every step is verified; a failure rolls back without losing a write, and the run always ends with exactly one datacenter read-write and replication out of it.",
+    "Checks both clusters, replication and DNS first (a refusal changes nothing), lowers the conftool SRV TTL and waits the old one out, points the conftool SRV record at TO, makes FROM read-only, waits until TO holds everything, stops replication into TO, records TO's index in FROM and starts replication into FROM, makes TO read-write, checks by a write that replication TO → FROM works, and restores the TTL. A member down is tolerated while its cluster has quorum. Every step is verified; a failure rolls back without losing a write, and the run always ends with exactly one datacenter read-write and replication out of it.",
   examples: [
     'cookbook etcd.switchover --from codfw --to eqiad --dry-run --plan-out switch',
     'cookbook etcd.switchover --from codfw --to eqiad -t T358636 -r "DC switch" --plan switch.json',
@@ -229,6 +229,24 @@ export default defineCookbook({
         matchers: replicationMatchers,
         comment: `etcd.switchover ${from} → ${to}`,
       }),
+      step(`Point ${conftool} at ${to}`, [
+        ordered(
+          setRecordSet({
+            name: conftool,
+            type: 'SRV',
+            records: toCluster.members.map((target) => ({
+              ttl: SWITCH_TTL_SECONDS,
+              data: { priority: 0, weight: 1, port: toCluster.proxyPort, target },
+            })),
+          }),
+          // Published before the read-only window, so that the window holds only what must be in
+          // it: a client keeps writing to FROM on its cached record until FROM refuses, then
+          // re-resolves and finds TO, which accepts writes a moment later. Its undo does not wait
+          // for FROM's: if the record cannot be put back (an authdns server down), FROM is still
+          // made the master again, the only read-write side, and the screen names the record.
+          { id: 'conftool-to' },
+        ),
+      ]),
       step(`Make ${from} read-only`, [
         ordered(setProxyMode(config, from, 'read-only'), { id: 'from-read-only' }),
       ]),
@@ -240,23 +258,6 @@ export default defineCookbook({
           undoBefore: ['from-read-only'],
         }),
       ]),
-      step(`Point ${conftool} at ${to}`, [
-        ordered(
-          setRecordSet({
-            name: conftool,
-            type: 'SRV',
-            records: toCluster.members.map((target) => ({
-              ttl: SWITCH_TTL_SECONDS,
-              data: { priority: 0, weight: 1, port: toCluster.proxyPort, target },
-            })),
-          }),
-          // Not undoBefore from-read-only: if the record cannot be put back (an authdns server is
-          // down), FROM is still made the master again. It is the only read-write side, so no
-          // write is at risk, and the screen names the record to fix. Both sides read-only
-          // would stop every client.
-          { id: 'conftool-to' },
-        ),
-      ]),
       step(`Record ${to}'s etcd index in ${from}, where replication will start`, [
         ordered(
           setReplicationIndex({
@@ -267,7 +268,9 @@ export default defineCookbook({
           { id: 'index-in-from' },
         ),
       ]),
-      step(`Start replication into ${from} (verified by a write through ${to} arriving)`, [
+      // Verified by its effect once TO is read-write (the check after it): the probe write and its
+      // wait stay out of the read-only window. Until then only the unit's start is verified.
+      step(`Start replication into ${from}`, [
         ordered(
           startReplication({
             host: mirrorIntoFrom.host,
@@ -276,6 +279,7 @@ export default defineCookbook({
             replicaDc: from,
             maxLag: t.replication.maxLagEvents,
             runId: ctx.runId,
+            verify: 'started',
           }),
           {
             id: 'replication-into-from',
@@ -299,9 +303,12 @@ export default defineCookbook({
           },
         ),
       ]),
-      check(`Writes through ${to} reach ${from}`, () => checkReplicationFlows(ctx, to, from, ctx.runId), {
-        timeoutMs: 30_000,
-      }),
+      check(
+        `Replication ${to} → ${from} works: a write through ${to} reaches ${from}, the lag under ${t.replication.maxLagEvents} events`,
+        async () =>
+          `${await checkReplicationFlows(ctx, to, from, ctx.runId, 20_000)}; ${await checkReplicationRunning(ctx, to, from, t.replication.maxLagEvents, 10_000)}`,
+        { timeoutMs: 30_000 },
+      ),
       expireSilenceStep(ctx, `Remove the silence of the replication alerts`, {
         key: 'etcd replication',
         matchers: replicationMatchers,

@@ -278,8 +278,9 @@ async function waitForMode(
     probe: () => probeProxyMode(env, cluster, host),
     until: (m) => (streak = m === mode ? streak + 1 : 0) >= 3,
     timeoutMs,
-    intervalMs: 100,
-    maxIntervalMs: 100,
+    // Short: the read-only window waits on this.
+    intervalMs: 50,
+    maxIntervalMs: 50,
     retryOn: (e) =>
       e instanceof EtcdHttpError ||
       e instanceof EtcdUnreachableError ||

@@ -271,6 +271,13 @@ export interface StartReplicationParams {
   /** The lag (events) under which the mirror counts as caught up after the probe write. */
   maxLag: number;
   runId: string;
+  /**
+   * How the start is verified: `flow` (default), by a probe write into the source arriving in
+   * the replica; `started`, only by the unit staying active, when the caller checks the flow
+   * itself right after (the switchover does, once TO is read-write: the probe write and its
+   * wait are then outside the read-only window).
+   */
+  verify?: 'flow' | 'started';
 }
 
 /**
@@ -300,6 +307,14 @@ export const startReplication = defineAction<StartReplicationParams, MirrorState
     await mutateOn(env, p.host, argvCommand(['systemctl', 'start', p.unit]));
   },
   async verify(p, _b, env) {
+    if (p.verify === 'started') {
+      const now = await unitState(env, p.host, p.unit);
+      if (now !== 'active')
+        throw new CheckError(
+          `${p.unit} on ${p.host} is ${now} right after its start: replication ${p.sourceDc} → ${p.replicaDc} does not run`,
+        );
+      return;
+    }
     await checkReplicationFlows(env, p.sourceDc, p.replicaDc, p.runId, 20_000, 'local');
     await checkReplicationRunning(env, p.sourceDc, p.replicaDc, p.maxLag, 10_000);
   },

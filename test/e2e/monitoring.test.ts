@@ -130,7 +130,7 @@ describe('alerts in the lab (Prometheus and Alertmanager)', () => {
     const s = silences[0]!;
     expect(Date.parse(s.endsAt) - Date.parse(s.startsAt)).toBeGreaterThan(1000);
     expect(there.stdout).toMatch(
-      /Silence the replication alerts of codfw and eqiad[\s\S]*Make codfw read-only[\s\S]*Writes through eqiad reach codfw[\s\S]*Remove the silence[\s\S]*No replication alert fires\n\s+✓/,
+      /Silence the replication alerts of codfw and eqiad[\s\S]*Make codfw read-only[\s\S]*Replication eqiad → codfw works[\s\S]*Remove the silence[\s\S]*No replication alert fires\n\s+✓/,
     );
     expect(await prometheusOf(env).firingAlerts(replicationAlertMatchers(['codfw', 'eqiad']))).toEqual([]);
   }, 600_000);

@@ -110,7 +110,7 @@ async function inject(
 ): Promise<string> {
   const r = config.replication!;
   // The mirror that runs (or will run next) at this step: into TO until it is stopped, then into FROM.
-  const mirror = step <= 10 ? r.mirrors[to]! : r.mirrors[from]!;
+  const mirror = step <= 11 ? r.mirrors[to]! : r.mirrors[from]!;
   switch (fault) {
     case 'SIGINT':
     case 'SIGTERM':

@@ -109,7 +109,7 @@ describe('cookbook etcd.switchover against the lab', () => {
     let sent = false;
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (!sent && /\[\d+\/\d+\] Point /.test(out)) {
+      if (!sent && /\[\d+\/\d+\] Record /.test(out)) {
         sent = true;
         child.kill('SIGINT');
       }

@@ -49,6 +49,14 @@ export function listCookbookFiles(): CookbookEntry[] {
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The project's own cookbooks (those of the package: oclif commands, in its manifest). */
+export function ownCookbookFiles(): CookbookEntry[] {
+  const out: CookbookEntry[] = [];
+  const [own] = cookbookRoots();
+  if (own && existsSync(own)) walk(own, own, out);
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /** Thrown for an unknown cookbook name (exit 98), with the closest names. */
 export class NoSuchCookbookError extends GalleyError {
   constructor(name: string, known: string[]) {
@@ -80,6 +88,11 @@ export async function loadCookbook(name: string): Promise<Cookbook> {
       name,
       all.map((e) => e.name),
     );
+  return loadCookbookFile(entry);
+}
+
+/** Imports one cookbook file and returns its default export (an error says what the file lacks). */
+export async function loadCookbookFile(entry: CookbookEntry): Promise<Cookbook> {
   const mod = (await import(pathToFileURL(entry.file).href)) as { default?: unknown };
   if (!isCookbook(mod.default)) {
     throw new GalleyError(

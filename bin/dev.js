@@ -10,6 +10,9 @@ import { Plugin, execute } from '@oclif/core';
 const args = process.argv.slice(2);
 if (args[0] === '-l' || args[0] === '--list') args[0] = 'list';
 process.env.NODE_ENV = 'development'; // before the plugins load: oclif maps dist/ to the sources
+// Run without tsx (`node bin/dev.js`), oclif falls back to dist/: src/cli/commands.ts must then
+// give it whole commands, not the stand-ins it gives oclif when the manifest is in use.
+globalThis[Symbol.for('galley.oclif.manifest-ignored')] = true;
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const pjson = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
 const main = new Plugin({ root, pjson, isRoot: true, ignoreManifest: true });

@@ -18,21 +18,23 @@ import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from '@oclif/core';
-import { type CookbookEntry, loadCookbookFile, ownCookbookFiles } from './catalog.js';
 import { BUILTIN_COMMANDS } from './builtin-commands.js';
-import { cookbookCommand } from './cookbook-command.js';
+import { type CookbookEntry, ownCookbookFiles } from './cookbook-files.js';
 
 const fromSource = import.meta.url.endsWith('.ts');
 /** The package root: src/cli/ under tsx, dist/src/cli/ in the build. */
 const packageRoot = fileURLToPath(new URL(fromSource ? '../../' : '../../../', import.meta.url));
 
+/** Set by bin/dev.js, which loads the root plugin with ignoreManifest (even when it falls back to dist/). */
+const MANIFEST_IGNORED = Symbol.for('galley.oclif.manifest-ignored');
+
 /**
  * Whether oclif reads this package's commands from oclif.manifest.json: the build's manifest
- * exists and is of this version (oclif ignores one of another version). Never under tsx:
- * bin/dev.js ignores the manifest, so that the sources are what it describes.
+ * exists and is of this version (oclif ignores one of another version), and the entry point does
+ * not ignore it. Never under tsx: bin/dev.js ignores the manifest, so that it describes the sources.
  */
 function manifestInUse(): boolean {
-  if (fromSource) return false;
+  if (fromSource || (globalThis as Record<symbol, unknown>)[MANIFEST_IGNORED] === true) return false;
   try {
     const version = (file: string) =>
       String((JSON.parse(readFileSync(join(packageRoot, file), 'utf8')) as { version?: unknown }).version);
@@ -69,6 +71,11 @@ export function lazyCommand(id: string, load: () => Promise<Command.Class>): Com
 
 /** The cookbook's command, its file relative to the package root (kept in the manifest). */
 async function cookbookClass(entry: CookbookEntry): Promise<Command.Class> {
+  // Imported here: with a manifest, a start-up that runs no cookbook needs neither.
+  const [{ loadCookbookFile }, { cookbookCommand }] = await Promise.all([
+    import('./catalog.js'),
+    import('./cookbook-command.js'),
+  ]);
   return cookbookCommand(entry.name, await loadCookbookFile(entry), relative(packageRoot, entry.file));
 }
 

@@ -91,8 +91,14 @@ let tarball = '';
 let files: string[] = [];
 
 beforeAll(() => {
-  // `npm pack` builds first (prepack), so the package has the current dist/ and manifest.
-  const pack = run('npm', ['pack', '--json', '--pack-destination', work], repo);
+  // The build of `npm test` (npm pack's prepack would build again, rewriting dist/ under the
+  // other integration tests and the lab's units that run it: --ignore-scripts packs this one).
+  if (
+    !existsSync(join(repo, 'oclif.manifest.json')) ||
+    !existsSync(join(repo, 'dist', 'src', 'cli', 'commands.js'))
+  )
+    throw new Error('no build to pack: run `npm run build` first');
+  const pack = run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], repo);
   expect(pack.status).toBe(0);
   const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as {
     filename: string;

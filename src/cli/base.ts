@@ -9,7 +9,7 @@ export abstract class GalleyCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
     if (err instanceof Errors.CLIError && 'parse' in err) {
       process.stderr.write(
-        `cookbook: ${parseErrorLine(err.message)}\n  Try: \`cookbook ${this.id ?? ''} --help\`\n`,
+        `cookbook: ${parseErrorLine(err.message)}\n  Try: \`cookbook ${(this.id ?? '').replaceAll(':', ' ')} --help\`\n`,
       );
       this.exit(ExitCode.USAGE);
     }

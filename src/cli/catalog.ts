@@ -1,53 +1,9 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { type Cookbook, editDistance, isCookbook } from '../core/cookbook.js';
 import { ExitCode, GalleyError } from '../core/errors.js';
+import { type CookbookEntry, listCookbookFiles } from './cookbook-files.js';
 
-/** Running from TypeScript sources (bin/dev.js, jest) or from the build (bin/run.js). */
-const fromSource = import.meta.url.endsWith('.ts');
-
-/** The directories cookbooks are read from: the project's, then GALLEY_COOKBOOKS_PATH (colon-separated). */
-export function cookbookRoots(): string[] {
-  const own = fileURLToPath(new URL('../../cookbooks/', import.meta.url));
-  const extra = (process.env.GALLEY_COOKBOOKS_PATH ?? '').split(':').filter(Boolean);
-  return [own, ...extra];
-}
-
-export interface CookbookEntry {
-  /** Dotted name: cookbooks/etcd/switchover.ts is etcd.switchover. */
-  name: string;
-  file: string;
-}
-
-function walk(dir: string, root: string, out: CookbookEntry[]): void {
-  for (const f of readdirSync(dir).sort()) {
-    const p = join(dir, f);
-    if (statSync(p).isDirectory()) {
-      if (!f.startsWith('_') && !f.startsWith('.')) walk(p, root, out);
-      continue;
-    }
-    const ext = ['.ts', '.js', '.mjs'].find((e) => f.endsWith(e));
-    if (
-      !ext ||
-      (ext === '.ts' && !fromSource) ||
-      f.endsWith('.d.ts') ||
-      f.startsWith('_') ||
-      f.includes('.test.')
-    )
-      continue;
-    const base = f.slice(0, -ext.length);
-    const name = relative(root, join(dir, base)).split(sep).join('.');
-    if (!out.some((e) => e.name === name)) out.push({ name, file: p });
-  }
-}
-
-/** Every cookbook file, by dotted name (the project's first; a name is taken once). */
-export function listCookbookFiles(): CookbookEntry[] {
-  const out: CookbookEntry[] = [];
-  for (const root of cookbookRoots()) if (existsSync(root)) walk(root, root, out);
-  return out.sort((a, b) => a.name.localeCompare(b.name));
-}
+export { type CookbookEntry, cookbookRoots, listCookbookFiles, ownCookbookFiles } from './cookbook-files.js';
 
 /** Thrown for an unknown cookbook name (exit 98), with the closest names. */
 export class NoSuchCookbookError extends GalleyError {
@@ -80,6 +36,11 @@ export async function loadCookbook(name: string): Promise<Cookbook> {
       name,
       all.map((e) => e.name),
     );
+  return loadCookbookFile(entry);
+}
+
+/** Imports one cookbook file and returns its default export (an error says what the file lacks). */
+export async function loadCookbookFile(entry: CookbookEntry): Promise<Cookbook> {
   const mod = (await import(pathToFileURL(entry.file).href)) as { default?: unknown };
   if (!isCookbook(mod.default)) {
     throw new GalleyError(

@@ -3,6 +3,7 @@ import { GalleyCommand, reportError } from './base.js';
 import { type Cookbook } from '../core/cookbook.js';
 import { EXIT_CODES_HELP } from '../core/errors.js';
 import { lockWaitOf, runFlags } from './flags.js';
+import { type ValueKinds, isValueKind } from './value-kinds.js';
 
 type AnyFlag = Interfaces.Flag<unknown>;
 type AnyArg = Interfaces.Arg<unknown>;
@@ -35,11 +36,24 @@ export function cookbookParameters(cookbook: Cookbook): {
   return { flags, args };
 }
 
-/** Builds the oclif command that runs one cookbook. */
-export function cookbookCommand(name: string, cookbook: Cookbook): Command.Class {
+/** Which of a cookbook's arguments name a datacenter, a host or an etcd cluster (for shell completion). */
+export function cookbookValueKinds(cookbook: Cookbook): ValueKinds {
+  const kinds: ValueKinds = {};
+  for (const [name, s] of Object.entries(cookbook.args)) if (isValueKind(s.type)) kinds[name] = s.type;
+  return kinds;
+}
+
+/**
+ * Builds the oclif command that runs one cookbook. `file` is the cookbook's module relative to
+ * the package root: it is kept, with the value kinds, in oclif's manifest (`cookbook list` reads
+ * the titles and files from there without importing any cookbook).
+ */
+export function cookbookCommand(name: string, cookbook: Cookbook, file?: string): Command.Class {
   const params = cookbookParameters(cookbook);
   return class CookbookCommand extends GalleyCommand {
     static override id = name;
+    static galleyCookbook = { file };
+    static valueKinds = cookbookValueKinds(cookbook);
     static override summary = cookbook.title;
     static override description = `${cookbook.description ? `${cookbook.description}\n\n` : ''}${EXIT_CODES_HELP}`;
     static override examples = cookbook.examples ?? [];

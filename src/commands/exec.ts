@@ -35,6 +35,9 @@ Output is grouped by identical output. The exit code is 0 when the success thres
 
   static override flags = flags;
 
+  /** HOSTS completes to the config's hosts (see src/cli/completion.ts). */
+  static valueKinds = { hosts: 'host' };
+
   async run(): Promise<void> {
     await this.parse(Exec);
     // Loaded here, not at start-up (oclif imports every command to list them).

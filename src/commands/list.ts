@@ -1,6 +1,7 @@
+import { resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import { GalleyCommand } from '../cli/base.js';
-import { listCookbookFiles, loadCookbook } from '../cli/catalog.js';
+import { listCookbookFiles, loadCookbookFile } from '../cli/catalog.js';
 
 /** `cookbook list`: the cookbooks as a tree with their titles. */
 export default class List extends GalleyCommand {
@@ -10,12 +11,19 @@ export default class List extends GalleyCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(List);
+    // The package's cookbooks are commands: their titles and files come from oclif's manifest,
+    // without importing them. Those of GALLEY_COOKBOOKS_PATH are imported for their titles.
+    const known = new Map<string, { name: string; title: string; file: string }>();
+    for (const c of this.config.commands) {
+      const meta = c.galleyCookbook as { file?: string } | undefined;
+      if (meta?.file)
+        known.set(c.id, { name: c.id, title: c.summary ?? '', file: resolve(this.config.root, meta.file) });
+    }
     const entries = await Promise.all(
-      listCookbookFiles().map(async (e) => ({
-        name: e.name,
-        title: (await loadCookbook(e.name)).title,
-        file: e.file,
-      })),
+      listCookbookFiles().map(
+        async (e) =>
+          known.get(e.name) ?? { name: e.name, title: (await loadCookbookFile(e)).title, file: e.file },
+      ),
     );
     if (flags.json) {
       this.log(JSON.stringify(entries, null, 2));

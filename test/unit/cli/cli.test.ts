@@ -95,6 +95,18 @@ describe('the cookbook CLI', () => {
     expect(json.map((c) => c.name)).toContain('examples.files');
   });
 
+  test('the root --help lists the cookbooks as commands, with their titles', () => {
+    const r = cookbook(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^COMMANDS$/m);
+    expect(r.stdout).toMatch(/^ {2}examples\.files +Keep numbered files/m);
+    expect(r.stdout).toMatch(/^ {2}etcd\.switchover +Switch the etcd master/m);
+    expect(r.stdout).toMatch(/^ {2}list +List the cookbooks/m);
+    expect(r.stdout).toMatch(/^ {2}autocomplete +/m);
+    expect(r.stdout).not.toContain('complete-values'); // hidden: the shell completion's helper
+    expect(r.stdout).toContain('93  rollback failed');
+  });
+
   test("a cookbook's --help is generated from its definition and documents the exit codes", () => {
     const r = cookbook(['examples.files', '--help']);
     expect(r.code).toBe(0);

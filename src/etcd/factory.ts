@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { GalleyConfig } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
+import { registerSecret, Secret } from '../core/secrets.js';
 import { EtcdClient } from './client.js';
 import type { EtcdEndpoint } from './http.js';
 import { endpointUrl } from './url.js';
@@ -69,6 +70,64 @@ export function etcdClientFor(config: GalleyConfig, clusterName: string, options
     credentials: options.via === 'proxy' ? config.etcd.credentials : undefined,
     timeoutMs: options.timeoutMs ?? config.etcd.requestTimeoutMs,
     memberChangeDeadlineMs: options.memberChangeDeadlineMs,
+  });
+}
+
+/** A password already at hand (from a URL's `user:password@`, or read from a file): registered with the redactor at once. */
+class InlineSecret extends Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    super({ env: 'GALLEY_INLINE_PASSWORD' });
+    registerSecret(value);
+    this.#value = value;
+  }
+
+  override get origin(): string {
+    return 'the command line';
+  }
+
+  override reveal(): string {
+    return this.#value;
+  }
+}
+
+export interface EtcdClientForUrlOptions {
+  /** The password of the URL's user when the URL has none (read from a file: kept out of ps and logs). */
+  password?: string;
+  /** PEM of the CA for an https URL, and where it came from. */
+  ca?: Buffer;
+  caFile?: string;
+  /** Per-request timeout (for streams and long-polls it covers the response headers only). */
+  timeoutMs: number;
+  /** Keep-alive connections at most. */
+  maxSockets?: number;
+}
+
+/**
+ * A client for one endpoint given as a URL (etcdmirror's SRC_URL and DST_URL), which may carry
+ * `user:password@` or `user@` with the password in a file. The credentials are taken out of
+ * the URL, so that it can be printed, and the password is registered with the redactor.
+ */
+export function etcdClientForUrl(rawUrl: string, options: EtcdClientForUrlOptions): EtcdClient {
+  const u = new URL(rawUrl);
+  const username = decodeURIComponent(u.username);
+  const inline = u.password ? decodeURIComponent(u.password) : undefined;
+  u.username = '';
+  u.password = '';
+  let credentials: { username: string; password: Secret } | undefined;
+  if (username) {
+    const password = inline ?? options.password;
+    if (password === undefined) throw new ConfigError(`${u.origin}: a user is given but no password`, ['give the password in a file with --password-file']);
+    credentials = { username, password: new InlineSecret(password) };
+  }
+  return new EtcdClient({
+    endpoints: [{ url: u.origin }],
+    ca: options.ca,
+    caFile: options.caFile,
+    credentials,
+    timeoutMs: options.timeoutMs,
+    maxSockets: options.maxSockets,
   });
 }
 

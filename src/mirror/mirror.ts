@@ -1,30 +1,34 @@
 import type http from 'node:http';
 import { type ApplyContext, applyPlan } from './applier.js';
+import { formatError } from '../core/errors.js';
+import { sleep } from '../util/wait.js';
+import type { Logger } from '../core/log.js';
 import {
-  ClusterError,
-  HistoryGapError,
-  MirrorError,
-  MirrorExit,
-  type MirrorExitCode,
-  NoIndexError,
-} from './errors.js';
-import { EtcdCode, type EtcdEvent, type EtcdHttp, type EtcdNode, etcdError, keyPath } from './etcd-http.js';
+  type EtcdClient,
+  type EtcdEvent,
+  EtcdIndexClearedError,
+  EtcdKeyNotFoundError,
+  retryTransient,
+  type WatchFeed,
+  type WatchFeedOptions,
+} from '../etcd/index.js';
+import { HistoryGapError, MirrorError, MirrorExit, type MirrorExitCode, mirrorExitOf, NoIndexError } from './errors.js';
 import type { KeyMapper } from './keys.js';
-import type { Logger } from './log.js';
 import { MirrorMetrics } from './metrics.js';
 import { OrderedScheduler } from './scheduler.js';
 import { reloadDestination, resyncDestination, writeIndex } from './snapshot.js';
-import { type FeedOptions, SourceFeed } from './source-feed.js';
 import { startStatusServer } from './status-server.js';
 import { type WritePlan, eventIndex, planEvent } from './write-plan.js';
-import { formatError } from '../core/errors.js';
+
+/** The mirror's logger: Galley's, plus whether debug lines are wanted (they are built per event). */
+export type MirrorLogger = Logger & { readonly isDebug: boolean };
 
 /** What a mirror run needs, already validated. */
 export interface MirrorSettings {
-  src: EtcdHttp;
-  dst: EtcdHttp;
+  src: EtcdClient;
+  dst: EtcdClient;
   mapper: KeyMapper;
-  log: Logger;
+  log: MirrorLogger;
   /** Erase the destination and copy everything first. */
   reload: boolean;
   /** Repair from a snapshot instead of exiting when the mirror falls out of the source history. */
@@ -33,19 +37,18 @@ export interface MirrorSettings {
   concurrency: number;
   /** The status endpoint; undefined: none. */
   listen: { host: string; port: number } | undefined;
-  feedOptions?: Partial<FeedOptions>;
+  feedOptions?: Partial<WatchFeedOptions>;
 }
 
 /** Reads the last applied source index recorded in the destination. */
-export async function readRecordedIndex(dst: EtcdHttp, indexKey: string): Promise<number> {
-  const r = await dst.request('GET', keyPath(indexKey));
-  const err = etcdError(r);
-  if (err?.errorCode === EtcdCode.KEY_NOT_FOUND) throw new NoIndexError(indexKey);
-  if (err || r.status !== 200)
-    throw new ClusterError(
-      `${dst.display}: reading ${indexKey} failed: ${err?.message ?? `HTTP ${r.status}`}`,
-    );
-  const value = (r.body as { node: EtcdNode }).node.value ?? '';
+export async function readRecordedIndex(dst: EtcdClient, indexKey: string): Promise<number> {
+  let value: string;
+  try {
+    value = (await retryTransient(`reading ${indexKey}`, () => dst.get(indexKey))).node.value ?? '';
+  } catch (e) {
+    if (e instanceof EtcdKeyNotFoundError) throw new NoIndexError(indexKey);
+    throw e;
+  }
   const index = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(index)) {
     throw new MirrorError(
@@ -69,7 +72,7 @@ export class Mirror {
   #finish: ((code: MirrorExitCode) => void) | undefined;
   #isStopping = false;
   #isStopRequested = false;
-  #feed: SourceFeed | undefined;
+  #feed: WatchFeed | undefined;
   #scheduler: OrderedScheduler<WritePlan> | undefined;
   #recordedIndex = 0;
   #isRecording = false;
@@ -122,7 +125,7 @@ export class Mirror {
     this.metrics.appliedIndex = start;
     this.metrics.sourceIndex = Math.max(this.metrics.sourceIndex, start);
     log.info(
-      `Starting replication at index ${start + 1}: ${this.#s.src.display}${mapper.srcPrefix} -> ${this.#s.dst.display}${mapper.dstPrefix}` +
+      `Starting replication at index ${start + 1}: ${this.#s.src.endpoints[0]}${mapper.srcPrefix} -> ${this.#s.dst.endpoints[0]}${mapper.dstPrefix}` +
         `${mapper.strip ? ' (strip)' : ''}, ${this.#s.concurrency} writes in flight`,
     );
     let replayUpTo = 0;
@@ -149,8 +152,7 @@ export class Mirror {
       replayQueued: () => replayQueued,
     };
     let isFirstCatchUp = mayReplay;
-    const feed = new SourceFeed(
-      this.#s.src,
+    const feed = this.#s.src.watchFeed(
       mapper.srcPrefix,
       {
         onEvent: (ev) => this.#onEvent(ev, scheduler),
@@ -166,10 +168,12 @@ export class Mirror {
           markReplayQueued();
           this.metrics.isReplicating = true;
         },
-        onFatal: (e) => void this.#onFeedFatal(e),
+        onFatal: (e) =>
+          void this.#onFeedFatal(
+            e instanceof EtcdIndexClearedError ? new HistoryGapError(e.requestedIndex ?? this.metrics.appliedIndex + 1, e.oldestIndex) : e,
+          ),
       },
-      log,
-      this.#s.feedOptions,
+      { recursive: true, log, ...this.#s.feedOptions },
     );
     this.#scheduler = scheduler;
     this.#feed = feed;
@@ -274,14 +278,14 @@ export class Mirror {
   }
 
   async #waitRecording(): Promise<void> {
-    while (this.#isRecording) await new Promise((r) => setTimeout(r, 5));
+    while (this.#isRecording) await sleep(5);
   }
 
   #fail(e: unknown): void {
     if (this.#isStopping) return;
     this.metrics.errors++;
     this.#s.log.error(formatError(e));
-    this.#finish?.(e instanceof MirrorError ? e.mirrorExit : MirrorExit.UNEXPECTED);
+    this.#finish?.(mirrorExitOf(e));
   }
 
   #end(e: unknown): MirrorExitCode {
@@ -290,7 +294,7 @@ export class Mirror {
     this.#server?.close();
     this.#s.src.close();
     this.#s.dst.close();
-    return e instanceof MirrorError ? e.mirrorExit : MirrorExit.UNEXPECTED;
+    return mirrorExitOf(e);
   }
 
   async #shutdown(code: MirrorExitCode): Promise<MirrorExitCode> {

@@ -66,7 +66,7 @@ export async function readRecordedIndex(dst: EtcdClient, indexKey: string): Prom
  * every batch. Resolves with the exit code.
  */
 export class Mirror {
-  readonly metrics = new MirrorMetrics();
+  readonly metrics: MirrorMetrics;
   readonly #s: MirrorSettings;
   #server: http.Server | undefined;
   #finish: ((code: MirrorExitCode) => void) | undefined;
@@ -82,6 +82,7 @@ export class Mirror {
 
   constructor(settings: MirrorSettings) {
     this.#s = settings;
+    this.metrics = new MirrorMetrics({ url: settings.dst.endpoints[0] ?? '', prefix: settings.mapper.dstPrefix });
   }
 
   /** Asks the mirror to stop cleanly (SIGTERM). */
@@ -105,7 +106,9 @@ export class Mirror {
       }
       let start: number;
       if (this.#s.reload) {
+        const loadStarted = performance.now();
         start = await reloadDestination(this.#s.src, this.#s.dst, mapper, log, this.#s.concurrency);
+        this.metrics.observeLoadTime((performance.now() - loadStarted) / 1000);
       } else {
         start = await readRecordedIndex(this.#s.dst, mapper.indexKey);
       }
@@ -203,7 +206,9 @@ export class Mirror {
   }
 
   async #apply(plan: WritePlan, ctx: ApplyContext): Promise<void> {
+    const started = performance.now();
     const outcome = await applyPlan(plan, ctx);
+    this.metrics.observeWriteLatency((performance.now() - started) / 1000);
     if (outcome === 'already-applied') this.metrics.alreadyApplied++;
     this.metrics.countApplied(plan.action);
     if (this.#s.log.isDebug) {

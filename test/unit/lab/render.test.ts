@@ -62,9 +62,16 @@ describe('files the lab writes', () => {
   test('the etcdmirror unit replicates / of the master into / of its own cluster over local client URLs', () => {
     const unit = renderMirrorUnit(t, t.mirrors[0]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
     expect(unit).toContain(
-      'ExecStart=/usr/bin/node /repo/bin/etcdmirror.js --src-prefix / --dst-prefix / --listen 127.22.1.7:8000 http://127.22.2.4:2379 http://127.22.1.7:2379',
+      'ExecStart=/usr/bin/node /repo/bin/etcdmirror.js --resync-on-gap --src-prefix / --dst-prefix / --listen 127.22.1.7:8000 http://127.22.2.4:2379 http://127.22.1.7:2379\n',
     );
     expect(unit).toContain('X-LabLog=/var/log/etcdmirror-conftool-eqiad-wmnet/syslog.log');
+  });
+
+  test('the etcdmirror unit repairs a history gap itself and is restarted after a failure', () => {
+    const unit = renderMirrorUnit(t, t.mirrors[0]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
+    expect(unit).toMatch(/^ExecStart=.* --resync-on-gap /m);
+    expect(unit).toContain('\nRestart=on-failure\n');
+    expect(unit).toContain('\nRestartSec=1s\n');
   });
 
   test('reload-etcdmirror runs etcdmirror with the unit\'s arguments plus --reload, and refuses while the unit runs', () => {

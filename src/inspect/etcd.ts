@@ -1,6 +1,8 @@
 import type { GalleyConfig } from '../config/schema.js';
 import type { ActionEnv } from '../core/action.js';
 import { formatError } from '../core/errors.js';
+import { readOn } from '../actions/remote.js';
+import { safeCmd } from '../ssh/command.js';
 import { etcdClientFor, type EtcdClient } from '../etcd/index.js';
 import { probeProxyMode, type ProxyMode } from '../actions/proxy.js';
 import { describeRecords, observeRRset, type RRsetObservation } from '../dns/index.js';
@@ -32,6 +34,8 @@ export interface ClusterStatus {
   /** read-only / read-write when every reachable proxy agrees, else "mixed". */
   proxy: ProxyMode | 'mixed' | 'unknown';
   healthy: boolean;
+  /** A leader, and a majority of the members answering healthy. */
+  hasQuorum: boolean;
 }
 
 function probeClient(env: ActionEnv, cluster: string, host: string): EtcdClient {
@@ -66,6 +70,7 @@ export async function clusterStatuses(env: ActionEnv, datacenter?: string): Prom
         etcdIndex: Math.max(0, ...up.map((m) => m.etcdIndex ?? 0)) || undefined,
         proxy: modes.length === 1 ? (modes[0] ?? 'unknown') : modes.length ? 'mixed' : 'unknown',
         healthy: leader !== undefined && up.length * 2 > members.length && up.every((m) => m.healthy),
+        hasQuorum: leader !== undefined && up.filter((m) => m.healthy).length * 2 > members.length,
       };
     }),
   );
@@ -74,7 +79,7 @@ export async function clusterStatuses(env: ActionEnv, datacenter?: string): Prom
 export interface ReplicationStatus {
   master?: string;
   /** Per datacenter that has a mirror configured: is it replicating into that datacenter, and its lag. */
-  mirrors: { datacenter: string; host: string; unit: string; running: boolean; lag?: number; error?: string }[];
+  mirrors: { datacenter: string; host: string; unit: string; running: boolean; lag?: number; error?: string; stoppedBecause?: string }[];
   /** "codfw → eqiad" when exactly one mirror runs. */
   direction?: string;
 }
@@ -84,8 +89,29 @@ async function fetchText(url: string): Promise<{ status: number; body: string }>
   return { status: res.status, body: await res.text() };
 }
 
-/** Which etcdmirror runs (asked over its HTTP endpoint), and its lag in events. */
-export async function replicationStatus(config: GalleyConfig): Promise<ReplicationStatus | undefined> {
+/**
+ * Why a mirror that does not replicate stopped: what its status endpoint says (`/health`: "not
+ * replicating: …"), else the last ERROR line it logged (`systemctl status` on its host shows the
+ * unit's last log lines: the inconsistency, the history gap, the unreachable cluster).
+ */
+async function whyStopped(env: ActionEnv | undefined, host: string, unit: string, health: string | undefined): Promise<string | undefined> {
+  const said = /^not replicating: (.+)$/m.exec(health ?? '')?.[1];
+  if (said) return said.trim();
+  if (!env) return undefined;
+  try {
+    const r = await readOn(env, host, safeCmd`systemctl status ${unit} --no-pager --lines=50`, { allowExit: [3, 4] });
+    const errors = r.stdout.split('\n').map((l) => / ERROR (.+)$/.exec(l)?.[1]).filter((l): l is string => l !== undefined);
+    return errors.at(-1)?.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Which etcdmirror runs (asked over its HTTP endpoint), and its lag in events; for one that does
+ * not, why it stopped (its endpoint, or its log over SSH when `env` is given).
+ */
+export async function replicationStatus(config: GalleyConfig, env?: ActionEnv): Promise<ReplicationStatus | undefined> {
   const r = config.replication;
   if (!r) return undefined;
   const mirrors = await Promise.all(
@@ -94,10 +120,13 @@ export async function replicationStatus(config: GalleyConfig): Promise<Replicati
       const base = m.metricsUrl.replace(/\/metrics\/?$/, '').replace(/\/$/, '');
       try {
         const [health, lag] = await Promise.all([fetchText(`${base}/health`), fetchText(`${base}/lag`)]);
-        return { datacenter, host: m.host, unit: m.unit, running: health.status === 200, lag: Number(lag.body.trim()), error: health.status === 200 ? undefined : health.body.trim() };
+        const running = health.status === 200;
+        const stoppedBecause = running ? undefined : await whyStopped(env, m.host, m.unit, health.body);
+        return { datacenter, host: m.host, unit: m.unit, running, lag: Number(lag.body.trim()), error: running ? undefined : health.body.trim().split('\n')[0], stoppedBecause };
       } catch (e) {
         const cause = (e as { cause?: { code?: string } }).cause?.code;
-        return { datacenter, host: m.host, unit: m.unit, running: false, error: cause === 'ECONNREFUSED' ? 'not running (connection refused)' : formatError(e) };
+        const stoppedBecause = await whyStopped(env, m.host, m.unit, undefined);
+        return { datacenter, host: m.host, unit: m.unit, running: false, error: cause === 'ECONNREFUSED' ? 'not running (connection refused)' : formatError(e), stoppedBecause };
       }
     }),
   );
@@ -140,7 +169,25 @@ export function formatClusters(s: ClusterStatus[]): string {
 export function formatReplication(r: ReplicationStatus | undefined): string {
   if (!r) return 'no replication configured';
   const head = `configured master ${r.master ?? '?'}; replication ${r.direction ?? (r.mirrors.some((m) => m.running) ? 'RUNS IN BOTH DIRECTIONS' : 'NOT RUNNING')}`;
-  return [head, table([['  into', 'host', 'unit', 'state', 'lag (events)'], ...r.mirrors.map((m) => [`  ${m.datacenter}`, m.host, m.unit, m.running ? 'replicating' : (m.error ?? 'stopped'), m.lag === undefined || Number.isNaN(m.lag) ? '-' : String(m.lag)])])].join('\n');
+  const why = r.mirrors.filter((m) => !m.running && m.stoppedBecause).map((m) => `  ${m.unit} on ${m.host} stopped: ${m.stoppedBecause}`);
+  return [head, table([['  into', 'host', 'unit', 'state', 'lag (events)'], ...r.mirrors.map((m) => [`  ${m.datacenter}`, m.host, m.unit, m.running ? 'replicating' : (m.error ?? 'stopped'), m.lag === undefined || Number.isNaN(m.lag) ? '-' : String(m.lag)])]), ...why].join('\n');
+}
+
+/**
+ * What makes `etcd.status` exit 1: a cluster without quorum (no leader, or no healthy
+ * majority), or replication not running one way (no mirror replicating, or both). Empty: all well.
+ */
+export function statusProblems(clusters: ClusterStatus[], replication: ReplicationStatus | undefined): string[] {
+  const problems = clusters.filter((c) => !c.hasQuorum).map((c) => `cluster ${c.cluster} (${c.datacenter}) has no quorum (${c.leader ? 'no healthy majority' : 'no leader'})`);
+  if (replication && !replication.direction) {
+    const running = replication.mirrors.filter((m) => m.running);
+    if (running.length > 1) problems.push(`replication runs in both directions (${running.map((m) => `into ${m.datacenter}`).join(', ')})`);
+    else {
+      const why = replication.mirrors.map((m) => m.stoppedBecause).filter((w): w is string => w !== undefined);
+      problems.push(`replication is not running${why.length ? `: ${why.join('; ')}` : ''}`);
+    }
+  }
+  return problems;
 }
 
 export function formatSrv(list: RRsetObservation[]): string {

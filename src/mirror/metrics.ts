@@ -25,6 +25,8 @@ export class MirrorMetrics {
   appliedIndex = 0;
   lastApplyEpochMs = 0;
   isReplicating = false;
+  /** Why it is not replicating (an inconsistency, a gap being repaired), for /health. */
+  stoppedBecause: string | undefined;
   /** Counts per bucket of WRITE_LATENCY_BUCKETS (not cumulative), then the sum and count. */
   readonly #latencyBuckets = new Array<number>(WRITE_LATENCY_BUCKETS.length).fill(0);
   #latencySumSeconds = 0;

@@ -170,6 +170,7 @@ export class Mirror {
           isFirstCatchUp = false;
           markReplayQueued();
           this.metrics.isReplicating = true;
+          this.metrics.stoppedBecause = undefined;
         },
         onFatal: (e) =>
           void this.#onFeedFatal(
@@ -247,6 +248,7 @@ export class Mirror {
     const { log } = this.#s;
     log.error(`${e.message}; --resync-on-gap: repairing the destination from a source snapshot`);
     this.metrics.errors++;
+    this.metrics.stoppedBecause = `repairing the destination after a history gap (--resync-on-gap): ${e.message}`;
     const stopping = this.#stopApplying();
     try {
       await stopping.idle;
@@ -289,6 +291,8 @@ export class Mirror {
   #fail(e: unknown): void {
     if (this.#isStopping) return;
     this.metrics.errors++;
+    this.metrics.isReplicating = false;
+    this.metrics.stoppedBecause = formatError(e).split('\n')[0];
     this.#s.log.error(formatError(e));
     this.#finish?.(mirrorExitOf(e));
   }

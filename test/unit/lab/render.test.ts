@@ -72,6 +72,8 @@ describe('files the lab writes', () => {
     expect(unit).toMatch(/^ExecStart=.* --resync-on-gap /m);
     expect(unit).toContain('\nRestart=on-failure\n');
     expect(unit).toContain('\nRestartSec=1s\n');
+    // usage, no index, inconsistency: a restart cannot fix them, an operator must see them
+    expect(unit).toContain('\nRestartPreventExitStatus=2 3 4\n');
   });
 
   test('reload-etcdmirror runs etcdmirror with the unit\'s arguments plus --reload, and refuses while the unit runs', () => {

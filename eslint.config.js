@@ -1,7 +1,19 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.lab/', 'coverage/', 'bin/', '*.js', '*.mjs', 'bench/*.mjs', 'scripts/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      '.lab/',
+      'coverage/',
+      'bin/',
+      '*.js',
+      '*.mjs',
+      'bench/*.mjs',
+      'scripts/',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -20,7 +20,10 @@ for (const [label, args] of cases) {
   const times = [];
   for (let i = 0; i < runs; i++) {
     const t = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, ['bin/run.js', ...args], { stdio: 'ignore', env: { ...process.env, GALLEY_STATE_DIR: dir } });
+    const r = spawnSync(process.execPath, ['bin/run.js', ...args], {
+      stdio: 'ignore',
+      env: { ...process.env, GALLEY_STATE_DIR: dir },
+    });
     if (r.status !== 0) throw new Error(`${label} exited ${r.status}`);
     times.push(Number(process.hrtime.bigint() - t) / 1e6);
   }

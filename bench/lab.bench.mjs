@@ -14,7 +14,9 @@ const rounds = Number(process.env.GALLEY_BENCH_LAB_ROUNDS ?? 3);
 
 function kib(file, field) {
   try {
-    const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+    const line = readFileSync(file, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${field}:`));
     return line ? Number(line.split(/\s+/)[1]) : 0;
   } catch {
     return 0;

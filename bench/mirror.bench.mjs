@@ -224,7 +224,8 @@ async function benchMirror(label, checkout) {
   let mirrorLog = '';
   mirror.stderr.on('data', (c) => (mirrorLog += c));
   for (let i = 0; i < 400 && !mirrorLog.includes('Starting replication'); i++) await sleep(50);
-  if (!mirrorLog.includes('Starting replication')) throw new Error(`${label}: the mirror did not start: ${mirrorLog}`);
+  if (!mirrorLog.includes('Starting replication'))
+    throw new Error(`${label}: the mirror did not start: ${mirrorLog}`);
 
   // 1. throughput and recovery on a 20,000-put burst
   log(`${label}: 20,000-put burst`);
@@ -300,8 +301,11 @@ try {
   console.log('|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
   if (PEER) {
-    const commit = (dir) => spawnSync('git', ['-C', dir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim() || dir;
-    console.log(`\n"this build" is ${commit(root)}; "peer build" is ${commit(PEER)}; they ran alternately on the same pair of servers, ${ROUNDS} rounds each.`);
+    const commit = (dir) =>
+      spawnSync('git', ['-C', dir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim() || dir;
+    console.log(
+      `\n"this build" is ${commit(root)}; "peer build" is ${commit(PEER)}; they ran alternately on the same pair of servers, ${ROUNDS} rounds each.`,
+    );
   }
   console.log(
     `\nTwo single-member etcd 3.4 (v2 API) on loopback, the built etcdmirror (streamed watch, 32 conditional writes in flight, watermark index) between them, ` +

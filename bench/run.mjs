@@ -18,7 +18,11 @@ const sections = [];
 for (const f of benches) {
   process.stderr.write(`bench: ${f}…\n`);
   const started = Date.now();
-  const r = spawnSync(process.execPath, [join(here, f)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 15 * 60_000 });
+  const r = spawnSync(process.execPath, [join(here, f)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 15 * 60_000,
+  });
   const secs = ((Date.now() - started) / 1000).toFixed(0);
   if (r.status !== 0) {
     sections.push(`## ${f}\n\nFAILED (exit ${r.status ?? r.signal}) after ${secs} s.\n\n${r.stdout}`);

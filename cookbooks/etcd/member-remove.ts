@@ -14,7 +14,10 @@ export default defineCookbook({
   title: 'Remove a member from its etcd cluster (refusing the leader)',
   description:
     'Checks the cluster is healthy and HOST is not its leader, removes HOST from the SRV record clients use, removes the member, stops etcd on HOST and checks the cluster is healthy without it. Removing a member is irreversible: it rejoins with etcd.member-add.',
-  examples: ['cookbook etcd.member-remove conf2006.codfw.wmnet --dry-run', 'cookbook etcd.member-remove conf2006.codfw.wmnet -t T332010'],
+  examples: [
+    'cookbook etcd.member-remove conf2006.codfw.wmnet --dry-run',
+    'cookbook etcd.member-remove conf2006.codfw.wmnet -t T332010',
+  ],
   args: {
     host: arg.host({ description: 'the member to remove', positional: true }),
   },
@@ -28,19 +31,29 @@ export default defineCookbook({
         const now = await members();
         const me = now.find((m) => m.peerURLs.includes(peerUrl));
         if (!me) throw new CheckError(`${host} (${peerUrl}) is not a member of ${cluster}`);
-        if (now.length < 2) throw new CheckError(`${host} is the only member of ${cluster}: removing it would destroy the cluster`);
+        if (now.length < 2)
+          throw new CheckError(
+            `${host} is the only member of ${cluster}: removing it would destroy the cluster`,
+          );
         const health = await checkClusterHealthy(ctx, cluster);
-        if (health.endsWith(`leader ${me.name}`)) throw new CheckError(`${host} is the leader of ${cluster}: move leadership first (restart etcd on it), as the runbook says`);
+        if (health.endsWith(`leader ${me.name}`))
+          throw new CheckError(
+            `${host} is the leader of ${cluster}: move leadership first (restart etcd on it), as the runbook says`,
+          );
         return health;
       }),
       step(`Remove ${host} from ${c.srvRecord}`, async () => {
         const current = (await observeRRset(ctx.config(), c.srvRecord, 'SRV')).records ?? [];
-        const kept = current.filter((r) => typeof r.data !== 'object' || !('target' in r.data) || r.data.target !== host);
+        const kept = current.filter(
+          (r) => typeof r.data !== 'object' || !('target' in r.data) || r.data.target !== host,
+        );
         return [setRecordSet({ name: c.srvRecord, type: 'SRV', records: kept })];
       }),
       step(`Remove ${host} from the ${cluster} cluster`, [removeMember({ cluster, host, peerUrl })]),
       step(`Stop etcd on ${host}`, [ensureService({ host, unit: c.unit, state: 'inactive' })]),
-      check(`${cluster} is healthy without ${host}`, async () => checkClusterHealthy(ctx, cluster), { timeoutMs: 20_000 }),
+      check(`${cluster} is healthy without ${host}`, async () => checkClusterHealthy(ctx, cluster), {
+        timeoutMs: 20_000,
+      }),
     ];
   },
 });

@@ -30,13 +30,19 @@ export default defineCookbook({
     const wanted = Array.from({ length: args.count }, (_, i) => numbered(i + 1));
     return [
       step('Create the directory', [ensureDirectory({ path: args.dir })]),
-      step(`Write ${args.count} numbered files`, wanted.map((path) => writeFile({ path, content: `${args.message}\n` }))),
+      step(
+        `Write ${args.count} numbered files`,
+        wanted.map((path) => writeFile({ path, content: `${args.message}\n` })),
+      ),
       step('Remove numbered files beyond the count', async () =>
-        (await numberedFiles(args.dir)).filter((n) => n > args.count).map((n) => removeFile({ path: numbered(n) })),
+        (await numberedFiles(args.dir))
+          .filter((n) => n > args.count)
+          .map((n) => removeFile({ path: numbered(n) })),
       ),
       check('Every file reads back', async () => {
         for (const f of wanted) {
-          if ((await readText(f)) !== `${args.message}\n`) throw new CheckError(`${f} does not hold the expected text`);
+          if ((await readText(f)) !== `${args.message}\n`)
+            throw new CheckError(`${f} does not hold the expected text`);
         }
         return `${wanted.length} files hold the expected text`;
       }),
@@ -47,5 +53,9 @@ export default defineCookbook({
 /** Numbers of the fileN.txt files in a directory (none if it does not exist yet). */
 async function numberedFiles(dir: string): Promise<number[]> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  return names.map((n) => /^file(\d+)\.txt$/.exec(n)?.[1]).filter((n): n is string => n !== undefined).map(Number).sort((a, b) => a - b);
+  return names
+    .map((n) => /^file(\d+)\.txt$/.exec(n)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
 }

@@ -24,18 +24,24 @@ interface RRsetState {
 }
 
 function backendOf(env: ActionEnv, name: string): ZoneBackend {
-  return env.service(`dns:backend:${name}`, () => zoneBackendForName(env.config(), name, remoteOf(env).executor));
+  return env.service(`dns:backend:${name}`, () =>
+    zoneBackendForName(env.config(), name, remoteOf(env).executor),
+  );
 }
 
 /** The record set as the servers agree on it; refuses to plan over servers that disagree or do not answer. */
 async function observeAgreed(env: ActionEnv, name: string, type: RecordType): Promise<RRsetState> {
   const o = await observeRRset(env.config(), name, type);
   const down = o.servers.filter((s) => s.error !== undefined);
-  if (down.length) throw new CheckError(`${name} ${type}: ${down.map((s) => `${s.server.name}: ${s.error}`).join('; ')}`);
+  if (down.length)
+    throw new CheckError(`${name} ${type}: ${down.map((s) => `${s.server.name}: ${s.error}`).join('; ')}`);
   if (!o.agree) {
-    throw new CheckError(`${name} ${type}: the authoritative servers disagree: ${o.servers.map((s) => `${s.server.name}: ${describeRecords(type, s.records ?? [])}`).join('; ')}`, {
-      suggestions: ['publish the zone again (authdns-update) and check every server reloaded'],
-    });
+    throw new CheckError(
+      `${name} ${type}: the authoritative servers disagree: ${o.servers.map((s) => `${s.server.name}: ${describeRecords(type, s.records ?? [])}`).join('; ')}`,
+      {
+        suggestions: ['publish the zone again (authdns-update) and check every server reloaded'],
+      },
+    );
   }
   return { records: o.records ?? [] };
 }
@@ -43,13 +49,21 @@ async function observeAgreed(env: ActionEnv, name: string, type: RecordType): Pr
 const canonical = (type: RecordType, records: readonly RecordValue[]) => describeRecords(type, [...records]);
 
 /** Undo of both actions: puts back exactly the records and TTLs observed before (conditional on what is there now). */
-async function restoreRRset(p: { name: string; type: RecordType }, b: RRsetState, env: ActionEnv): Promise<void> {
+async function restoreRRset(
+  p: { name: string; type: RecordType },
+  b: RRsetState,
+  env: ActionEnv,
+): Promise<void> {
   const now = await observeAgreed(env, p.name, p.type);
   if (canonical(p.type, now.records) === canonical(p.type, b.records)) return;
   await backendOf(env, p.name).replaceRRset(p.name, p.type, b.records, now.records);
 }
 
-async function waitForRestoredRRset(p: { name: string; type: RecordType }, b: RRsetState, env: ActionEnv): Promise<void> {
+async function waitForRestoredRRset(
+  p: { name: string; type: RecordType },
+  b: RRsetState,
+  env: ActionEnv,
+): Promise<void> {
   await waitForRRset(env.config(), p.name, p.type, b.records, Date.now() + 15_000);
 }
 
@@ -67,7 +81,13 @@ export const setRecordSet = defineAction<RRsetParams, RRsetState>({
   plan: (p, b) =>
     canonical(p.type, b.records) === canonical(p.type, p.records)
       ? []
-      : [{ subject: `${p.name} ${p.type}`, from: b.records.length ? canonical(p.type, b.records) : 'absent', to: canonical(p.type, p.records) }],
+      : [
+          {
+            subject: `${p.name} ${p.type}`,
+            from: b.records.length ? canonical(p.type, b.records) : 'absent',
+            to: canonical(p.type, p.records),
+          },
+        ],
   async apply(p, b, env) {
     await backendOf(env, p.name).replaceRRset(p.name, p.type, p.records, b.records);
   },
@@ -87,7 +107,9 @@ export const setRecordTtl = defineAction<{ name: string; type: RecordType; ttlSe
   plan: (p, b) => {
     if (!b.records.length) return [];
     const ttls = [...new Set(b.records.map((r) => r.ttl))];
-    return ttls.length === 1 && ttls[0] === p.ttlSeconds ? [] : [{ subject: `${p.name} ${p.type} TTL`, from: `${ttls.join('/')}s`, to: `${p.ttlSeconds}s` }];
+    return ttls.length === 1 && ttls[0] === p.ttlSeconds
+      ? []
+      : [{ subject: `${p.name} ${p.type} TTL`, from: `${ttls.join('/')}s`, to: `${p.ttlSeconds}s` }];
   },
   async apply(p, b, env) {
     await backendOf(env, p.name).replaceRRset(p.name, p.type, withTtl(b.records, p.ttlSeconds), b.records);

@@ -1,6 +1,12 @@
 import { defineAction, type ActionEnv } from '../core/action.js';
 import { CheckError } from '../core/errors.js';
-import { EtcdKeyNotFoundError, sharedEtcdClient, type EtcdClient, type EtcdMember, type EtcdVia } from '../etcd/index.js';
+import {
+  EtcdKeyNotFoundError,
+  sharedEtcdClient,
+  type EtcdClient,
+  type EtcdMember,
+  type EtcdVia,
+} from '../etcd/index.js';
 
 /**
  * etcd as actions. Writes are conditional (compare-and-swap on the index observed, or
@@ -49,7 +55,10 @@ export const setKey = defineAction<KeyParams & { value: string }, KeyState>({
   kind: 'etcd.set-key',
   describe: (p) => `${p.cluster}: set ${p.key} = ${p.value}`,
   observe: (p, env) => readKey(etcdOf(env, p.cluster, p.via), p.key),
-  plan: (p, b) => (b.exists && b.value === p.value ? [] : [{ subject: `${p.cluster}:${p.key}`, from: show(b), to: JSON.stringify(p.value) }]),
+  plan: (p, b) =>
+    b.exists && b.value === p.value
+      ? []
+      : [{ subject: `${p.cluster}:${p.key}`, from: show(b), to: JSON.stringify(p.value) }],
   async apply(p, b, env) {
     const c = etcdOf(env, p.cluster, p.via);
     if (b.exists) await c.compareAndSwap(p.key, p.value, { prevIndex: b.modifiedIndex! });
@@ -100,7 +109,11 @@ export function peerUrlOf(env: ActionEnv, cluster: string, host: string): string
 /** The members of a cluster (id, name, peer URLs), read through a member's local port. */
 export async function readMembers(env: ActionEnv, cluster: string): Promise<MembersState> {
   const members: EtcdMember[] = await etcdOf(env, cluster, 'local').members();
-  return { members: members.map((m) => ({ id: m.id, name: m.name, peerURLs: [...m.peerURLs].sort() })).sort((a, b) => a.id.localeCompare(b.id)) };
+  return {
+    members: members
+      .map((m) => ({ id: m.id, name: m.name, peerURLs: [...m.peerURLs].sort() }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
+  };
 }
 
 const hasPeer = (s: MembersState, url: string) => s.members.find((m) => m.peerURLs.includes(url));
@@ -122,7 +135,15 @@ export const addMember = defineAction<MemberParams, MembersState>({
   describe: (p) => `${p.cluster}: add member ${p.host} (${p.peerUrl})`,
   observe: (p, env) => readMembers(env, p.cluster),
   plan: (p, b) =>
-    hasPeer(b, p.peerUrl) ? [] : [{ subject: `${p.cluster} members`, from: b.members.map((m) => m.name || m.id).join(', '), to: `+ ${p.host}` }],
+    hasPeer(b, p.peerUrl)
+      ? []
+      : [
+          {
+            subject: `${p.cluster} members`,
+            from: b.members.map((m) => m.name || m.id).join(', '),
+            to: `+ ${p.host}`,
+          },
+        ],
   async apply(p, _b, env) {
     await etcdOf(env, p.cluster, 'local').addMember([p.peerUrl]);
   },
@@ -152,7 +173,10 @@ export const removeMember = defineAction<MemberParams, MembersState>({
     const m = hasPeer(b, p.peerUrl);
     if (!m) return;
     const leader = (await etcdOf(env, p.cluster, 'local').selfStats()).leaderId;
-    if (leader === m.id) throw new CheckError(`${p.host} is the leader of ${p.cluster}: transfer leadership (restart it) before removing it`);
+    if (leader === m.id)
+      throw new CheckError(
+        `${p.host} is the leader of ${p.cluster}: transfer leadership (restart it) before removing it`,
+      );
     await etcdOf(env, p.cluster, 'local').removeMember(m.id);
   },
   comparable: (s) => s.members.map((m) => m.peerURLs.join(',')).sort(),

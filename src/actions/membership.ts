@@ -9,12 +9,18 @@ import { etcdOf, peerUrlOf, readMembers } from './etcd.js';
 export function clusterOfHost(env: ActionEnv, host: string): string {
   const config = env.config();
   const c = Object.values(config.etcd.clusters).find((x) => x.members.includes(host));
-  if (!c) throw new CheckError(`${host} is not configured as a member of any etcd cluster (etcd.clusters.*.members in ${config.file})`);
+  if (!c)
+    throw new CheckError(
+      `${host} is not configured as a member of any etcd cluster (etcd.clusters.*.members in ${config.file})`,
+    );
   return c.name;
 }
 
 /** Where a host belongs as an etcd member: its cluster's name and config, and its peer URL. */
-export function memberOf(env: ActionEnv, host: string): { cluster: string; config: EtcdClusterConfig; peerUrl: string } {
+export function memberOf(
+  env: ActionEnv,
+  host: string,
+): { cluster: string; config: EtcdClusterConfig; peerUrl: string } {
   const cluster = clusterOfHost(env, host);
   return { cluster, config: env.config().etcd.clusters[cluster]!, peerUrl: peerUrlOf(env, cluster, host) };
 }
@@ -23,13 +29,22 @@ export function memberOf(env: ActionEnv, host: string): { cluster: string; confi
 export const membershipLock = (host: string) => ({ name: `etcd.membership:${host}` });
 
 /** Fails unless every current member answers healthy and there is one leader; says who is the leader. */
-export async function checkClusterHealthy(env: ActionEnv, cluster: string, expectMembers?: number): Promise<string> {
+export async function checkClusterHealthy(
+  env: ActionEnv,
+  cluster: string,
+  expectMembers?: number,
+): Promise<string> {
   const { members } = await readMembers(env, cluster);
   if (expectMembers !== undefined && members.length !== expectMembers) {
-    throw new CheckError(`${cluster} has ${members.length} members, expected ${expectMembers}: ${members.map((m) => m.name || m.id).join(', ')}`);
+    throw new CheckError(
+      `${cluster} has ${members.length} members, expected ${expectMembers}: ${members.map((m) => m.name || m.id).join(', ')}`,
+    );
   }
   const unnamed = members.filter((m) => !m.name);
-  if (unnamed.length) throw new CheckError(`${cluster}: member(s) ${unnamed.map((m) => m.peerURLs.join(',')).join(', ')} added but not started yet`);
+  if (unnamed.length)
+    throw new CheckError(
+      `${cluster}: member(s) ${unnamed.map((m) => m.peerURLs.join(',')).join(', ')} added but not started yet`,
+    );
   const health = await etcdOf(env, cluster, 'local').health();
   if (!health.healthy) throw new CheckError(`${cluster} is not healthy (asked ${health.endpoint})`);
   const self = await etcdOf(env, cluster, 'local').selfStats();
@@ -39,8 +54,14 @@ export async function checkClusterHealthy(env: ActionEnv, cluster: string, expec
 }
 
 /** The ETCD_INITIAL_CLUSTER value for a member joining: every current member, plus it. */
-export function initialCluster(members: { name: string; peerURLs: string[] }[], host: string, peerUrl: string): string {
-  const entries = members.filter((m) => !m.peerURLs.includes(peerUrl)).map((m) => `${m.name}=${m.peerURLs[0]}`);
+export function initialCluster(
+  members: { name: string; peerURLs: string[] }[],
+  host: string,
+  peerUrl: string,
+): string {
+  const entries = members
+    .filter((m) => !m.peerURLs.includes(peerUrl))
+    .map((m) => `${m.name}=${m.peerURLs[0]}`);
   return [...entries, `${host}=${peerUrl}`].sort().join(',');
 }
 

@@ -8,7 +8,9 @@ import { ExitCode, GalleyError, formatError } from '../core/errors.js';
 export abstract class GalleyCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
     if (err instanceof Errors.CLIError && 'parse' in err) {
-      process.stderr.write(`cookbook: ${err.message.split('\n')[0]}\n  Try: \`cookbook ${this.id ?? ''} --help\`\n`);
+      process.stderr.write(
+        `cookbook: ${err.message.split('\n')[0]}\n  Try: \`cookbook ${this.id ?? ''} --help\`\n`,
+      );
       this.exit(ExitCode.USAGE);
     }
     return super.catch(err);

@@ -28,7 +28,14 @@ function walk(dir: string, root: string, out: CookbookEntry[]): void {
       continue;
     }
     const ext = ['.ts', '.js', '.mjs'].find((e) => f.endsWith(e));
-    if (!ext || (ext === '.ts' && !fromSource) || f.endsWith('.d.ts') || f.startsWith('_') || f.includes('.test.')) continue;
+    if (
+      !ext ||
+      (ext === '.ts' && !fromSource) ||
+      f.endsWith('.d.ts') ||
+      f.startsWith('_') ||
+      f.includes('.test.')
+    )
+      continue;
     const base = f.slice(0, -ext.length);
     const name = relative(root, join(dir, base)).split(sep).join('.');
     if (!out.some((e) => e.name === name)) out.push({ name, file: p });
@@ -46,14 +53,20 @@ export function listCookbookFiles(): CookbookEntry[] {
 export class NoSuchCookbookError extends GalleyError {
   constructor(name: string, known: string[]) {
     const near = known
-      .map((k) => ({ k, d: Math.min(editDistance(name, k), editDistance(name, k.split('.').pop() ?? k) + 1) }))
+      .map((k) => ({
+        k,
+        d: Math.min(editDistance(name, k), editDistance(name, k.split('.').pop() ?? k) + 1),
+      }))
       .filter((x) => x.d <= Math.max(3, Math.floor(name.length / 3)) || x.k.includes(name))
       .sort((a, b) => a.d - b.d)
       .slice(0, 3)
       .map((x) => x.k);
     super(`no cookbook or command named "${name}"`, {
       exitCode: ExitCode.NO_SUCH_COOKBOOK,
-      suggestions: [...(near.length ? [`did you mean ${near.join(', ')}?`] : []), '`cookbook list` shows every cookbook'],
+      suggestions: [
+        ...(near.length ? [`did you mean ${near.join(', ')}?`] : []),
+        '`cookbook list` shows every cookbook',
+      ],
     });
   }
 }
@@ -62,12 +75,19 @@ export class NoSuchCookbookError extends GalleyError {
 export async function loadCookbook(name: string): Promise<Cookbook> {
   const all = listCookbookFiles();
   const entry = all.find((e) => e.name === name);
-  if (!entry) throw new NoSuchCookbookError(name, all.map((e) => e.name));
+  if (!entry)
+    throw new NoSuchCookbookError(
+      name,
+      all.map((e) => e.name),
+    );
   const mod = (await import(pathToFileURL(entry.file).href)) as { default?: unknown };
   if (!isCookbook(mod.default)) {
-    throw new GalleyError(`${entry.file} does not export a cookbook: its default export must be defineCookbook({...})`, {
-      exitCode: ExitCode.UNEXPECTED,
-    });
+    throw new GalleyError(
+      `${entry.file} does not export a cookbook: its default export must be defineCookbook({...})`,
+      {
+        exitCode: ExitCode.UNEXPECTED,
+      },
+    );
   }
   return mod.default;
 }

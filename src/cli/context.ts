@@ -44,7 +44,8 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
     // Locks live in etcd, in the read-write (master) cluster: the configured master first, then
     // the others (after a switchover the configured master is read-only); else in files.
     locks: async (env) => {
-      if (!config || !Object.keys(config.etcd.clusters).length) return new FileLockManager(join(stateDir, 'locks'));
+      if (!config || !Object.keys(config.etcd.clusters).length)
+        return new FileLockManager(join(stateDir, 'locks'));
       const etcd = await import('../etcd/index.js');
       const master = etcd.lockClusterOf(config);
       const order = [master, ...Object.keys(config.etcd.clusters).filter((c) => c !== master)];
@@ -76,7 +77,10 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
 export function terminalRunOptions(
   ctx: CliContext,
   out: Output = process.stdout,
-): Pick<RunOptions, 'configFile' | 'loadConfig' | 'stateDir' | 'audit' | 'locks' | 'prompter' | 'out' | 'log'> {
+): Pick<
+  RunOptions,
+  'configFile' | 'loadConfig' | 'stateDir' | 'audit' | 'locks' | 'prompter' | 'out' | 'log'
+> {
   return {
     configFile: ctx.configFile,
     loadConfig: ctx.loadConfig,

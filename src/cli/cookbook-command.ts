@@ -8,7 +8,10 @@ type AnyFlag = Interfaces.Flag<unknown>;
 type AnyArg = Interfaces.Arg<unknown>;
 
 /** oclif flags and args generated from a cookbook's argument definitions. */
-export function cookbookParameters(cookbook: Cookbook): { flags: Record<string, AnyFlag>; args: Record<string, AnyArg> } {
+export function cookbookParameters(cookbook: Cookbook): {
+  flags: Record<string, AnyFlag>;
+  args: Record<string, AnyArg>;
+} {
   const flags: Record<string, AnyFlag> = {};
   const args: Record<string, AnyArg> = {};
   for (const [name, s] of Object.entries(cookbook.args)) {
@@ -16,7 +19,10 @@ export function cookbookParameters(cookbook: Cookbook): { flags: Record<string, 
     if (s.positional) {
       args[name] = Args.string({ description: summary, required: s.required }) as AnyArg;
     } else if (s.type === 'boolean') {
-      flags[name] = Flags.boolean({ summary, char: s.char as Interfaces.AlphabetLowercase | undefined }) as AnyFlag;
+      flags[name] = Flags.boolean({
+        summary,
+        char: s.char as Interfaces.AlphabetLowercase | undefined,
+      }) as AnyFlag;
     } else {
       flags[name] = Flags.string({
         summary,
@@ -35,7 +41,7 @@ export function cookbookCommand(name: string, cookbook: Cookbook): Command.Class
   return class CookbookCommand extends GalleyCommand {
     static override id = name;
     static override summary = cookbook.title;
-    static override description = `${cookbook.description ? `${cookbook.description}\n\n` : ""}${EXIT_CODES_HELP}`;
+    static override description = `${cookbook.description ? `${cookbook.description}\n\n` : ''}${EXIT_CODES_HELP}`;
     static override examples = cookbook.examples ?? [];
     static override flags = { ...runFlags, ...params.flags };
     static override args = params.args;

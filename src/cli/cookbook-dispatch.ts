@@ -14,7 +14,8 @@ const hook: Hook<'command_not_found'> = async function (opts) {
   const tail = opts.argv ?? [];
   const words = process.argv.slice(2);
   const at = words.indexOf(name);
-  const positional = at >= 0 && words.length - tail.length > at ? words.slice(at + 1, words.length - tail.length) : joined;
+  const positional =
+    at >= 0 && words.length - tail.length > at ? words.slice(at + 1, words.length - tail.length) : joined;
   let Cmd;
   try {
     Cmd = cookbookCommand(name, await loadCookbook(name));

@@ -11,7 +11,11 @@ export default class List extends GalleyCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(List);
     const entries = await Promise.all(
-      listCookbookFiles().map(async (e) => ({ name: e.name, title: (await loadCookbook(e.name)).title, file: e.file })),
+      listCookbookFiles().map(async (e) => ({
+        name: e.name,
+        title: (await loadCookbook(e.name)).title,
+        file: e.file,
+      })),
     );
     if (flags.json) {
       this.log(JSON.stringify(entries, null, 2));

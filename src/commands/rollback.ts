@@ -7,10 +7,16 @@ import { streamLogger } from '../core/log.js';
 
 /** `cookbook rollback RUN`: undo a run, newest action first. */
 export default class Rollback extends GalleyCommand {
-  static override summary = 'Undo what a finished, failed or interrupted run applied, newest first, verifying each.';
+  static override summary =
+    'Undo what a finished, failed or interrupted run applied, newest first, verifying each.';
   static override description = `Each action is restored to the state the journal observed before it ran. An action that cannot be undone, or whose undo fails, stops the rollback with exit 93 and a list of what is left.\n\n${EXIT_CODES_HELP}`;
-  static override examples = ['<%= config.bin %> rollback 20261122-030916-ece4', '<%= config.bin %> rollback 20261122-030916-ece4 --yes'];
-  static override args = { run: Args.string({ description: 'run id (see `cookbook runs`)', required: true }) };
+  static override examples = [
+    '<%= config.bin %> rollback 20261122-030916-ece4',
+    '<%= config.bin %> rollback 20261122-030916-ece4 --yes',
+  ];
+  static override args = {
+    run: Args.string({ description: 'run id (see `cookbook runs`)', required: true }),
+  };
   static override flags = { yes: runFlags.yes, config: runFlags.config, 'state-dir': runFlags['state-dir'] };
 
   async run(): Promise<void> {

@@ -30,7 +30,11 @@ export class Reader {
     const obj = this.value;
     let v: unknown;
     if (typeof key === 'number') v = Array.isArray(obj) ? obj[key] : undefined;
-    else v = obj !== null && typeof obj === 'object' && !Array.isArray(obj) ? (obj as Record<string, unknown>)[key] : undefined;
+    else
+      v =
+        obj !== null && typeof obj === 'object' && !Array.isArray(obj)
+          ? (obj as Record<string, unknown>)[key]
+          : undefined;
     return new Reader(this.problems, path, v);
   }
 
@@ -40,7 +44,9 @@ export class Reader {
     for (const k of Object.keys(this.value as object)) {
       if (!allowed.includes(k)) {
         const hint = closestMatches(k, allowed, 1)[0];
-        this.child(k).problem(`unknown key${hint ? ` (did you mean "${hint}"?)` : `; expected one of: ${allowed.join(', ')}`}`);
+        this.child(k).problem(
+          `unknown key${hint ? ` (did you mean "${hint}"?)` : `; expected one of: ${allowed.join(', ')}`}`,
+        );
       }
     }
   }
@@ -50,7 +56,8 @@ export class Reader {
   }
 
   object(): Reader {
-    if (!this.isObject()) this.problem(this.present ? `must be a mapping, got ${describe(this.value)}` : 'is required');
+    if (!this.isObject())
+      this.problem(this.present ? `must be a mapping, got ${describe(this.value)}` : 'is required');
     return this;
   }
 
@@ -93,8 +100,17 @@ export class Reader {
 
   integer(fallback?: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
     if (!this.present && fallback !== undefined) return fallback;
-    if (typeof this.value !== 'number' || !Number.isInteger(this.value) || this.value < min || this.value > max) {
-      this.problem(this.present ? `must be an integer from ${min} to ${max}, got ${describe(this.value)}` : 'is required');
+    if (
+      typeof this.value !== 'number' ||
+      !Number.isInteger(this.value) ||
+      this.value < min ||
+      this.value > max
+    ) {
+      this.problem(
+        this.present
+          ? `must be an integer from ${min} to ${max}, got ${describe(this.value)}`
+          : 'is required',
+      );
       return fallback ?? min;
     }
     return this.value;
@@ -131,7 +147,8 @@ export class Reader {
   ipv4(): string {
     const v = this.string();
     const parts = v.split('.');
-    if (v && (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255))) this.problem(`must be an IPv4 address, got "${v}"`);
+    if (v && (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)))
+      this.problem(`must be an IPv4 address, got "${v}"`);
     return v;
   }
 }

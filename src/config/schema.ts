@@ -128,7 +128,9 @@ function secret(r: Reader): Secret {
   const file = r.child('file').optionalString();
   const env = r.child('env').optionalString();
   if (r.isObject() && (file === undefined) === (env === undefined)) {
-    r.problem('give exactly one of "file" (a path) or "env" (an environment variable name); secrets are never inline');
+    r.problem(
+      'give exactly one of "file" (a path) or "env" (an environment variable name); secrets are never inline',
+    );
   }
   return new Secret(file !== undefined ? { file } : { env: env ?? '' });
 }
@@ -143,11 +145,24 @@ function command(r: Reader, fallback?: string[]): string[] {
 export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig; problems: string[] } {
   const problems: string[] = [];
   const root = Reader.root(raw, problems).object();
-  root.onlyKeys(['name', 'state_dir', 'audit_log', 'datacenters', 'hosts', 'aliases', 'ssh', 'etcd', 'replication', 'proxy', 'dns']);
+  root.onlyKeys([
+    'name',
+    'state_dir',
+    'audit_log',
+    'datacenters',
+    'hosts',
+    'aliases',
+    'ssh',
+    'etcd',
+    'replication',
+    'proxy',
+    'dns',
+  ]);
 
   const datacenters = root.child('datacenters').stringList();
   const dcKnown = (r: Reader, dc: string) => {
-    if (dc && !datacenters.includes(dc)) r.problem(`unknown datacenter "${dc}"; known: ${datacenters.join(', ')}`);
+    if (dc && !datacenters.includes(dc))
+      r.problem(`unknown datacenter "${dc}"; known: ${datacenters.join(', ')}`);
   };
 
   const hosts: Record<string, HostConfig> = {};
@@ -156,11 +171,13 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   for (const [name, h] of hostsR.entries()) {
     h.object();
     h.onlyKeys(['address', 'datacenter', 'roles', 'ssh_port']);
-    if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(name)) h.problem('host names may contain only letters, digits, dots and dashes');
+    if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(name))
+      h.problem('host names may contain only letters, digits, dots and dashes');
     const address = h.child('address').ipv4();
     const sshPort = h.child('ssh_port').integer(22, 1, 65535);
     const key = `${address}:${sshPort}`;
-    if (address && addresses.has(key)) h.child('address').problem(`${key} is also used by ${addresses.get(key)}`);
+    if (address && addresses.has(key))
+      h.child('address').problem(`${key} is also used by ${addresses.get(key)}`);
     addresses.set(key, name);
     const datacenter = h.child('datacenter').string();
     dcKnown(h.child('datacenter'), datacenter);
@@ -190,7 +207,19 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   const clusters: Record<string, EtcdClusterConfig> = {};
   for (const [name, c] of etcdR.child('clusters').object().entries()) {
     c.object();
-    c.onlyKeys(['datacenter', 'members', 'client_port', 'client_scheme', 'peer_port', 'proxy_port', 'srv_record', 'unit', 'data_dir', 'env_file', 'backup_dir']);
+    c.onlyKeys([
+      'datacenter',
+      'members',
+      'client_port',
+      'client_scheme',
+      'peer_port',
+      'proxy_port',
+      'srv_record',
+      'unit',
+      'data_dir',
+      'env_file',
+      'backup_dir',
+    ]);
     const datacenter = c.child('datacenter').string(name);
     dcKnown(c.child('datacenter'), datacenter);
     const membersR = c.child('members');
@@ -263,7 +292,10 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       readOnlySwitch: {
         file: s.child('file').string(),
         readOnlyContent: s.child('read_only_content').string(),
-        readWriteContent: typeof s.child('read_write_content').value === 'string' ? (s.child('read_write_content').value as string) : '',
+        readWriteContent:
+          typeof s.child('read_write_content').value === 'string'
+            ? (s.child('read_write_content').value as string)
+            : '',
         reloadCommand: command(s.child('reload_command'), ['nginx', '-s', 'reload']),
       },
       canaryKey: proxyR.child('canary_key').string('/galley/canary'),

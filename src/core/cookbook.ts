@@ -33,7 +33,12 @@ type Opts<T> = { description: string; positional?: boolean; char?: string } & (
   | { default: T; required?: false }
 );
 
-function spec<T>(type: string, o: Opts<T>, parse: (raw: string, ctx: ArgContext) => T, options?: readonly string[]): ArgSpec<T> {
+function spec<T>(
+  type: string,
+  o: Opts<T>,
+  parse: (raw: string, ctx: ArgContext) => T,
+  options?: readonly string[],
+): ArgSpec<T> {
   return {
     type,
     description: o.description,
@@ -63,8 +68,13 @@ export const arg = {
   integer: (o: Opts<number> & { min?: number; max?: number }) =>
     spec<number>('integer', o, (raw) => {
       const n = Number(raw);
-      if (!/^-?\d+$/.test(raw.trim()) || (o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
-        const range = o.min !== undefined || o.max !== undefined ? ` from ${o.min ?? '-∞'} to ${o.max ?? '∞'}` : '';
+      if (
+        !/^-?\d+$/.test(raw.trim()) ||
+        (o.min !== undefined && n < o.min) ||
+        (o.max !== undefined && n > o.max)
+      ) {
+        const range =
+          o.min !== undefined || o.max !== undefined ? ` from ${o.min ?? '-∞'} to ${o.max ?? '∞'}` : '';
         throw new UsageError(`"${raw}" is not an integer${range}`);
       }
       return n;
@@ -83,16 +93,22 @@ export const arg = {
   choice: <C extends string>(choices: readonly C[], o: Opts<C>) =>
     spec<C>('choice', o, (raw) => oneOf('value', raw, choices) as C, choices),
   /** A datacenter of the config. */
-  datacenter: (o: Opts<string>) => spec<string>('datacenter', o, (raw, ctx) => oneOf('datacenter', raw, ctx.config().datacenters)),
+  datacenter: (o: Opts<string>) =>
+    spec<string>('datacenter', o, (raw, ctx) => oneOf('datacenter', raw, ctx.config().datacenters)),
   /** A host of the config's inventory (full name). */
-  host: (o: Opts<string>) => spec<string>('host', o, (raw, ctx) => oneOf('host', raw, Object.keys(ctx.config().hosts))),
+  host: (o: Opts<string>) =>
+    spec<string>('host', o, (raw, ctx) => oneOf('host', raw, Object.keys(ctx.config().hosts))),
   /** An etcd cluster of the config. */
   cluster: (o: Opts<string>) =>
-    spec<string>('cluster', o, (raw, ctx) => oneOf('etcd cluster', raw, Object.keys(ctx.config().etcd.clusters))),
+    spec<string>('cluster', o, (raw, ctx) =>
+      oneOf('etcd cluster', raw, Object.keys(ctx.config().etcd.clusters)),
+    ),
 };
 
 export type ArgsSpec = Record<string, ArgSpec<unknown>>;
-export type ArgValues<S extends ArgsSpec> = { [K in keyof S]: S[K] extends { parse(raw: string, ctx: ArgContext): infer T } ? T : never };
+export type ArgValues<S extends ArgsSpec> = {
+  [K in keyof S]: S[K] extends { parse(raw: string, ctx: ArgContext): infer T } ? T : never;
+};
 
 /** What a cookbook's steps can use: its arguments, the config, the action environment. */
 export interface CookbookContext<A> extends ActionEnv {
@@ -128,7 +144,10 @@ export interface CheckStep {
 export type Step = ActionStep | CheckStep;
 
 /** A step made of actions (or of a function that builds them when the step is reached). */
-export function step(title: string, actions: AnyAction[] | (() => AnyAction[] | Promise<AnyAction[]>)): ActionStep {
+export function step(
+  title: string,
+  actions: AnyAction[] | (() => AnyAction[] | Promise<AnyAction[]>),
+): ActionStep {
   return { kind: 'actions', title, build: typeof actions === 'function' ? actions : () => actions };
 }
 
@@ -136,7 +155,11 @@ export function step(title: string, actions: AnyAction[] | (() => AnyAction[] | 
  * A read-only check, retried until it passes or `timeout` runs out (default: once). In a
  * dry-run it runs too, unless an earlier step would have changed something it may depend on.
  */
-export function check(title: string, run: () => Promise<string | void>, o: { timeoutMs?: number; intervalMs?: number } = {}): CheckStep {
+export function check(
+  title: string,
+  run: () => Promise<string | void>,
+  o: { timeoutMs?: number; intervalMs?: number } = {},
+): CheckStep {
   return { kind: 'check', title, run, timeoutMs: o.timeoutMs ?? 0, intervalMs: o.intervalMs ?? 500 };
 }
 
@@ -168,7 +191,9 @@ export function defineCookbook<S extends ArgsSpec>(definition: CookbookDefinitio
 }
 
 export function isCookbook(value: unknown): value is Cookbook {
-  return typeof value === 'object' && value !== null && (value as { isCookbook?: unknown }).isCookbook === true;
+  return (
+    typeof value === 'object' && value !== null && (value as { isCookbook?: unknown }).isCookbook === true
+  );
 }
 
 /**
@@ -184,14 +209,21 @@ export function parseArgs<S extends ArgsSpec>(
   for (const [name, s] of Object.entries(cookbook.args)) {
     const v = raw[name];
     if (v === undefined) {
-      if (s.required) throw new UsageError(`missing ${s.positional ? `argument ${name.toUpperCase()}` : `--${name}`}: ${s.description}`);
+      if (s.required)
+        throw new UsageError(
+          `missing ${s.positional ? `argument ${name.toUpperCase()}` : `--${name}`}: ${s.description}`,
+        );
       out[name] = s.default;
       continue;
     }
     try {
       out[name] = s.parse(v, ctx);
     } catch (e) {
-      if (e instanceof UsageError) throw new UsageError(`${s.positional ? name.toUpperCase() : `--${name}`}: ${e.message}`, e.suggestions);
+      if (e instanceof UsageError)
+        throw new UsageError(
+          `${s.positional ? name.toUpperCase() : `--${name}`}: ${e.message}`,
+          e.suggestions,
+        );
       throw e;
     }
   }

@@ -33,7 +33,10 @@ export class GalleyError extends Error {
   readonly suggestions: string[];
   readonly exitCode: ExitCodeValue;
 
-  constructor(message: string, options: { suggestions?: string[]; exitCode?: ExitCodeValue; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    options: { suggestions?: string[]; exitCode?: ExitCodeValue; cause?: unknown } = {},
+  ) {
     super(redact(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.suggestions = options.suggestions ?? [];
@@ -79,7 +82,9 @@ export class LockHeldError extends GalleyError {
     readonly holders: string[],
   ) {
     super(`lock ${lock} is held by ${holders.join('; ')}`, {
-      suggestions: ['wait for the holder to finish, or ask them; --no-locks skips locking (only if you know why)'],
+      suggestions: [
+        'wait for the holder to finish, or ask them; --no-locks skips locking (only if you know why)',
+      ],
     });
   }
 }

@@ -2,7 +2,14 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } f
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LockHeldError } from './errors.js';
-import { type LockHandle, type LockHolder, type LockManager, type LockRequest, describeHolder, normalizeLockRequest } from './lock.js';
+import {
+  type LockHandle,
+  type LockHolder,
+  type LockManager,
+  type LockRequest,
+  describeHolder,
+  normalizeLockRequest,
+} from './lock.js';
 
 interface FileHolder extends LockHolder {
   pid: number;
@@ -38,7 +45,10 @@ export class FileLockManager implements LockManager {
     });
     return {
       name: r.name,
-      release: () => this.#update(file, (holders) => holders.filter((h) => !(h.pid === me.pid && h.runId === me.runId))).then(() => undefined),
+      release: () =>
+        this.#update(file, (holders) =>
+          holders.filter((h) => !(h.pid === me.pid && h.runId === me.runId)),
+        ).then(() => undefined),
     };
   }
 

@@ -1,4 +1,13 @@
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, existsSync, openSync, closeSync, fsyncSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  existsSync,
+  openSync,
+  closeSync,
+  fsyncSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Change } from './action.js';
@@ -13,7 +22,8 @@ export function defaultStateDir(): string {
 
 export type ActionStatus = 'applied' | 'verified' | 'failed' | 'undone' | 'undo-failed' | 'cannot-undo';
 export type StepStatus = 'done' | 'already-done' | 'skipped' | 'failed' | 'planned';
-export type RunOutcome = 'done' | 'dry-run' | 'failed' | 'rolled-back' | 'rollback-failed' | 'aborted' | 'interrupted';
+export type RunOutcome =
+  'done' | 'dry-run' | 'failed' | 'rolled-back' | 'rollback-failed' | 'aborted' | 'interrupted';
 
 export type JournalEntry =
   | {
@@ -32,7 +42,13 @@ export type JournalEntry =
       resumed?: boolean;
     }
   | { type: 'step'; time: string; step: number; title: string; status: StepStatus; changes?: number }
-  | (AppliedAction & { type: 'action'; time: string; changes: Change[]; status: ActionStatus; error?: string })
+  | (AppliedAction & {
+      type: 'action';
+      time: string;
+      changes: Change[];
+      status: ActionStatus;
+      error?: string;
+    })
   | { type: 'fact'; time: string; key: string; value: unknown }
   | { type: 'run-end'; time: string; outcome: RunOutcome; exitCode: number; message?: string };
 
@@ -40,7 +56,10 @@ export type JournalEntry =
 export class Journal {
   readonly file: string;
 
-  constructor(stateDir: string, readonly runId: string) {
+  constructor(
+    stateDir: string,
+    readonly runId: string,
+  ) {
     const dir = join(stateDir, 'runs');
     mkdirSync(dir, { recursive: true });
     this.file = join(dir, `${runId}.jsonl`);
@@ -97,7 +116,10 @@ export function summarize(entries: JournalEntry[]): RunSummary | undefined {
   const ends = entries.filter((e) => e.type === 'run-end');
   const lastEnd = ends[ends.length - 1];
   const lastStartIdx = entries.lastIndexOf(starts[starts.length - 1]!);
-  const end = lastEnd && entries.lastIndexOf(lastEnd) > lastStartIdx && lastEnd.type === 'run-end' ? lastEnd : undefined;
+  const end =
+    lastEnd && entries.lastIndexOf(lastEnd) > lastStartIdx && lastEnd.type === 'run-end'
+      ? lastEnd
+      : undefined;
   return {
     runId: first.runId,
     cookbook: first.cookbook,
@@ -135,7 +157,11 @@ export interface AppliedAction {
 }
 
 /** What a journal says: steps finished, and actions applied and not yet undone (in order). */
-export function journalState(entries: JournalEntry[]): { doneSteps: Set<number>; applied: AppliedAction[]; facts: Map<string, unknown> } {
+export function journalState(entries: JournalEntry[]): {
+  doneSteps: Set<number>;
+  applied: AppliedAction[];
+  facts: Map<string, unknown>;
+} {
   const doneSteps = new Set<number>();
   const facts = new Map<string, unknown>();
   const applied = new Map<string, AppliedAction>();
@@ -145,7 +171,14 @@ export function journalState(entries: JournalEntry[]): { doneSteps: Set<number>;
     if (e.type === 'action') {
       const key = `${e.step}/${e.index}`;
       if (e.status === 'applied' && !applied.has(key)) {
-        applied.set(key, { step: e.step, index: e.index, kind: e.kind, params: e.params, summary: e.summary, before: e.before });
+        applied.set(key, {
+          step: e.step,
+          index: e.index,
+          kind: e.kind,
+          params: e.params,
+          summary: e.summary,
+          before: e.before,
+        });
       }
       if (e.status === 'undone') applied.delete(key);
     }

@@ -64,7 +64,9 @@ export function describeHolder(h: Pick<LockHolder, 'owner' | 'since' | 'runId'>)
 export function normalizeLockRequest(request: LockRequest): Required<LockRequest> {
   const concurrency = request.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new Error(`lock ${request.name}: concurrency must be a whole number of at least 1, not ${concurrency}`);
+    throw new Error(
+      `lock ${request.name}: concurrency must be a whole number of at least 1, not ${concurrency}`,
+    );
   }
   const ttlMs = request.ttlMs ?? DEFAULT_LOCK_TTL_MS;
   if (!(ttlMs > 0)) throw new Error(`lock ${request.name}: ttlMs must be positive, not ${ttlMs}`);
@@ -87,7 +89,12 @@ export class InMemoryLockManager implements LockManager {
 
   /** Current holders of a lock (expired ones left out). */
   holders(name: string): LockHolder[] {
-    return this.#live(name).map(({ owner, runId, since, concurrency }) => ({ owner, runId, since, concurrency }));
+    return this.#live(name).map(({ owner, runId, since, concurrency }) => ({
+      owner,
+      runId,
+      since,
+      concurrency,
+    }));
   }
 
   async acquire(request: LockRequest): Promise<LockHandle> {

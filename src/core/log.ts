@@ -13,7 +13,10 @@ export interface Output {
 }
 
 /** A logger writing lines to a stream (stderr by default), with secrets redacted. */
-export function streamLogger(out: Output = process.stderr, debugEnabled = Boolean(process.env.GALLEY_DEBUG)): Logger {
+export function streamLogger(
+  out: Output = process.stderr,
+  debugEnabled = Boolean(process.env.GALLEY_DEBUG),
+): Logger {
   const line = (prefix: string, m: string) => out.write(`${prefix}${redact(m)}\n`);
   return {
     info: (m) => line('', m),
@@ -44,7 +47,10 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 25, error: 3
  * A daemon's logger (etcdmirror): `time LEVEL message` lines, redacted, at or above `level`,
  * to a sink (stderr by default). `isDebug` lets a hot path skip building debug lines.
  */
-export function levelLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l)): Logger & { readonly isDebug: boolean } {
+export function levelLogger(
+  level: LogLevel,
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger & { readonly isDebug: boolean } {
   const min = RANK[level];
   const emit = (l: LogLevel, message: string): void => {
     if (RANK[l] >= min) write(`${new Date().toISOString()} ${l.toUpperCase()} ${redact(message)}\n`);

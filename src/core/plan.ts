@@ -36,11 +36,18 @@ function stable(changes: Change[]): Omit<Change, 'detail'>[] {
 }
 
 /** A hash of what will change (steps, actions, parameters and changes; not times or people). */
-export function fingerprint(cookbook: string, args: Record<string, string | undefined>, steps: PlannedStep[]): string {
+export function fingerprint(
+  cookbook: string,
+  args: Record<string, string | undefined>,
+  steps: PlannedStep[],
+): string {
   const material = JSON.stringify({
     cookbook,
     args,
-    steps: steps.map((s) => ({ t: s.title, a: s.actions.map((a) => ({ k: a.kind, p: a.params, c: stable(a.changes) })) })),
+    steps: steps.map((s) => ({
+      t: s.title,
+      a: s.actions.map((a) => ({ k: a.kind, p: a.params, c: stable(a.changes) })),
+    })),
   });
   return createHash('sha256').update(material).digest('hex');
 }
@@ -76,7 +83,8 @@ export function planMarkdown(plan: Plan): string {
     }
     for (const a of changing) {
       lines.push(`- **${a.summary}**${a.irreversible ? ` — IRREVERSIBLE: ${a.irreversible}` : ''}`);
-      for (const c of a.changes) lines.push(`  - \`${c.subject}\`: ${c.from} → ${c.to}${c.detail ? ` (${c.detail})` : ''}`);
+      for (const c of a.changes)
+        lines.push(`  - \`${c.subject}\`: ${c.from} → ${c.to}${c.detail ? ` (${c.detail})` : ''}`);
     }
     lines.push('');
   });
@@ -100,18 +108,24 @@ export function readPlan(file: string): Plan {
   try {
     plan = JSON.parse(readFileSync(json, 'utf8')) as Plan;
   } catch (e) {
-    throw new UsageError(`cannot read plan ${json}: ${(e as Error).message}`, ['write one with --dry-run --plan-out FILE']);
+    throw new UsageError(`cannot read plan ${json}: ${(e as Error).message}`, [
+      'write one with --dry-run --plan-out FILE',
+    ]);
   }
-  if (!plan.fingerprint || !Array.isArray(plan.steps)) throw new UsageError(`${json} is not a Galley plan (no fingerprint)`);
+  if (!plan.fingerprint || !Array.isArray(plan.steps))
+    throw new UsageError(`${json} is not a Galley plan (no fingerprint)`);
   return plan;
 }
 
 /** Lines describing how `now` differs from the reviewed plan; [] when they match. */
 export function planDrift(reviewed: Plan, now: Plan): string[] {
   const drift: string[] = [];
-  if (reviewed.cookbook !== now.cookbook) drift.push(`the plan is for ${reviewed.cookbook}, not ${now.cookbook}`);
+  if (reviewed.cookbook !== now.cookbook)
+    drift.push(`the plan is for ${reviewed.cookbook}, not ${now.cookbook}`);
   if (JSON.stringify(reviewed.args) !== JSON.stringify(now.args)) {
-    drift.push(`arguments differ: reviewed ${JSON.stringify(reviewed.args)}, now ${JSON.stringify(now.args)}`);
+    drift.push(
+      `arguments differ: reviewed ${JSON.stringify(reviewed.args)}, now ${JSON.stringify(now.args)}`,
+    );
   }
   const n = Math.max(reviewed.steps.length, now.steps.length);
   for (let i = 0; i < n; i++) {
@@ -122,12 +136,17 @@ export function planDrift(reviewed: Plan, now: Plan): string[] {
       continue;
     }
     const show = (a: PlannedAction | undefined) =>
-      a ? `${a.summary}${a.changes.length ? ` [${a.changes.map((x) => `${x.subject}: ${x.from} → ${x.to}`).join('; ')}]` : ' [no change]'}` : '(none)';
+      a
+        ? `${a.summary}${a.changes.length ? ` [${a.changes.map((x) => `${x.subject}: ${x.from} → ${x.to}`).join('; ')}]` : ' [no change]'}`
+        : '(none)';
     const m = Math.max(r.actions.length, c.actions.length);
     for (let j = 0; j < m; j++) {
       const ra = r.actions[j];
       const ca = c.actions[j];
-      if (JSON.stringify([ra?.kind, ra?.params, stable(ra?.changes ?? [])]) !== JSON.stringify([ca?.kind, ca?.params, stable(ca?.changes ?? [])])) {
+      if (
+        JSON.stringify([ra?.kind, ra?.params, stable(ra?.changes ?? [])]) !==
+        JSON.stringify([ca?.kind, ca?.params, stable(ca?.changes ?? [])])
+      ) {
         drift.push(`step ${i + 1} "${c.title}": reviewed ${show(ra)}; now ${show(ca)}`);
       }
     }

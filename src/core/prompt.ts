@@ -22,13 +22,26 @@ function isPromptExit(e: unknown): boolean {
 /** Prompts on the terminal (stdin/stderr); a closed stdin answers "abort"/"no". */
 export function terminalPrompter(): Prompter {
   const output = process.stderr;
-  const ask = async <T extends string>(message: string, choices: { key: string; name: string; value: T }[], closed: T): Promise<T> => {
+  const ask = async <T extends string>(
+    message: string,
+    choices: { key: string; name: string; value: T }[],
+    closed: T,
+  ): Promise<T> => {
     const { expand } = await import('@inquirer/prompts');
     try {
-      return await expand<T>({ message, choices: choices as unknown as Parameters<typeof expand<T>>[0]['choices'], expanded: true }, { output });
+      return await expand<T>(
+        {
+          message,
+          choices: choices as unknown as Parameters<typeof expand<T>>[0]['choices'],
+          expanded: true,
+        },
+        { output },
+      );
     } catch (e) {
       if (isPromptExit(e)) {
-        output.write('\n(no answer: standard input is closed or the prompt was cancelled; taking that as "no")\n');
+        output.write(
+          '\n(no answer: standard input is closed or the prompt was cancelled; taking that as "no")\n',
+        );
         return closed;
       }
       throw e;
@@ -53,7 +66,11 @@ export function terminalPrompter(): Prompter {
         { key: 's', name: 'skip and go on with the next step', value: 'skip' },
         { key: 'a', name: 'abort, leaving things as they are', value: 'abort' },
       ];
-      return ask<FailureAnswer>(message, canRollback ? choices : choices.filter((c) => c.value !== 'rollback'), 'abort');
+      return ask<FailureAnswer>(
+        message,
+        canRollback ? choices : choices.filter((c) => c.value !== 'rollback'),
+        'abort',
+      );
     },
     async yesNo(message) {
       const a = await ask<'yes' | 'no'>(

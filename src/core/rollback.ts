@@ -54,7 +54,12 @@ export async function undoApplied(
         if (d.verifyUndo) await d.verifyUndo(r.action.params, r.before, env);
         else {
           const same = (s: unknown) => JSON.stringify(d.comparable ? d.comparable(s) : s);
-          await observeUntil(`undo of "${r.action.summary}"`, () => d.observe(r.action.params, env), (now) => same(now) === same(r.before), d.verifyTimeoutMs ?? 10_000);
+          await observeUntil(
+            `undo of "${r.action.summary}"`,
+            () => d.observe(r.action.params, env),
+            (now) => same(now) === same(r.before),
+            d.verifyTimeoutMs ?? 10_000,
+          );
         }
         entry('undone');
         applied.splice(applied.indexOf(r), 1);
@@ -67,7 +72,8 @@ export async function undoApplied(
     }
     w(`✗ ROLLBACK FAILED: ${failure}`);
     w('  still applied (undo these by hand, newest first):');
-    for (const left of [...applied].reverse()) w(`    - step ${left.step + 1}: ${left.action.summary}  (before: ${JSON.stringify(left.before)})`);
+    for (const left of [...applied].reverse())
+      w(`    - step ${left.step + 1}: ${left.action.summary}  (before: ${JSON.stringify(left.before)})`);
     w(`  the journal ${journal.file} records the state observed before each of them`);
     return { ok: false, message: failure };
   }

@@ -4,7 +4,15 @@ import { formatDuration } from '../util/duration.js';
 import { type ActionEnv, type AnyAction, type Change, actionFromJournal, isReversible } from './action.js';
 import type { AuditLog } from './audit.js';
 import { type Cookbook, type Step, parseArgs } from './cookbook.js';
-import { CheckError, ConfigError, ExitCode, GalleyError, InterruptedError, UsageError, formatError } from './errors.js';
+import {
+  CheckError,
+  ConfigError,
+  ExitCode,
+  GalleyError,
+  InterruptedError,
+  UsageError,
+  formatError,
+} from './errors.js';
 import { Journal, type RunOutcome, journalState, newRunId, readJournal } from './journal.js';
 import { currentOwner, currentUser, type LockHandle, type LockManager } from './lock.js';
 import type { Logger, Output } from './log.js';
@@ -76,7 +84,12 @@ class Stop extends Error {
 }
 
 /** A service registry shared by the actions of one run. */
-function makeEnv(loadConfig: () => GalleyConfig, log: Logger, signal: AbortSignal, dryRun: boolean): ActionEnv & { closeAll(): Promise<void> } {
+function makeEnv(
+  loadConfig: () => GalleyConfig,
+  log: Logger,
+  signal: AbortSignal,
+  dryRun: boolean,
+): ActionEnv & { closeAll(): Promise<void> } {
   let config: GalleyConfig | undefined;
   const services = new Map<string, { value: unknown; close?: (v: unknown) => Promise<void> | void }>();
   return {
@@ -133,7 +146,12 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   const applied: AppliedRecord[] = [];
   const prior = resumed ? journalState(resumed) : undefined;
   for (const a of prior?.applied ?? []) {
-    applied.push({ step: a.step, index: a.index, action: actionFromJournal(a.kind, a.params), before: a.before });
+    applied.push({
+      step: a.step,
+      index: a.index,
+      action: actionFromJournal(a.kind, a.params),
+      before: a.before,
+    });
   }
 
   let interrupted = false;
@@ -173,7 +191,16 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     reason: o.reason,
     resumed: Boolean(resumed),
   });
-  o.audit.record({ event: 'START', runId, ...who, cookbook: o.name, args: argText, task: o.task, reason: o.reason, dryRun });
+  o.audit.record({
+    event: 'START',
+    runId,
+    ...who,
+    cookbook: o.name,
+    args: argText,
+    task: o.task,
+    reason: o.reason,
+    dryRun,
+  });
   w(`▶ ${o.name}: ${o.cookbook.title}`);
   w(
     `  run ${runId}${resumed ? ' (resumed)' : ''} · ${dryRun ? 'DRY-RUN: nothing will be changed' : 'live'} · journal ${journal.file}`,
@@ -188,35 +215,58 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     if (!dryRun) journal.write({ type: 'fact', time: new Date().toISOString(), key, value });
     return value;
   };
-  const steps: Step[] = o.cookbook.steps({ ...env, args, runId, report: (k, v) => void (report[k] = v), fact });
+  const steps: Step[] = o.cookbook.steps({
+    ...env,
+    args,
+    runId,
+    report: (k, v) => void (report[k] = v),
+    fact,
+  });
   let lock: LockHandle | undefined;
   let result: RunResult;
 
   const rollback = async (why: string): Promise<Stop> => {
     const r = await undoApplied(applied, env, journal, w);
-    return r.ok ? new Stop('rolled-back', ExitCode.FAILED, why) : new Stop('rollback-failed', ExitCode.ROLLBACK_FAILED, r.message);
+    return r.ok
+      ? new Stop('rolled-back', ExitCode.FAILED, why)
+      : new Stop('rollback-failed', ExitCode.ROLLBACK_FAILED, r.message);
   };
 
   /** Decides what happens after a failure: ask, or follow the policy. */
   const decide = async (what: string, e: unknown): Promise<'retry' | 'skip' | Stop> => {
     if (e instanceof InterruptedError || interrupted) return interruptStop();
     // A missing or bad config or argument is not something a retry fixes: stop (exit 2).
-    if ((e instanceof ConfigError || e instanceof UsageError) && !applied.length) return new Stop('failed', e.exitCode, formatError(e));
+    if ((e instanceof ConfigError || e instanceof UsageError) && !applied.length)
+      return new Stop('failed', e.exitCode, formatError(e));
     w(`  ✗ ${what}: ${formatError(e)}`);
     const answer = interactive ? await o.prompter.onFailure(`${what}. What now?`, true) : policy;
     if (answer === 'retry') return 'retry';
     if (answer === 'skip') return 'skip';
     if (answer === 'rollback') return rollback(`${what}: ${formatError(e)}`);
-    return new Stop('aborted', ExitCode.FAILED, `${what}: ${formatError(e)} (aborted; \`cookbook resume ${runId}\` or \`cookbook rollback ${runId}\` later)`);
+    return new Stop(
+      'aborted',
+      ExitCode.FAILED,
+      `${what}: ${formatError(e)} (aborted; \`cookbook resume ${runId}\` or \`cookbook rollback ${runId}\` later)`,
+    );
   };
   const interruptStop = async (): Promise<Stop> => {
     w('■ interrupted');
-    const doRollback = applied.length > 0 && (interactive ? await o.prompter.yesNo('Interrupted. Roll back what this run applied?') : policy === 'rollback');
+    const doRollback =
+      applied.length > 0 &&
+      (interactive
+        ? await o.prompter.yesNo('Interrupted. Roll back what this run applied?')
+        : policy === 'rollback');
     if (doRollback) {
       const r = await rollback('interrupted');
-      return r.outcome === 'rollback-failed' ? r : new Stop('interrupted', ExitCode.INTERRUPTED, 'interrupted by the operator; rolled back');
+      return r.outcome === 'rollback-failed'
+        ? r
+        : new Stop('interrupted', ExitCode.INTERRUPTED, 'interrupted by the operator; rolled back');
     }
-    return new Stop('interrupted', ExitCode.INTERRUPTED, `interrupted by the operator (\`cookbook resume ${runId}\` or \`cookbook rollback ${runId}\` later)`);
+    return new Stop(
+      'interrupted',
+      ExitCode.INTERRUPTED,
+      `interrupted by the operator (\`cookbook resume ${runId}\` or \`cookbook rollback ${runId}\` later)`,
+    );
   };
 
   /** Observes every step and collects the plan, applying nothing. */
@@ -239,7 +289,12 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
             failing.push(`step ${i + 1} "${s.title}": ${formatError(e)}`);
           }
         }
-        if (print) w(note.includes('\n') ? `    check: ${note.split('\n')[0]}\n${note.split('\n').slice(1).join('\n').replace(/^/gm, '      ')}` : `    check: ${note}`);
+        if (print)
+          w(
+            note.includes('\n')
+              ? `    check: ${note.split('\n')[0]}\n${note.split('\n').slice(1).join('\n').replace(/^/gm, '      ')}`
+              : `    check: ${note}`,
+          );
         planned.push({ title: s.title, kind: 'check', actions: [], note });
         continue;
       }
@@ -247,7 +302,9 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       try {
         actions = await s.build();
       } catch (e) {
-        const note = changesBefore ? `cannot be planned before the changes above: ${formatError(e)}` : formatError(e);
+        const note = changesBefore
+          ? `cannot be planned before the changes above: ${formatError(e)}`
+          : formatError(e);
         if (!changesBefore) failing.push(`step ${i + 1} "${s.title}": ${formatError(e)}`);
         if (print) w(`    ? ${note}`);
         planned.push({ title: s.title, kind: 'actions', actions: [], note });
@@ -257,7 +314,13 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       for (const a of actions) {
         const before = await a.definition.observe(a.params, env);
         const changes = a.definition.plan(a.params, before);
-        pa.push({ kind: a.definition.kind, summary: a.summary, params: a.params, changes, irreversible: isReversible(a) ? undefined : (a.definition.irreversibleBecause ?? 'no undo') });
+        pa.push({
+          kind: a.definition.kind,
+          summary: a.summary,
+          params: a.params,
+          changes,
+          irreversible: isReversible(a) ? undefined : (a.definition.irreversibleBecause ?? 'no undo'),
+        });
         if (print && changes.length) {
           w(`    · ${a.summary}${isReversible(a) ? '' : '  [IRREVERSIBLE]'}`);
           for (const c of changes) w(`        ${showChange(c)}`);
@@ -271,7 +334,14 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   };
 
   const planOf = (planned: PlannedStep[]) =>
-    makePlan({ cookbook: o.name, args: o.rawArgs, configFile: o.configFile, createdAt: new Date().toISOString(), createdBy: `${who.user}@${who.host}`, steps: planned });
+    makePlan({
+      cookbook: o.name,
+      args: o.rawArgs,
+      configFile: o.configFile,
+      createdAt: new Date().toISOString(),
+      createdBy: `${who.user}@${who.host}`,
+      steps: planned,
+    });
 
   /** The live run: step by step, with confirmation, apply, verify and failure handling. */
   const runLive = async (): Promise<void> => {
@@ -288,13 +358,25 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
             const msg = await abandonable(runCheck(s));
             const text = msg || 'holds';
             w(text.includes('\n') ? `    ✓\n${text.replace(/^/gm, '      ')}` : `    ✓ ${text}`);
-            journal.write({ type: 'step', time: new Date().toISOString(), step: i, title: s.title, status: 'done' });
+            journal.write({
+              type: 'step',
+              time: new Date().toISOString(),
+              step: i,
+              title: s.title,
+              status: 'done',
+            });
             break;
           } catch (e) {
             const d = await decide(`check "${s.title}" failed`, e);
             if (d === 'retry') continue;
             if (d === 'skip') {
-              journal.write({ type: 'step', time: new Date().toISOString(), step: i, title: s.title, status: 'skipped' });
+              journal.write({
+                type: 'step',
+                time: new Date().toISOString(),
+                step: i,
+                title: s.title,
+                status: 'skipped',
+              });
               break;
             }
             throw d;
@@ -319,7 +401,10 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
     }
   };
 
-  const runActionStep = async (i: number, s: Extract<Step, { kind: 'actions' }>): Promise<'done' | 'already-done' | 'skipped'> => {
+  const runActionStep = async (
+    i: number,
+    s: Extract<Step, { kind: 'actions' }>,
+  ): Promise<'done' | 'already-done' | 'skipped'> => {
     for (;;) {
       try {
         const actions = await s.build();
@@ -347,7 +432,12 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
             w('    ↷ skipped by the operator');
             return 'skipped';
           }
-          if (answer === 'abort') throw new Stop('aborted', ExitCode.FAILED, `aborted by the operator at step ${i + 1} ("${s.title}")`);
+          if (answer === 'abort')
+            throw new Stop(
+              'aborted',
+              ExitCode.FAILED,
+              `aborted by the operator at step ${i + 1} ("${s.title}")`,
+            );
         }
         for (const x of todo) {
           await applyOne(i, x.index, x.a, x.before, x.changes);
@@ -372,21 +462,42 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       await abandonable(d.apply(a.params, before, env));
     } catch (e) {
       // A failed apply may have changed something: keep it for rollback (undo restores `before`).
-      journal.write({ ...base, type: 'action', time: new Date().toISOString(), status: 'applied', error: formatError(e) });
-      if (!applied.some((r) => r.step === i && r.index === index)) applied.push({ step: i, index, action: a, before });
+      journal.write({
+        ...base,
+        type: 'action',
+        time: new Date().toISOString(),
+        status: 'applied',
+        error: formatError(e),
+      });
+      if (!applied.some((r) => r.step === i && r.index === index))
+        applied.push({ step: i, index, action: a, before });
       throw e;
     }
     journal.write({ ...base, type: 'action', time: new Date().toISOString(), status: 'applied' });
-    if (!applied.some((r) => r.step === i && r.index === index)) applied.push({ step: i, index, action: a, before });
+    if (!applied.some((r) => r.step === i && r.index === index))
+      applied.push({ step: i, index, action: a, before });
     try {
       if (d.verify) await abandonable(d.verify(a.params, before, env));
       else
         await abandonable(
-          observeUntil(a.summary, () => d.observe(a.params, env), (now) => d.plan(a.params, now).length === 0, d.verifyTimeoutMs ?? 10_000),
+          observeUntil(
+            a.summary,
+            () => d.observe(a.params, env),
+            (now) => d.plan(a.params, now).length === 0,
+            d.verifyTimeoutMs ?? 10_000,
+          ),
         );
     } catch (e) {
-      journal.write({ ...base, type: 'action', time: new Date().toISOString(), status: 'failed', error: formatError(e) });
-      throw e instanceof InterruptedError ? e : new CheckError(`verification of "${a.summary}" failed: ${formatError(e)}`);
+      journal.write({
+        ...base,
+        type: 'action',
+        time: new Date().toISOString(),
+        status: 'failed',
+        error: formatError(e),
+      });
+      throw e instanceof InterruptedError
+        ? e
+        : new CheckError(`verification of "${a.summary}" failed: ${formatError(e)}`);
     }
     journal.write({ ...base, type: 'action', time: new Date().toISOString(), status: 'verified' });
     w(`    ✓ ${a.summary} (${formatDuration(Date.now() - started)})`);
@@ -401,7 +512,11 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       if (drift.length) {
         w('✗ the world has drifted from the reviewed plan; nothing was changed:');
         for (const d of drift) w(`    - ${d}`);
-        throw new Stop('aborted', ExitCode.FAILED, `plan drift (${drift.length} difference${drift.length === 1 ? '' : 's'}); dry-run again and have it reviewed`);
+        throw new Stop(
+          'aborted',
+          ExitCode.FAILED,
+          `plan drift (${drift.length} difference${drift.length === 1 ? '' : 's'}); dry-run again and have it reviewed`,
+        );
       }
       w('  ✓ the plan matches what was reviewed');
     }
@@ -410,7 +525,9 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       const plan = planOf(planned);
       if (o.planOut) {
         const files = writePlan(o.planOut, plan);
-        w(`✎ plan written to ${files.markdown} (for review) and ${files.json} (for --plan); fingerprint ${plan.fingerprint.slice(0, 12)}`);
+        w(
+          `✎ plan written to ${files.markdown} (for review) and ${files.json} (for --plan); fingerprint ${plan.fingerprint.slice(0, 12)}`,
+        );
       }
       if (failing.length) {
         w(`✗ dry-run: ${failing.length} check(s) would fail now:`);
@@ -423,7 +540,15 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       if (o.locks && !o.noLocks) {
         const spec = o.cookbook.lock?.(args);
         if (spec) {
-          lock = await (await o.locks(env)).acquire({ name: spec.name, concurrency: spec.concurrency, ttlMs: spec.ttlMs, owner: currentOwner(), runId });
+          lock = await (
+            await o.locks(env)
+          ).acquire({
+            name: spec.name,
+            concurrency: spec.concurrency,
+            ttlMs: spec.ttlMs,
+            owner: currentOwner(),
+            runId,
+          });
           w(`  🔒 lock ${spec.name} taken`);
         }
       }
@@ -443,9 +568,16 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
       if (process.env.GALLEY_DEBUG && e instanceof Error) w(e.stack ?? '');
       stop = new Stop('failed', ExitCode.UNEXPECTED, formatError(e));
     }
-    if (stop.outcome !== 'dry-run' && stop.outcome !== 'rolled-back' && stop.outcome !== 'rollback-failed') w(`✗ ${stop.message}`);
+    if (stop.outcome !== 'dry-run' && stop.outcome !== 'rolled-back' && stop.outcome !== 'rollback-failed')
+      w(`✗ ${stop.message}`);
     else if (stop.outcome === 'rolled-back') w(`✗ failed and rolled back: ${stop.message}`);
-    result = { runId, exitCode: stop.exitCode, outcome: stop.outcome === 'dry-run' ? 'failed' : stop.outcome, journal: journal.file, message: stop.message };
+    result = {
+      runId,
+      exitCode: stop.exitCode,
+      outcome: stop.outcome === 'dry-run' ? 'failed' : stop.outcome,
+      journal: journal.file,
+      message: stop.message,
+    };
   } finally {
     interrupts.off('SIGINT', onSigint);
     if (lock) {
@@ -459,8 +591,25 @@ export async function runCookbook(o: RunOptions): Promise<RunResult> {
   }
   if (result.message) result.message = redact(result.message);
   if (Object.keys(report).length) result.report = report;
-  journal.write({ type: 'run-end', time: new Date().toISOString(), outcome: result.outcome, exitCode: result.exitCode, message: result.message });
-  o.audit.record({ event: 'END', runId, ...who, cookbook: o.name, args: argText, task: o.task, reason: o.reason, dryRun, outcome: result.outcome, exitCode: result.exitCode });
+  journal.write({
+    type: 'run-end',
+    time: new Date().toISOString(),
+    outcome: result.outcome,
+    exitCode: result.exitCode,
+    message: result.message,
+  });
+  o.audit.record({
+    event: 'END',
+    runId,
+    ...who,
+    cookbook: o.name,
+    args: argText,
+    task: o.task,
+    reason: o.reason,
+    dryRun,
+    outcome: result.outcome,
+    exitCode: result.exitCode,
+  });
   return result;
 }
 
@@ -496,22 +645,51 @@ export async function rollbackRun(o: RollbackOptions): Promise<RunResult> {
   }));
   w(`↩ rollback of run ${o.runId} (${start.cookbook}): ${applied.length} applied action(s) to undo`);
   for (const a of [...applied].reverse()) w(`    - step ${a.step + 1}: ${a.action.summary}`);
-  if (!applied.length) return { runId: o.runId, exitCode: ExitCode.OK, outcome: 'rolled-back', journal: journal.file };
+  if (!applied.length)
+    return { runId: o.runId, exitCode: ExitCode.OK, outcome: 'rolled-back', journal: journal.file };
   if (!o.yes && !(await o.prompter.yesNo(`Undo these ${applied.length} action(s)?`))) {
     w('nothing was changed');
     return { runId: o.runId, exitCode: ExitCode.FAILED, outcome: 'aborted', journal: journal.file };
   }
-  o.audit.record({ event: 'START', runId: o.runId, ...who, cookbook: `rollback ${start.cookbook}`, args: '', dryRun: false });
+  o.audit.record({
+    event: 'START',
+    runId: o.runId,
+    ...who,
+    cookbook: `rollback ${start.cookbook}`,
+    args: '',
+    dryRun: false,
+  });
   let res: RunResult;
   try {
     const r = await undoApplied(applied, env, journal, w);
     res = r.ok
       ? { runId: o.runId, exitCode: ExitCode.OK, outcome: 'rolled-back', journal: journal.file }
-      : { runId: o.runId, exitCode: ExitCode.ROLLBACK_FAILED, outcome: 'rollback-failed', journal: journal.file, message: r.message };
+      : {
+          runId: o.runId,
+          exitCode: ExitCode.ROLLBACK_FAILED,
+          outcome: 'rollback-failed',
+          journal: journal.file,
+          message: r.message,
+        };
   } finally {
     await env.closeAll();
   }
-  journal.write({ type: 'run-end', time: new Date().toISOString(), outcome: res.outcome, exitCode: res.exitCode, message: res.message });
-  o.audit.record({ event: 'END', runId: o.runId, ...who, cookbook: `rollback ${start.cookbook}`, args: '', dryRun: false, outcome: res.outcome, exitCode: res.exitCode });
+  journal.write({
+    type: 'run-end',
+    time: new Date().toISOString(),
+    outcome: res.outcome,
+    exitCode: res.exitCode,
+    message: res.message,
+  });
+  o.audit.record({
+    event: 'END',
+    runId: o.runId,
+    ...who,
+    cookbook: `rollback ${start.cookbook}`,
+    args: '',
+    dryRun: false,
+    outcome: res.outcome,
+    exitCode: res.exitCode,
+  });
   return res;
 }

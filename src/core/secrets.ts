@@ -25,7 +25,9 @@ export class Secret {
         try {
           v = readFileSync(this.#source.file, 'utf8').replace(/\r?\n$/, '');
         } catch (e) {
-          throw new Error(`cannot read secret from ${this.origin}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+          throw new Error(
+            `cannot read secret from ${this.origin}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+          );
         }
       } else {
         v = process.env[this.#source.env];
@@ -76,7 +78,12 @@ export function redactValue<T>(value: T): T {
     if (Array.isArray(v)) return v.map(walk);
     if (v !== null && typeof v === 'object') {
       if (v instanceof Secret) return '***';
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, /^(password|secret|token)$/i.test(k) ? '***' : walk(x)]));
+      return Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).map(([k, x]) => [
+          k,
+          /^(password|secret|token)$/i.test(k) ? '***' : walk(x),
+        ]),
+      );
     }
     return v;
   };

@@ -18,11 +18,20 @@ export interface ZoneBackend {
    * would break the zone is refused and nothing reaches the servers. Mutating: the action
    * layer calls it only outside dry-run.
    */
-  replaceRRset(name: string, type: RecordType, records: readonly RecordValue[], expected?: readonly RecordValue[]): Promise<void>;
+  replaceRRset(
+    name: string,
+    type: RecordType,
+    records: readonly RecordValue[],
+    expected?: readonly RecordValue[],
+  ): Promise<void>;
 }
 
 /** Builds the backend configured for one zone (`remoteRunner` is used by zone-file backends only). */
-export function backendForZone(config: GalleyConfig, zone: ZoneConfig, remoteRunner: RemoteRunner): ZoneBackend {
+export function backendForZone(
+  config: GalleyConfig,
+  zone: ZoneConfig,
+  remoteRunner: RemoteRunner,
+): ZoneBackend {
   const backend = zone.backend;
   if (backend.type === 'rfc2136') {
     return new Rfc2136Backend({
@@ -43,14 +52,25 @@ export function backendForZone(config: GalleyConfig, zone: ZoneConfig, remoteRun
 }
 
 /** The backend of the zone called `zoneName` in config.dns.zones (a zone name or its key). */
-export function zoneBackendFor(config: GalleyConfig, zoneName: string, remoteRunner: RemoteRunner): ZoneBackend {
+export function zoneBackendFor(
+  config: GalleyConfig,
+  zoneName: string,
+  remoteRunner: RemoteRunner,
+): ZoneBackend {
   const zones = dnsConfig(config).zones;
   const zone = zones[zoneName] ?? Object.values(zones).find((z) => z.name === zoneName);
-  if (!zone) throw new ConfigError(`no zone "${zoneName}" under dns.zones in ${config.file}`, [`known zones: ${Object.keys(zones).join(', ')}`]);
+  if (!zone)
+    throw new ConfigError(`no zone "${zoneName}" under dns.zones in ${config.file}`, [
+      `known zones: ${Object.keys(zones).join(', ')}`,
+    ]);
   return backendForZone(config, zone, remoteRunner);
 }
 
 /** The backend of the zone that contains `fqdn` (longest match). */
-export function zoneBackendForName(config: GalleyConfig, fqdn: string, remoteRunner: RemoteRunner): ZoneBackend {
+export function zoneBackendForName(
+  config: GalleyConfig,
+  fqdn: string,
+  remoteRunner: RemoteRunner,
+): ZoneBackend {
   return backendForZone(config, zoneFor(config, fqdn), remoteRunner);
 }

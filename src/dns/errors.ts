@@ -16,9 +16,14 @@ export class DnsTimeoutError extends DnsError {
     readonly attempts: number,
     timeoutMs: number,
   ) {
-    super(`DNS server ${where(server)} did not answer for ${qname} (${attempts} attempts, ${timeoutMs} ms each)`, {
-      suggestions: [`check that the server is running: dig +norec @${server.address} -p ${server.port} ${qname}`],
-    });
+    super(
+      `DNS server ${where(server)} did not answer for ${qname} (${attempts} attempts, ${timeoutMs} ms each)`,
+      {
+        suggestions: [
+          `check that the server is running: dig +norec @${server.address} -p ${server.port} ${qname}`,
+        ],
+      },
+    );
   }
 }
 
@@ -83,7 +88,10 @@ export class DnsTsigError extends DnsRcodeError {
       zone,
       rcode,
       `DNS server ${where(server)} refused the update of zone ${zone}: ${rcode} (${detail})`,
-      ['check the TSIG key name, algorithm and secret of the zone in the config against the server', 'check the clocks'],
+      [
+        'check the TSIG key name, algorithm and secret of the zone in the config against the server',
+        'check the clocks',
+      ],
     );
   }
 }
@@ -107,7 +115,12 @@ export class DnsUpdateUnconfirmedError extends DnsError {
   constructor(server: DnsServer, name: string, type: string, zone: string, waitedMs: number) {
     super(
       `DNS server ${where(server)} did not answer the update of ${name} ${type} in zone ${zone} within ${waitedMs} ms: it may or may not have been applied`,
-      { suggestions: ['observe the record set on every server before retrying', `check that the server is running: dig +norec @${server.address} -p ${server.port} ${zone} SOA`] },
+      {
+        suggestions: [
+          'observe the record set on every server before retrying',
+          `check that the server is running: dig +norec @${server.address} -p ${server.port} ${zone} SOA`,
+        ],
+      },
     );
   }
 }
@@ -146,7 +159,9 @@ export class ZonePublishError extends DnsError {
   ) {
     super(
       `the ${stage} command \`${command.join(' ')}\` refused the edited zone ${zone} on ${host}: ${detail}; ` +
-        (restored ? 'the previous zone file was restored, nothing was published' : 'RESTORING THE PREVIOUS ZONE FILE FAILED'),
+        (restored
+          ? 'the previous zone file was restored, nothing was published'
+          : 'RESTORING THE PREVIOUS ZONE FILE FAILED'),
       {
         suggestions: restored
           ? ['fix the records you asked for (the zone does not load with them)']

@@ -24,7 +24,12 @@ export interface QueryResult {
 
 /** Builds a non-recursive query for one name and type. */
 export function buildQuery(name: string, type: RecordType, id: number = newMessageId()): Buffer {
-  return packet.encode({ type: 'query', id, flags: 0, questions: [{ type, name: normalizeName(name), class: 'IN' }] });
+  return packet.encode({
+    type: 'query',
+    id,
+    flags: 0,
+    questions: [{ type, name: normalizeName(name), class: 'IN' }],
+  });
 }
 
 /** Turns the rcode of an answer into the matching typed error (NOERROR: undefined). */
@@ -57,7 +62,13 @@ export function parseAnswer(server: DnsServer, name: string, type: RecordType, a
   const records = (decoded.answers ?? [])
     .map(fromPacketAnswer)
     .filter((r): r is DnsRecord => r !== undefined && r.type === type && r.name === qname);
-  return { server, name: qname, type, records, authoritative: ((decoded.flags ?? 0) & packet.AUTHORITATIVE_ANSWER) !== 0 };
+  return {
+    server,
+    name: qname,
+    type,
+    records,
+    authoritative: ((decoded.flags ?? 0) & packet.AUTHORITATIVE_ANSWER) !== 0,
+  };
 }
 
 /**
@@ -66,14 +77,20 @@ export function parseAnswer(server: DnsServer, name: string, type: RecordType, a
  *
  * @throws DnsNxDomainError, DnsRefusedError, DnsServFailError, DnsRcodeError, DnsTimeoutError, DnsNetworkError
  */
-export async function query(server: DnsServer, name: string, type: RecordType, options: QueryOptions): Promise<QueryResult> {
+export async function query(
+  server: DnsServer,
+  name: string,
+  type: RecordType,
+  options: QueryOptions,
+): Promise<QueryResult> {
   const message = buildQuery(name, type);
   const answer = await exchange(server, message, normalizeName(name), options);
   return parseAnswer(server, name, type, answer);
 }
 
 /** The outcome of a query on one server of several: its answer, or the error that stopped it. */
-export type ServerOutcome = { server: DnsServer; ok: true; result: QueryResult } | { server: DnsServer; ok: false; error: DnsError };
+export type ServerOutcome =
+  { server: DnsServer; ok: true; result: QueryResult } | { server: DnsServer; ok: false; error: DnsError };
 
 /**
  * Asks every server in parallel and reports each one's outcome, so that one server down is

@@ -28,17 +28,28 @@ export interface RRsetObservation {
 }
 
 function viewOf(outcome: ServerOutcome): ServerView {
-  if (outcome.ok) return { server: outcome.server, records: outcome.result.records.map((r) => ({ ttl: r.ttl, data: r.data })) };
+  if (outcome.ok)
+    return {
+      server: outcome.server,
+      records: outcome.result.records.map((r) => ({ ttl: r.ttl, data: r.data })),
+    };
   if (outcome.error instanceof DnsNxDomainError) return { server: outcome.server, records: [] };
   return { server: outcome.server, error: outcome.error.message };
 }
 
 /** Asks every server in parallel and compares their answers. */
-export async function observeOnServers(servers: readonly DnsServer[], zone: string, name: string, type: RecordType, options: QueryOptions): Promise<RRsetObservation> {
+export async function observeOnServers(
+  servers: readonly DnsServer[],
+  zone: string,
+  name: string,
+  type: RecordType,
+  options: QueryOptions,
+): Promise<RRsetObservation> {
   const views = (await queryAll(servers, name, type, options)).map(viewOf);
   const answered = views.filter((v) => v.records !== undefined);
   const records = answered[0]?.records;
-  const agree = answered.length === views.length && answered.every((v) => sameRecords(type, v.records!, records!));
+  const agree =
+    answered.length === views.length && answered.every((v) => sameRecords(type, v.records!, records!));
   return { name: normalizeName(name), type, zone: normalizeName(zone), servers: views, records, agree };
 }
 
@@ -48,7 +59,12 @@ export async function observeOnServers(servers: readonly DnsServer[], zone: stri
  * `servers`, not thrown; `options` overrides the config's timeout and retries (a status
  * report that must answer quickly even with a server down). Read-only: runs in dry-run too.
  */
-export async function observeRRset(config: GalleyConfig, name: string, type: RecordType, options?: Partial<QueryOptions>): Promise<RRsetObservation> {
+export async function observeRRset(
+  config: GalleyConfig,
+  name: string,
+  type: RecordType,
+  options?: Partial<QueryOptions>,
+): Promise<RRsetObservation> {
   const zone = zoneFor(config, name);
   return observeOnServers(zone.servers, zone.name, name, type, { ...queryOptions(config), ...options });
 }
@@ -56,7 +72,10 @@ export async function observeRRset(config: GalleyConfig, name: string, type: Rec
 /** One line per server for messages: `ns1 (127.0.3.1:53): 300 SRV 0 1 4001 conf1001.` */
 export function describeObservation(o: RRsetObservation): string {
   return o.servers
-    .map((v) => `${v.server.name} (${v.server.address}:${v.server.port}): ${v.records ? describeRecords(o.type, v.records) : v.error}`)
+    .map(
+      (v) =>
+        `${v.server.name} (${v.server.address}:${v.server.port}): ${v.records ? describeRecords(o.type, v.records) : v.error}`,
+    )
     .join('\n');
 }
 
@@ -84,7 +103,11 @@ export async function waitForRRset(
       const wrong = { ...o, servers: o.servers.filter((v) => !matches(v)) };
       throw new CheckError(
         `${normalizeName(name)} ${type} is not ${describeRecords(type, expected)} on every authoritative server:\n${describeObservation(wrong)}`,
-        { suggestions: ['check that the change was published (authdns-update, or the primary server) and that every server reloaded'] },
+        {
+          suggestions: [
+            'check that the change was published (authdns-update, or the primary server) and that every server reloaded',
+          ],
+        },
       );
     }
     await sleep(intervalMs);
@@ -92,7 +115,10 @@ export async function waitForRRset(
 }
 
 /** The SOA serial each server of the zone serves (undefined for a server that did not answer). Read-only. */
-export async function zoneSerials(config: GalleyConfig, zoneName: string): Promise<{ server: DnsServer; serial?: number; error?: string }[]> {
+export async function zoneSerials(
+  config: GalleyConfig,
+  zoneName: string,
+): Promise<{ server: DnsServer; serial?: number; error?: string }[]> {
   const zone = zoneFor(config, zoneName);
   const options = queryOptions(config);
   return Promise.all(

@@ -14,7 +14,12 @@ export class Rfc2136Backend implements ZoneBackend {
   readonly #key: { name: string; algorithm: 'hmac-sha256'; secret: Secret };
   readonly #options: QueryOptions;
 
-  constructor(params: { zone: string; server: DnsServer; key: { name: string; algorithm: 'hmac-sha256'; secret: Secret }; options: QueryOptions }) {
+  constructor(params: {
+    zone: string;
+    server: DnsServer;
+    key: { name: string; algorithm: 'hmac-sha256'; secret: Secret };
+    options: QueryOptions;
+  }) {
     this.zone = normalizeName(params.zone);
     this.#server = params.server;
     this.#key = params.key;
@@ -30,11 +35,24 @@ export class Rfc2136Backend implements ZoneBackend {
       throw new ConfigError(`cannot read the TSIG secret of zone ${this.zone}: ${(e as Error).message}`);
     }
     const secret = Buffer.from(text.trim(), 'base64');
-    if (secret.length === 0) throw new ConfigError(`the TSIG secret of zone ${this.zone} (${this.#key.secret.origin}) is empty or not base64`);
+    if (secret.length === 0)
+      throw new ConfigError(
+        `the TSIG secret of zone ${this.zone} (${this.#key.secret.origin}) is empty or not base64`,
+      );
     return { name: this.#key.name, algorithm: this.#key.algorithm, secret };
   }
 
-  async replaceRRset(name: string, type: RecordType, records: readonly RecordValue[], expected?: readonly RecordValue[]): Promise<void> {
-    await sendUpdate(this.#server, this.#tsigKey(), { zone: this.zone, name, type, records, expected }, this.#options);
+  async replaceRRset(
+    name: string,
+    type: RecordType,
+    records: readonly RecordValue[],
+    expected?: readonly RecordValue[],
+  ): Promise<void> {
+    await sendUpdate(
+      this.#server,
+      this.#tsigKey(),
+      { zone: this.zone, name, type, records, expected },
+      this.#options,
+    );
   }
 }

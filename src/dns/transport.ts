@@ -83,17 +83,25 @@ export async function exchange(
   const attempts = options.retries + 1;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      let answer = options.tcp ? await sendTcpOnce(server, message, options.timeoutMs) : await sendUdpOnce(server, message, options.timeoutMs);
-      if (answer.length < 12) throw new DnsProtocolError(server, `answer of ${answer.length} bytes is shorter than a header`);
+      let answer = options.tcp
+        ? await sendTcpOnce(server, message, options.timeoutMs)
+        : await sendUdpOnce(server, message, options.timeoutMs);
+      if (answer.length < 12)
+        throw new DnsProtocolError(server, `answer of ${answer.length} bytes is shorter than a header`);
       const truncated = (answer.readUInt16BE(2) & 0x0200) !== 0;
       if (truncated && !options.tcp) answer = await sendTcpOnce(server, message, options.timeoutMs);
-      if (answer.readUInt16BE(0) !== message.readUInt16BE(0)) throw new DnsProtocolError(server, 'answer ID does not match the query');
+      if (answer.readUInt16BE(0) !== message.readUInt16BE(0))
+        throw new DnsProtocolError(server, 'answer ID does not match the query');
       return answer;
     } catch (e) {
       if (e instanceof AttemptTimeout) continue;
       if (e instanceof DnsProtocolError) throw e;
       const refused = (e as NodeJS.ErrnoException).code === 'ECONNREFUSED';
-      throw new DnsNetworkError(server, qname, refused ? 'nothing listens on that address and port (connection refused)' : (e as Error).message);
+      throw new DnsNetworkError(
+        server,
+        qname,
+        refused ? 'nothing listens on that address and port (connection refused)' : (e as Error).message,
+      );
     }
   }
   throw new DnsTimeoutError(server, qname, attempts, options.timeoutMs);

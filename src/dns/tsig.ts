@@ -89,9 +89,19 @@ export function signRequest(
   timeSigned: number = Math.floor(Date.now() / 1000),
   fudge: number = DEFAULT_FUDGE_SECONDS,
 ): { message: Buffer; mac: Buffer } {
-  const fields = { keyName: normalizeName(key.name), algorithm: key.algorithm, timeSigned, fudge, error: 0, otherData: Buffer.alloc(0) };
+  const fields = {
+    keyName: normalizeName(key.name),
+    algorithm: key.algorithm,
+    timeSigned,
+    fudge,
+    error: 0,
+    otherData: Buffer.alloc(0),
+  };
   const mac = hmac(key, message, tsigVariables(fields));
-  const signed = Buffer.concat([message, encodeTsigRr({ ...fields, mac, originalId: message.readUInt16BE(0) })]);
+  const signed = Buffer.concat([
+    message,
+    encodeTsigRr({ ...fields, mac, originalId: message.readUInt16BE(0) }),
+  ]);
   signed.writeUInt16BE(message.readUInt16BE(10) + 1, 10);
   return { message: signed, mac };
 }
@@ -141,14 +151,23 @@ function readUncompressedName(buf: Buffer, offset: number): string {
 /** What checking the TSIG of an answer found. */
 export type TsigVerdict =
   | { ok: true }
-  | { ok: false; reason: string; /** TSIG error code of the answer (BADSIG, BADKEY, BADTIME), if it has one. */ tsigError?: string };
+  | {
+      ok: false;
+      reason: string;
+      /** TSIG error code of the answer (BADSIG, BADKEY, BADTIME), if it has one. */ tsigError?: string;
+    };
 
 /**
  * Checks the signature of an answer to a request signed with `requestMac` (RFC 8945 §4.3.2,
  * §5.3): the MAC covers the request MAC, the answer without its TSIG record, and the TSIG
  * variables; the time must be within the fudge of `now`.
  */
-export function verifyResponse(answer: Buffer, key: TsigKey, requestMac: Buffer, now: number = Math.floor(Date.now() / 1000)): TsigVerdict {
+export function verifyResponse(
+  answer: Buffer,
+  key: TsigKey,
+  requestMac: Buffer,
+  now: number = Math.floor(Date.now() / 1000),
+): TsigVerdict {
   let split: ReturnType<typeof splitTsig>;
   try {
     split = splitTsig(answer);
@@ -157,13 +176,27 @@ export function verifyResponse(answer: Buffer, key: TsigKey, requestMac: Buffer,
   }
   if (!split) return { ok: false, reason: 'the answer is not signed' };
   const { unsigned, tsig } = split;
-  if (tsig.error !== 0) return { ok: false, reason: `the server reports TSIG error ${rcodeName(tsig.error)}`, tsigError: rcodeName(tsig.error) };
-  if (tsig.keyName !== normalizeName(key.name)) return { ok: false, reason: `the answer is signed with key ${tsig.keyName}, not ${key.name}` };
-  if (normalizeName(tsig.algorithm) !== key.algorithm) return { ok: false, reason: `the answer is signed with ${tsig.algorithm}` };
+  if (tsig.error !== 0)
+    return {
+      ok: false,
+      reason: `the server reports TSIG error ${rcodeName(tsig.error)}`,
+      tsigError: rcodeName(tsig.error),
+    };
+  if (tsig.keyName !== normalizeName(key.name))
+    return { ok: false, reason: `the answer is signed with key ${tsig.keyName}, not ${key.name}` };
+  if (normalizeName(tsig.algorithm) !== key.algorithm)
+    return { ok: false, reason: `the answer is signed with ${tsig.algorithm}` };
   const expected = hmac(key, uint16(requestMac.length), requestMac, unsigned, tsigVariables(tsig));
   if (tsig.mac.length !== expected.length || !timingSafeEqual(tsig.mac, expected)) {
-    return { ok: false, reason: 'the MAC of the answer does not match (forged or corrupted answer, or a different key)' };
+    return {
+      ok: false,
+      reason: 'the MAC of the answer does not match (forged or corrupted answer, or a different key)',
+    };
   }
-  if (Math.abs(now - tsig.timeSigned) > tsig.fudge) return { ok: false, reason: `the answer was signed at ${tsig.timeSigned}, outside the fudge of ${tsig.fudge} s` };
+  if (Math.abs(now - tsig.timeSigned) > tsig.fudge)
+    return {
+      ok: false,
+      reason: `the answer was signed at ${tsig.timeSigned}, outside the fudge of ${tsig.fudge} s`,
+    };
   return { ok: true };
 }

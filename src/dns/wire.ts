@@ -79,11 +79,16 @@ export function sameRecords(
   if (a.length !== b.length) return false;
   const sa = sortRecords(type, a);
   const sb = sortRecords(type, b);
-  return sa.every((r, i) => dataKey(type, r.data) === dataKey(type, sb[i]!.data) && (!withTtl || r.ttl === sb[i]!.ttl));
+  return sa.every(
+    (r, i) => dataKey(type, r.data) === dataKey(type, sb[i]!.data) && (!withTtl || r.ttl === sb[i]!.ttl),
+  );
 }
 
 /** One line per record, for messages: `300 SRV 0 1 4001 conf1001.example.org.`. */
-export function describeRecords(type: RecordType, records: readonly { ttl: number; data: RecordData }[]): string {
+export function describeRecords(
+  type: RecordType,
+  records: readonly { ttl: number; data: RecordData }[],
+): string {
   if (records.length === 0) return '(no records)';
   return sortRecords(type, records)
     .map((r) => `${r.ttl} ${type} ${dataText(type, r.data)}`)
@@ -119,7 +124,13 @@ export function encodeName(name: string): Buffer {
 }
 
 /** Wire form of one resource record with explicit class (for UPDATE sections, where class ANY/NONE carry meaning). */
-export function encodeRr(rr: { name: string; type: number; klass: number; ttl: number; rdata: Buffer }): Buffer {
+export function encodeRr(rr: {
+  name: string;
+  type: number;
+  klass: number;
+  ttl: number;
+  rdata: Buffer;
+}): Buffer {
   const fixed = Buffer.alloc(10);
   fixed.writeUInt16BE(rr.type, 0);
   fixed.writeUInt16BE(rr.klass, 2);
@@ -158,7 +169,19 @@ export function recordOffsets(buf: Buffer): number[] {
   return offsets;
 }
 
-const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
+const RCODES = [
+  'NOERROR',
+  'FORMERR',
+  'SERVFAIL',
+  'NXDOMAIN',
+  'NOTIMP',
+  'REFUSED',
+  'YXDOMAIN',
+  'YXRRSET',
+  'NXRRSET',
+  'NOTAUTH',
+  'NOTZONE',
+];
 const TSIG_RCODES: Record<number, string> = { 16: 'BADSIG', 17: 'BADKEY', 18: 'BADTIME', 22: 'BADTRUNC' };
 
 /** Name of a response code (header rcode, or the extended TSIG error codes of RFC 8945). */

@@ -29,7 +29,14 @@ export class ZonefileBackend implements ZoneBackend {
   readonly #publishCommand: string[];
   readonly #runner: RemoteRunner;
 
-  constructor(params: { zone: string; host: string; file: string; checkCommand?: string[]; publishCommand: string[]; runner: RemoteRunner }) {
+  constructor(params: {
+    zone: string;
+    host: string;
+    file: string;
+    checkCommand?: string[];
+    publishCommand: string[];
+    runner: RemoteRunner;
+  }) {
     this.zone = normalizeName(params.zone);
     this.#host = params.host;
     this.#file = params.file;
@@ -42,7 +49,10 @@ export class ZonefileBackend implements ZoneBackend {
   /** Reads the zone file from the authdns host. Read-only. */
   async readZoneFile(): Promise<string> {
     const r = await this.#runner.run(this.#host, ['cat', '--', this.#file], { isSafe: true });
-    if (r.exitCode !== 0) throw new ZoneFileError(`cannot read zone file ${this.#file} on ${this.#host}: ${failure(r)}`, { suggestions: ['check dns.zones.*.backend.file in the config'] });
+    if (r.exitCode !== 0)
+      throw new ZoneFileError(`cannot read zone file ${this.#file} on ${this.#host}: ${failure(r)}`, {
+        suggestions: ['check dns.zones.*.backend.file in the config'],
+      });
     return r.stdout;
   }
 
@@ -50,16 +60,29 @@ export class ZonefileBackend implements ZoneBackend {
     return this.#runner.run(this.#host, [...WRITE_STDIN_TO_FILE, this.#file], { stdin: content });
   }
 
-  async replaceRRset(name: string, type: RecordType, records: readonly RecordValue[], expected?: readonly RecordValue[]): Promise<void> {
+  async replaceRRset(
+    name: string,
+    type: RecordType,
+    records: readonly RecordValue[],
+    expected?: readonly RecordValue[],
+  ): Promise<void> {
     if (!isInZone(name, this.zone)) throw new ZoneFileError(`${name} is not in zone ${this.zone}`);
     const before = await this.readZoneFile();
     if (expected) {
       const current = recordsInZoneFile(before, this.zone, name, type);
       if (!sameRecords(type, current, expected)) {
-        throw new DnsConcurrentChangeError(normalizeName(name), type, `${this.#host}:${this.#file}`, `the file has ${describeRecords(type, current)}, expected ${describeRecords(type, expected)}`);
+        throw new DnsConcurrentChangeError(
+          normalizeName(name),
+          type,
+          `${this.#host}:${this.#file}`,
+          `the file has ${describeRecords(type, current)}, expected ${describeRecords(type, expected)}`,
+        );
       }
     }
-    const after = bumpSoaSerial(replaceRRsetInZoneFile(before, this.zone, name, type, records), this.zone).text;
+    const after = bumpSoaSerial(
+      replaceRRsetInZoneFile(before, this.zone, name, type, records),
+      this.zone,
+    ).text;
     const written = await this.#write(after);
     // Dry-run (the runner did not send the write): nothing to check or publish.
     if (written.wouldRun) return;
@@ -68,7 +91,10 @@ export class ZonefileBackend implements ZoneBackend {
       await this.#write(before);
       throw new ZoneFileError(`cannot write zone file ${this.#file} on ${this.#host}: ${failure(written)}`);
     }
-    for (const [stage, command] of [['check', this.#checkCommand], ['publish', this.#publishCommand]] as const) {
+    for (const [stage, command] of [
+      ['check', this.#checkCommand],
+      ['publish', this.#publishCommand],
+    ] as const) {
       if (!command) continue;
       const r = await this.#runner.run(this.#host, command);
       if (r.exitCode === 0) continue;

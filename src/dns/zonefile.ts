@@ -40,7 +40,8 @@ export function parseTtl(text: string): number {
   if (!TTL_RE.test(text)) throw new ZoneFileError(`"${text}" is not a TTL`);
   if (/^\d+$/.test(text)) return Number(text);
   let total = 0;
-  for (const m of text.matchAll(/(\d+)([smhdw]?)/gi)) total += Number(m[1]) * UNIT_SECONDS[(m[2] || 's').toLowerCase()]!;
+  for (const m of text.matchAll(/(\d+)([smhdw]?)/gi))
+    total += Number(m[1]) * UNIT_SECONDS[(m[2] || 's').toLowerCase()]!;
   return total;
 }
 
@@ -96,20 +97,32 @@ export function parseZoneFile(text: string, zone: string): ZoneEntry[] {
       tokens = tokens.concat(more.tokens);
       opens += more.opens;
     }
-    if (opens > 0) throw new ZoneFileError(`unbalanced parenthesis in the zone file, starting at line ${first + 1}`);
+    if (opens > 0)
+      throw new ZoneFileError(`unbalanced parenthesis in the zone file, starting at line ${first + 1}`);
     if (tokens.length === 0) continue;
     const head = tokens[0]!.text;
     if (!startsBlank && head.startsWith('$')) {
       const directive = head.toUpperCase();
       if (directive === '$ORIGIN' && tokens[1]) origin = absoluteName(tokens[1].text, origin);
       if (directive === '$TTL' && tokens[1]) defaultTtl = parseTtl(tokens[1].text);
-      entries.push({ kind: 'directive', firstLine: first, lastLine: i, owner: '', ownerExplicit: true, ttl: 0, type: directive, rdata: [], tokens });
+      entries.push({
+        kind: 'directive',
+        firstLine: first,
+        lastLine: i,
+        owner: '',
+        ownerExplicit: true,
+        ttl: 0,
+        type: directive,
+        rdata: [],
+        tokens,
+      });
       continue;
     }
     let k = 0;
     let owner: string;
     if (startsBlank) {
-      if (lastOwner === undefined) throw new ZoneFileError(`line ${first + 1} has no owner name and no record precedes it`);
+      if (lastOwner === undefined)
+        throw new ZoneFileError(`line ${first + 1} has no owner name and no record precedes it`);
       owner = lastOwner;
     } else {
       owner = absoluteName(head, origin);
@@ -144,12 +157,27 @@ export function parseZoneFile(text: string, zone: string): ZoneEntry[] {
 function rdataOf(entry: ZoneEntry, type: RecordType, origin: string): RecordData {
   const t = entry.rdata.map((x) => x.text);
   const int = (s: string | undefined) => {
-    if (s === undefined || !/^\d+$/.test(s)) throw new ZoneFileError(`bad ${type} record at line ${entry.firstLine + 1}`);
+    if (s === undefined || !/^\d+$/.test(s))
+      throw new ZoneFileError(`bad ${type} record at line ${entry.firstLine + 1}`);
     return Number(s);
   };
-  if (type === 'SRV') return { priority: int(t[0]), weight: int(t[1]), port: int(t[2]), target: absoluteName(t[3] ?? '', origin) };
+  if (type === 'SRV')
+    return {
+      priority: int(t[0]),
+      weight: int(t[1]),
+      port: int(t[2]),
+      target: absoluteName(t[3] ?? '', origin),
+    };
   if (type === 'SOA') {
-    return { mname: absoluteName(t[0] ?? '', origin), rname: absoluteName(t[1] ?? '', origin), serial: int(t[2]), refresh: parseTtl(t[3] ?? ''), retry: parseTtl(t[4] ?? ''), expire: parseTtl(t[5] ?? ''), minimum: parseTtl(t[6] ?? '') };
+    return {
+      mname: absoluteName(t[0] ?? '', origin),
+      rname: absoluteName(t[1] ?? '', origin),
+      serial: int(t[2]),
+      refresh: parseTtl(t[3] ?? ''),
+      retry: parseTtl(t[4] ?? ''),
+      expire: parseTtl(t[5] ?? ''),
+      minimum: parseTtl(t[6] ?? ''),
+    };
   }
   if (t.length !== 1) throw new ZoneFileError(`bad ${type} record at line ${entry.firstLine + 1}`);
   return t[0]!;
@@ -159,7 +187,8 @@ function rdataOf(entry: ZoneEntry, type: RecordType, origin: string): RecordData
 function originsOf(entries: ZoneEntry[], zone: string): string[] {
   let origin = normalizeName(zone);
   return entries.map((e) => {
-    if (e.kind === 'directive' && e.type === '$ORIGIN' && e.tokens[1]) origin = absoluteName(e.tokens[1].text, origin);
+    if (e.kind === 'directive' && e.type === '$ORIGIN' && e.tokens[1])
+      origin = absoluteName(e.tokens[1].text, origin);
     return origin;
   });
 }
@@ -169,7 +198,11 @@ export function recordsInZoneFile(text: string, zone: string, name: string, type
   const entries = parseZoneFile(text, zone);
   const origins = originsOf(entries, zone);
   const owner = normalizeName(name);
-  return entries.flatMap((e, i) => (e.kind === 'record' && e.owner === owner && e.type === type ? [{ ttl: e.ttl, data: rdataOf(e, type, origins[i]!) }] : []));
+  return entries.flatMap((e, i) =>
+    e.kind === 'record' && e.owner === owner && e.type === type
+      ? [{ ttl: e.ttl, data: rdataOf(e, type, origins[i]!) }]
+      : [],
+  );
 }
 
 /** The zone-file line of one record, with an absolute owner and an explicit TTL so that it means the same under any $ORIGIN or $TTL. */
@@ -182,7 +215,13 @@ export function recordLine(name: string, type: RecordType, record: RecordValue):
  * or at the end of the file). Other lines are kept byte for byte, except that a record whose
  * owner was inherited from a removed line gets its owner written out.
  */
-export function replaceRRsetInZoneFile(text: string, zone: string, name: string, type: RecordType, records: readonly RecordValue[]): string {
+export function replaceRRsetInZoneFile(
+  text: string,
+  zone: string,
+  name: string,
+  type: RecordType,
+  records: readonly RecordValue[],
+): string {
   const lines = text.split('\n');
   const entries = parseZoneFile(text, zone);
   const owner = normalizeName(name);
@@ -222,21 +261,31 @@ export function replaceRRsetInZoneFile(text: string, zone: string, name: string,
  * that form and is older, otherwise current + 1 (modulo 2^32, RFC 1982).
  */
 export function nextSerial(current: number, now: Date = new Date()): number {
-  const today = Number(`${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}${String(now.getUTCDate()).padStart(2, '0')}00`);
+  const today = Number(
+    `${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}${String(now.getUTCDate()).padStart(2, '0')}00`,
+  );
   const dateLike = current >= 1970010100 && current <= 2099123199;
   if (dateLike && current < today) return today;
   return (current + 1) % 2 ** 32;
 }
 
 /** Bumps the serial of the zone's SOA record in place (only its digits change). */
-export function bumpSoaSerial(text: string, zone: string, now: Date = new Date()): { text: string; oldSerial: number; newSerial: number } {
-  const soa = parseZoneFile(text, zone).find((e) => e.kind === 'record' && e.type === 'SOA' && e.owner === normalizeName(zone));
+export function bumpSoaSerial(
+  text: string,
+  zone: string,
+  now: Date = new Date(),
+): { text: string; oldSerial: number; newSerial: number } {
+  const soa = parseZoneFile(text, zone).find(
+    (e) => e.kind === 'record' && e.type === 'SOA' && e.owner === normalizeName(zone),
+  );
   const token = soa?.rdata[2];
-  if (!soa || !token || !/^\d+$/.test(token.text)) throw new ZoneFileError(`no SOA record with a numeric serial for ${zone} in the zone file`);
+  if (!soa || !token || !/^\d+$/.test(token.text))
+    throw new ZoneFileError(`no SOA record with a numeric serial for ${zone} in the zone file`);
   const oldSerial = Number(token.text);
   const newSerial = nextSerial(oldSerial, now);
   const lines = text.split('\n');
   const line = lines[token.line]!;
-  lines[token.line] = line.slice(0, token.column) + String(newSerial) + line.slice(token.column + token.text.length);
+  lines[token.line] =
+    line.slice(0, token.column) + String(newSerial) + line.slice(token.column + token.text.length);
   return { text: lines.join('\n'), oldSerial, newSerial };
 }

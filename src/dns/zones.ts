@@ -6,7 +6,10 @@ import { isInZone, normalizeName } from './wire.js';
 
 /** The DNS section of the config, or a ConfigError saying it is missing. */
 export function dnsConfig(config: GalleyConfig): DnsConfig {
-  if (!config.dns) throw new ConfigError(`${config.file} has no "dns" section`, ['add dns.zones with the servers and backend of each zone']);
+  if (!config.dns)
+    throw new ConfigError(`${config.file} has no "dns" section`, [
+      'add dns.zones with the servers and backend of each zone',
+    ]);
   return config.dns;
 }
 
@@ -20,8 +23,14 @@ export function queryOptions(config: GalleyConfig): QueryOptions {
 export function zoneFor(config: GalleyConfig, fqdn: string): ZoneConfig {
   const zones = Object.values(dnsConfig(config).zones);
   const name = normalizeName(fqdn);
-  const matching = zones.filter((z) => isInZone(name, z.name)).sort((a, b) => normalizeName(b.name).length - normalizeName(a.name).length);
+  const matching = zones
+    .filter((z) => isInZone(name, z.name))
+    .sort((a, b) => normalizeName(b.name).length - normalizeName(a.name).length);
   const zone = matching[0];
-  if (!zone) throw new DnsZoneNotConfiguredError(name, zones.map((z) => z.name));
+  if (!zone)
+    throw new DnsZoneNotConfiguredError(
+      name,
+      zones.map((z) => z.name),
+    );
   return zone;
 }

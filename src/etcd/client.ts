@@ -1,5 +1,18 @@
-import { EtcdHttpError, EtcdMemberChangeError, EtcdProtocolError, errorFromResponse, bodyExcerpt, type RequestContext } from './errors.js';
-import { EtcdTransport, endpointLabel, type EtcdHttpRequest, type EtcdHttpResponse, type EtcdTransportOptions } from './http.js';
+import {
+  EtcdHttpError,
+  EtcdMemberChangeError,
+  EtcdProtocolError,
+  errorFromResponse,
+  bodyExcerpt,
+  type RequestContext,
+} from './errors.js';
+import {
+  EtcdTransport,
+  endpointLabel,
+  type EtcdHttpRequest,
+  type EtcdHttpResponse,
+  type EtcdTransportOptions,
+} from './http.js';
 import { retryUntilDeadline } from './retry.js';
 import type { EtcdEvent } from './types.js';
 import { keyPath, memberPath, normalizeKey } from './url.js';
@@ -96,7 +109,9 @@ export interface EtcdClientOptions extends EtcdTransportOptions {
   memberChangeDeadlineMs?: number;
 }
 
-function params(o: Record<string, string | number | boolean | undefined>): Record<string, string | number | boolean | undefined> {
+function params(
+  o: Record<string, string | number | boolean | undefined>,
+): Record<string, string | number | boolean | undefined> {
   return o;
 }
 
@@ -137,7 +152,12 @@ export class EtcdClient {
   /** Reads a key or a directory (recursive: the whole tree). */
   async get(key: string, options: GetOptions = {}): Promise<EtcdResult> {
     return this.#keys(
-      { method: 'GET', path: keyPath(key), key: normalizeKey(key), query: params({ recursive: options.recursive, sorted: options.sorted, quorum: options.quorum }) },
+      {
+        method: 'GET',
+        path: keyPath(key),
+        key: normalizeKey(key),
+        query: params({ recursive: options.recursive, sorted: options.sorted, quorum: options.quorum }),
+      },
       options,
     );
   }
@@ -162,14 +182,27 @@ export class EtcdClient {
   }
 
   /** Creates a key that must not exist yet (prevExist=false); EtcdNodeExistsError otherwise. */
-  async create(key: string, value: string, options: Omit<SetOptions, 'prevExist' | 'prevValue' | 'prevIndex'> = {}): Promise<EtcdResult> {
+  async create(
+    key: string,
+    value: string,
+    options: Omit<SetOptions, 'prevExist' | 'prevValue' | 'prevIndex'> = {},
+  ): Promise<EtcdResult> {
     return this.set(key, value, { ...options, prevExist: false });
   }
 
   /** Creates an in-order key (POST) under a directory: etcd names it after its index. */
-  async createInOrder(dir: string, value: string, options: { ttlSeconds?: number } & RequestOptions = {}): Promise<EtcdResult> {
+  async createInOrder(
+    dir: string,
+    value: string,
+    options: { ttlSeconds?: number } & RequestOptions = {},
+  ): Promise<EtcdResult> {
     return this.#keys(
-      { method: 'POST', path: keyPath(dir), key: normalizeKey(dir), form: params({ value, ttl: options.ttlSeconds }) },
+      {
+        method: 'POST',
+        path: keyPath(dir),
+        key: normalizeKey(dir),
+        form: params({ value, ttl: options.ttlSeconds }),
+      },
       options,
     );
   }
@@ -190,7 +223,12 @@ export class EtcdClient {
   /** Creates a directory (optionally with a TTL). */
   async mkdir(key: string, options: { ttlSeconds?: number } & RequestOptions = {}): Promise<EtcdResult> {
     return this.#keys(
-      { method: 'PUT', path: keyPath(key), key: normalizeKey(key), form: params({ dir: true, ttl: options.ttlSeconds, prevExist: false }) },
+      {
+        method: 'PUT',
+        path: keyPath(key),
+        key: normalizeKey(key),
+        form: params({ dir: true, ttl: options.ttlSeconds, prevExist: false }),
+      },
       options,
     );
   }
@@ -198,7 +236,12 @@ export class EtcdClient {
   /** Extends the TTL of an existing key without changing its value (no watch event is sent). */
   async refreshTtl(key: string, ttlSeconds: number, options: RequestOptions = {}): Promise<EtcdResult> {
     return this.#keys(
-      { method: 'PUT', path: keyPath(key), key: normalizeKey(key), form: params({ ttl: ttlSeconds, refresh: true, prevExist: true }) },
+      {
+        method: 'PUT',
+        path: keyPath(key),
+        key: normalizeKey(key),
+        form: params({ ttl: ttlSeconds, refresh: true, prevExist: true }),
+      },
       options,
     );
   }
@@ -271,7 +314,10 @@ export class EtcdClient {
    * EtcdIndexClearedError when `waitIndex` left etcd's history. Stop by breaking out of the
    * loop or aborting the signal.
    */
-  async *watchStream(key: string, options: StreamWatchOptions = {}): AsyncGenerator<EtcdEvent, void, undefined> {
+  async *watchStream(
+    key: string,
+    options: StreamWatchOptions = {},
+  ): AsyncGenerator<EtcdEvent, void, undefined> {
     const stallCheckMs = options.stallCheckMs ?? 10_000;
     const queue: EtcdEvent[] = [];
     let head = 0;
@@ -345,26 +391,46 @@ export class EtcdClient {
     const req: EtcdHttpRequest = { method: 'GET', path: '/v2/members', ...options };
     const res = await this.#t.request(req);
     const body = this.#json(req, res) as { members?: EtcdMember[] };
-    if (!Array.isArray(body.members)) throw new EtcdProtocolError(`GET /v2/members on ${res.endpoint} answered without a members list`, this.#ctx(req, res.endpoint));
+    if (!Array.isArray(body.members))
+      throw new EtcdProtocolError(
+        `GET /v2/members on ${res.endpoint} answered without a members list`,
+        this.#ctx(req, res.endpoint),
+      );
     return body.members.map(normalizeMember);
   }
 
   /** Adds a member by its peer URLs; it must then start with --initial-cluster-state existing. */
   async addMember(peerURLs: string[], options: MemberChangeOptions = {}): Promise<EtcdMember> {
-    const req: EtcdHttpRequest = { method: 'POST', path: '/v2/members', json: { peerURLs }, timeoutMs: options.timeoutMs, signal: options.signal };
+    const req: EtcdHttpRequest = {
+      method: 'POST',
+      path: '/v2/members',
+      json: { peerURLs },
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+    };
     const res = await this.#memberChange(req, 201, options);
     return normalizeMember(JSON.parse(res.body) as EtcdMember);
   }
 
   /** Removes a member by id (the removed etcd exits by itself). */
   async removeMember(id: string, options: MemberChangeOptions = {}): Promise<void> {
-    await this.#memberChange({ method: 'DELETE', path: memberPath(id), timeoutMs: options.timeoutMs, signal: options.signal }, 204, options);
+    await this.#memberChange(
+      { method: 'DELETE', path: memberPath(id), timeoutMs: options.timeoutMs, signal: options.signal },
+      204,
+      options,
+    );
   }
 
   /** Changes a member's peer URLs (after a restore with --force-new-cluster, for instance). */
   async updateMember(id: string, peerURLs: string[], options: MemberChangeOptions = {}): Promise<void> {
     await this.#memberChange(
-      { method: 'PUT', path: memberPath(id), json: { peerURLs }, timeoutMs: options.timeoutMs, signal: options.signal },
+      {
+        method: 'PUT',
+        path: memberPath(id),
+        json: { peerURLs },
+        timeoutMs: options.timeoutMs,
+        signal: options.signal,
+      },
       204,
       options,
     );
@@ -376,16 +442,27 @@ export class EtcdClient {
   async leaderStats(options: RequestOptions = {}): Promise<LeaderStats> {
     const req: EtcdHttpRequest = { method: 'GET', path: '/v2/stats/leader', ...options };
     const res = await this.#t.request(req);
-    if (res.status === 403 && /not current leader/.test(res.body)) return { isLeader: false, endpoint: res.endpoint };
+    if (res.status === 403 && /not current leader/.test(res.body))
+      return { isLeader: false, endpoint: res.endpoint };
     const body = this.#json(req, res) as { leader?: string; followers?: Record<string, unknown> };
-    return { isLeader: true, leader: body.leader ?? '', followers: body.followers ?? {}, endpoint: res.endpoint };
+    return {
+      isLeader: true,
+      leader: body.leader ?? '',
+      followers: body.followers ?? {},
+      endpoint: res.endpoint,
+    };
   }
 
   /** The answering member's own statistics: its name, id, raft state and leader. */
   async selfStats(options: RequestOptions = {}): Promise<SelfStats> {
     const req: EtcdHttpRequest = { method: 'GET', path: '/v2/stats/self', ...options };
     const res = await this.#t.request(req);
-    const b = this.#json(req, res) as { name?: string; id?: string; state?: string; leaderInfo?: { leader?: string; startTime?: string } };
+    const b = this.#json(req, res) as {
+      name?: string;
+      id?: string;
+      state?: string;
+      leaderInfo?: { leader?: string; startTime?: string };
+    };
     return {
       name: b.name ?? '',
       id: b.id ?? '',
@@ -400,7 +477,10 @@ export class EtcdClient {
   async health(options: RequestOptions = {}): Promise<{ healthy: boolean; endpoint: string }> {
     const req: EtcdHttpRequest = { method: 'GET', path: '/health', ...options };
     const res = await this.#t.request(req);
-    if (res.status !== 200 && res.status !== 503) throw errorFromResponse(this.#ctx(req, res.endpoint), res.status, res.body, { username: this.#t.username });
+    if (res.status !== 200 && res.status !== 503)
+      throw errorFromResponse(this.#ctx(req, res.endpoint), res.status, res.body, {
+        username: this.#t.username,
+      });
     let health: unknown;
     try {
       health = (JSON.parse(res.body) as { health?: unknown }).health;
@@ -411,7 +491,9 @@ export class EtcdClient {
   }
 
   /** `/version` of the answering member: server and cluster versions. */
-  async version(options: RequestOptions = {}): Promise<{ server: string; cluster: string; endpoint: string }> {
+  async version(
+    options: RequestOptions = {},
+  ): Promise<{ server: string; cluster: string; endpoint: string }> {
     const req: EtcdHttpRequest = { method: 'GET', path: '/version', ...options };
     const res = await this.#t.request(req);
     const b = this.#json(req, res) as { etcdserver?: string; etcdcluster?: string };
@@ -450,7 +532,10 @@ export class EtcdClient {
   #json(req: EtcdHttpRequest, res: EtcdHttpResponse): unknown {
     const ctx = this.#ctx(req, res.endpoint);
     if (res.status < 200 || res.status >= 300) {
-      const err = errorFromResponse(ctx, res.status, res.body, { headerIndex: res.etcdIndex, username: this.#t.username });
+      const err = errorFromResponse(ctx, res.status, res.body, {
+        headerIndex: res.etcdIndex,
+        username: this.#t.username,
+      });
       const timedOut = res.failedOver?.filter((f) => f.reason === 'timeout') ?? [];
       if (req.method !== 'GET' && timedOut.length) {
         err.suggestions.unshift(
@@ -462,11 +547,18 @@ export class EtcdClient {
     try {
       return JSON.parse(res.body);
     } catch {
-      throw new EtcdProtocolError(`${req.method} ${req.path} on ${res.endpoint} answered HTTP ${res.status} with a body that is not JSON: ${bodyExcerpt(res.body)}`, ctx);
+      throw new EtcdProtocolError(
+        `${req.method} ${req.path} on ${res.endpoint} answered HTTP ${res.status} with a body that is not JSON: ${bodyExcerpt(res.body)}`,
+        ctx,
+      );
     }
   }
 
-  async #memberChange(req: EtcdHttpRequest, expected: number, options: MemberChangeOptions): Promise<EtcdHttpResponse> {
+  async #memberChange(
+    req: EtcdHttpRequest,
+    expected: number,
+    options: MemberChangeOptions,
+  ): Promise<EtcdHttpResponse> {
     const deadlineMs = options.deadlineMs ?? this.#options.memberChangeDeadlineMs ?? 10_000;
     let attempts = 0;
     try {
@@ -475,9 +567,17 @@ export class EtcdClient {
           attempts++;
           const res = await this.#t.request(req);
           if (res.status !== expected) {
-            const err = errorFromResponse(this.#ctx(req, res.endpoint), res.status, res.body, { username: this.#t.username });
+            const err = errorFromResponse(this.#ctx(req, res.endpoint), res.status, res.body, {
+              username: this.#t.username,
+            });
             if (err instanceof EtcdHttpError && err.constructor === EtcdHttpError) {
-              throw new EtcdMemberChangeError(err.message, this.#ctx(req, res.endpoint), res.status, res.body, memberChangeAdvice(res.status));
+              throw new EtcdMemberChangeError(
+                err.message,
+                this.#ctx(req, res.endpoint),
+                res.status,
+                res.body,
+                memberChangeAdvice(res.status),
+              );
             }
             throw err;
           }
@@ -507,9 +607,14 @@ export class EtcdClient {
 }
 
 function memberChangeAdvice(status: number): string[] {
-  if (status === 409) return ['the peer URL is already a member: list the members and remove the stale one first'];
-  if (status === 404) return ['no member has this id: list the members (ids change when a member is re-added)'];
-  if (status >= 500) return ['etcd refuses member changes for a few seconds after a join; wait until every member is healthy and retry'];
+  if (status === 409)
+    return ['the peer URL is already a member: list the members and remove the stale one first'];
+  if (status === 404)
+    return ['no member has this id: list the members (ids change when a member is re-added)'];
+  if (status >= 500)
+    return [
+      'etcd refuses member changes for a few seconds after a join; wait until every member is healthy and retry',
+    ];
   return [];
 }
 

@@ -20,7 +20,9 @@ export interface EtcdErrorBody {
 }
 
 function where(ctx: RequestContext): string {
-  return ctx.key !== undefined ? `key ${ctx.key} on ${ctx.endpoint}` : `${ctx.method} ${ctx.path} on ${ctx.endpoint}`;
+  return ctx.key !== undefined
+    ? `key ${ctx.key} on ${ctx.endpoint}`
+    : `${ctx.method} ${ctx.path} on ${ctx.endpoint}`;
 }
 
 /** Any failure talking to etcd or its proxy. */
@@ -28,7 +30,11 @@ export class EtcdClientError extends GalleyError {
   readonly endpoint: string;
   readonly key: string | undefined;
 
-  constructor(message: string, ctx: RequestContext, options: { suggestions?: string[]; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    ctx: RequestContext,
+    options: { suggestions?: string[]; cause?: unknown } = {},
+  ) {
     super(message, options);
     this.endpoint = ctx.endpoint;
     this.key = ctx.key;
@@ -62,16 +68,21 @@ type Details = ConstructorParameters<typeof EtcdError>[2];
 /** errorCode 100: the key does not exist. */
 export class EtcdKeyNotFoundError extends EtcdError {
   constructor(ctx: RequestContext, d: Details) {
-    super(`key not found: ${where(ctx)}`, ctx, d, ['check the key path (keys are case-sensitive, start with /)']);
+    super(`key not found: ${where(ctx)}`, ctx, d, [
+      'check the key path (keys are case-sensitive, start with /)',
+    ]);
   }
 }
 
 /** errorCode 101: a compare-and-swap or compare-and-delete condition did not hold. */
 export class EtcdCompareFailedError extends EtcdError {
   constructor(ctx: RequestContext, d: Details) {
-    super(`compare failed on ${where(ctx)}: ${d.etcdCause ?? 'the key changed'} (someone else changed it)`, ctx, d, [
-      'read the key again and decide whether the concurrent change must be kept before retrying',
-    ]);
+    super(
+      `compare failed on ${where(ctx)}: ${d.etcdCause ?? 'the key changed'} (someone else changed it)`,
+      ctx,
+      d,
+      ['read the key again and decide whether the concurrent change must be kept before retrying'],
+    );
   }
 }
 
@@ -96,7 +107,9 @@ export class EtcdNotADirError extends EtcdError {
 /** errorCode 105: create (prevExist=false) on an existing key. */
 export class EtcdNodeExistsError extends EtcdError {
   constructor(ctx: RequestContext, d: Details) {
-    super(`${where(ctx)} already exists`, ctx, d, ['read it first, or use set / compare-and-swap to replace it']);
+    super(`${where(ctx)} already exists`, ctx, d, [
+      'read it first, or use set / compare-and-swap to replace it',
+    ]);
   }
 }
 
@@ -112,7 +125,9 @@ export class EtcdReadOnlyError extends EtcdError {
 /** errorCode 108: deleting a non-empty directory without recursive. */
 export class EtcdDirNotEmptyError extends EtcdError {
   constructor(ctx: RequestContext, d: Details) {
-    super(`directory ${where(ctx)} is not empty`, ctx, d, ['pass recursive: true to delete it with everything under it']);
+    super(`directory ${where(ctx)} is not empty`, ctx, d, [
+      'pass recursive: true to delete it with everything under it',
+    ]);
   }
 }
 
@@ -141,7 +156,11 @@ export class EtcdIndexClearedError extends EtcdError {
 /** Any other etcd errorCode. */
 export class EtcdOtherError extends EtcdError {
   constructor(ctx: RequestContext, d: Details, message: string) {
-    super(`etcd error ${d.errorCode} on ${where(ctx)}: ${message}${d.etcdCause ? ` (${d.etcdCause})` : ''}`, ctx, d);
+    super(
+      `etcd error ${d.errorCode} on ${where(ctx)}: ${message}${d.etcdCause ? ` (${d.etcdCause})` : ''}`,
+      ctx,
+      d,
+    );
   }
 }
 
@@ -150,7 +169,13 @@ export class EtcdHttpError extends EtcdClientError {
   readonly httpStatus: number;
   readonly body: string;
 
-  constructor(message: string, ctx: RequestContext, httpStatus: number, body: string, suggestions: string[] = []) {
+  constructor(
+    message: string,
+    ctx: RequestContext,
+    httpStatus: number,
+    body: string,
+    suggestions: string[] = [],
+  ) {
     super(message, ctx, { suggestions });
     this.httpStatus = httpStatus;
     this.body = body;
@@ -167,7 +192,9 @@ export class EtcdAuthError extends EtcdHttpError {
       ctx,
       401,
       body,
-      ['check etcd.credentials in the environment file (username, and the password file or variable it names)'],
+      [
+        'check etcd.credentials in the environment file (username, and the password file or variable it names)',
+      ],
     );
   }
 }
@@ -175,9 +202,15 @@ export class EtcdAuthError extends EtcdHttpError {
 /** HTTP 403 from the proxy (nginx), not from etcd: the path or the method is denied. */
 export class EtcdProxyForbiddenError extends EtcdHttpError {
   constructor(ctx: RequestContext, body: string) {
-    super(`the proxy at ${ctx.endpoint} denied ${ctx.method} ${ctx.path} (HTTP 403 from the proxy, not from etcd)`, ctx, 403, body, [
-      'the user may lack the ACL for this path, or the proxy may be read-only; check the proxy configuration',
-    ]);
+    super(
+      `the proxy at ${ctx.endpoint} denied ${ctx.method} ${ctx.path} (HTTP 403 from the proxy, not from etcd)`,
+      ctx,
+      403,
+      body,
+      [
+        'the user may lack the ACL for this path, or the proxy may be read-only; check the proxy configuration',
+      ],
+    );
   }
 }
 
@@ -188,7 +221,12 @@ export class EtcdMemberChangeError extends EtcdHttpError {}
 export class EtcdUnreachableError extends EtcdClientError {
   readonly reason: 'refused' | 'timeout' | 'network';
 
-  constructor(ctx: RequestContext, reason: 'refused' | 'timeout' | 'network', detail: string, cause?: unknown) {
+  constructor(
+    ctx: RequestContext,
+    reason: 'refused' | 'timeout' | 'network',
+    detail: string,
+    cause?: unknown,
+  ) {
     const what =
       reason === 'refused'
         ? 'connection refused'
@@ -197,7 +235,9 @@ export class EtcdUnreachableError extends EtcdClientError {
           : `network error (${detail})`;
     super(`cannot reach etcd at ${ctx.endpoint} for ${ctx.method} ${ctx.path}: ${what}`, ctx, {
       cause,
-      suggestions: ['check that etcd (and its proxy) run on that member and that the address and port are right'],
+      suggestions: [
+        'check that etcd (and its proxy) run on that member and that the address and port are right',
+      ],
     });
     this.reason = reason;
   }
@@ -211,7 +251,11 @@ export class EtcdAllEndpointsFailedError extends EtcdClientError {
     super(
       `no etcd endpoint answered ${ctx.method} ${ctx.path}: ${failures.map((f) => f.message.replace(/^cannot reach etcd at /, '')).join('; ')}`,
       ctx,
-      { suggestions: ['check the cluster is up (cookbook etcd.status) and the endpoints in the environment file'] },
+      {
+        suggestions: [
+          'check the cluster is up (cookbook etcd.status) and the endpoints in the environment file',
+        ],
+      },
     );
     this.failures = failures;
   }
@@ -258,7 +302,12 @@ export function bodyExcerpt(body: string): string {
 }
 
 /** Builds the typed error of an etcd errorCode body. */
-export function etcdErrorFromBody(ctx: RequestContext, httpStatus: number, body: EtcdErrorBody, headerIndex?: number): EtcdError {
+export function etcdErrorFromBody(
+  ctx: RequestContext,
+  httpStatus: number,
+  body: EtcdErrorBody,
+  headerIndex?: number,
+): EtcdError {
   const d: Details = {
     errorCode: body.errorCode,
     httpStatus,

@@ -23,7 +23,11 @@ export interface EtcdClientForOptions {
 }
 
 /** The endpoints of a cluster's members, one per member, in the config's order. */
-export function etcdEndpointsFor(config: GalleyConfig, clusterName: string, options: EtcdClientForOptions): EtcdEndpoint[] {
+export function etcdEndpointsFor(
+  config: GalleyConfig,
+  clusterName: string,
+  options: EtcdClientForOptions,
+): EtcdEndpoint[] {
   const cluster = config.etcd.clusters[clusterName];
   if (!cluster) {
     throw new ConfigError(`unknown etcd cluster "${clusterName}"`, [
@@ -33,10 +37,15 @@ export function etcdEndpointsFor(config: GalleyConfig, clusterName: string, opti
   const names = options.members ?? cluster.members;
   return names.map((name) => {
     if (!cluster.members.includes(name)) {
-      throw new ConfigError(`${name} is not a member of etcd cluster ${clusterName}`, [`members: ${cluster.members.join(', ')}`]);
+      throw new ConfigError(`${name} is not a member of etcd cluster ${clusterName}`, [
+        `members: ${cluster.members.join(', ')}`,
+      ]);
     }
     const host = config.hosts[name];
-    if (!host) throw new ConfigError(`etcd member ${name} of cluster ${clusterName} is not listed under hosts in ${config.file}`);
+    if (!host)
+      throw new ConfigError(
+        `etcd member ${name} of cluster ${clusterName} is not listed under hosts in ${config.file}`,
+      );
     return options.via === 'proxy'
       ? { url: endpointUrl('https', host.address, cluster.proxyPort), hostName: host.name }
       : { url: endpointUrl(cluster.clientScheme, host.address, cluster.clientPort), hostName: host.name };
@@ -49,9 +58,10 @@ function readCa(config: GalleyConfig): Buffer | undefined {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw new ConfigError(`cannot read etcd.ca_file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, [
-      'point etcd.ca_file at the PEM file of the CA that signed the proxy certificates',
-    ]);
+    throw new ConfigError(
+      `cannot read etcd.ca_file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      ['point etcd.ca_file at the PEM file of the CA that signed the proxy certificates'],
+    );
   }
 }
 
@@ -60,7 +70,11 @@ function readCa(config: GalleyConfig): Buffer | undefined {
  * member's host name as TLS server name, the configured CA and credentials. `local`: the
  * member's client port and scheme, without credentials.
  */
-export function etcdClientFor(config: GalleyConfig, clusterName: string, options: EtcdClientForOptions): EtcdClient {
+export function etcdClientFor(
+  config: GalleyConfig,
+  clusterName: string,
+  options: EtcdClientForOptions,
+): EtcdClient {
   const endpoints = etcdEndpointsFor(config, clusterName, options);
   const needsCa = endpoints.some((e) => e.url.startsWith('https:'));
   return new EtcdClient({
@@ -118,7 +132,10 @@ export function etcdClientForUrl(rawUrl: string, options: EtcdClientForUrlOption
   let credentials: { username: string; password: Secret } | undefined;
   if (username) {
     const password = inline ?? options.password;
-    if (password === undefined) throw new ConfigError(`${u.origin}: a user is given but no password`, ['give the password in a file with --password-file']);
+    if (password === undefined)
+      throw new ConfigError(`${u.origin}: a user is given but no password`, [
+        'give the password in a file with --password-file',
+      ]);
     credentials = { username, password: new InlineSecret(password) };
   }
   return new EtcdClient({
@@ -154,6 +171,9 @@ export function lockClusterOf(config: GalleyConfig): string {
   const master = config.replication?.master;
   const byDc = master ? Object.values(config.etcd.clusters).find((c) => c.datacenter === master) : undefined;
   const name = byDc?.name ?? Object.keys(config.etcd.clusters)[0];
-  if (!name) throw new ConfigError(`no etcd cluster configured in ${config.file}: locks need one`, ['add etcd.clusters, or run with --no-locks']);
+  if (!name)
+    throw new ConfigError(`no etcd cluster configured in ${config.file}: locks need one`, [
+      'add etcd.clusters, or run with --no-locks',
+    ]);
   return name;
 }

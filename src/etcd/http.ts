@@ -160,7 +160,10 @@ export class EtcdTransport {
   only(index: number): EtcdTransport {
     const ep = this.endpoints[index];
     if (!ep) throw new Error(`no endpoint #${index}: this client has ${this.endpoints.length}`);
-    return new EtcdTransport({ ...this.#options, endpoints: [ep] }, { http: this.#httpAgent, https: this.#httpsAgent });
+    return new EtcdTransport(
+      { ...this.#options, endpoints: [ep] },
+      { http: this.#httpAgent, https: this.#httpsAgent },
+    );
   }
 
   /** Sends a request and buffers the answer, failing over to the next endpoint on connection errors (and a proxy's 502/503/504). */
@@ -173,7 +176,11 @@ export class EtcdTransport {
         // nginx answers 502/503/504 itself (not JSON) when the member's etcd behind it is down:
         // that member is unreachable, like a refused connection, so the next one is tried.
         if ((r.status === 502 || r.status === 503 || r.status === 504) && !/^\s*\{/.test(r.body)) {
-          throw new EtcdUnreachableError(this.#context(ep, req), 'network', `the proxy answered HTTP ${r.status}: the etcd behind it is not reachable`);
+          throw new EtcdUnreachableError(
+            this.#context(ep, req),
+            'network',
+            `the proxy answered HTTP ${r.status}: the etcd behind it is not reachable`,
+          );
         }
         return r;
       },
@@ -230,7 +237,8 @@ export class EtcdTransport {
       headers.Host = port ? `${ep.hostName}:${port}` : ep.hostName;
     }
     if (body !== undefined) {
-      headers['Content-Type'] = req.json !== undefined ? 'application/json' : 'application/x-www-form-urlencoded';
+      headers['Content-Type'] =
+        req.json !== undefined ? 'application/json' : 'application/x-www-form-urlencoded';
       headers['Content-Length'] = String(Buffer.byteLength(body));
     }
     const cred = this.#options.credentials;
@@ -240,9 +248,10 @@ export class EtcdTransport {
       try {
         password = cred.password.reveal();
       } catch (e) {
-        throw new ConfigError(`cannot use the etcd password of user "${cred.username}": ${e instanceof Error ? e.message : String(e)}`, [
-          'check etcd.credentials.password in the environment file (a file or an environment variable)',
-        ]);
+        throw new ConfigError(
+          `cannot use the etcd password of user "${cred.username}": ${e instanceof Error ? e.message : String(e)}`,
+          ['check etcd.credentials.password in the environment file (a file or an environment variable)'],
+        );
       }
       const token = Buffer.from(`${cred.username}:${password}`).toString('base64');
       registerSecret(token);
@@ -263,7 +272,8 @@ export class EtcdTransport {
     const isHttps = url.protocol === 'https:';
     const query = encodeParams(req.query);
     const path = buildPath(url.pathname, req.path) + (query ? `?${query}` : '');
-    const body = req.json !== undefined ? JSON.stringify(req.json) : req.form ? encodeParams(req.form) : undefined;
+    const body =
+      req.json !== undefined ? JSON.stringify(req.json) : req.form ? encodeParams(req.form) : undefined;
     const timeoutMs = req.timeoutMs ?? this.#options.timeoutMs;
     const headers = this.#headers(ep, body, req);
 
@@ -342,7 +352,11 @@ export class EtcdTransport {
       return await attempt();
     } catch (e) {
       // A keep-alive socket the server closed while idle: one fresh attempt on the same endpoint.
-      if (e instanceof EtcdUnreachableError && e.reason === 'network' && /ECONNRESET|socket hang up/.test(e.message)) {
+      if (
+        e instanceof EtcdUnreachableError &&
+        e.reason === 'network' &&
+        /ECONNRESET|socket hang up/.test(e.message)
+      ) {
         return attempt();
       }
       throw e;

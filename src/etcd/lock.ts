@@ -44,7 +44,12 @@ export function parseHolder(node: EtcdNode): LockHolder {
   try {
     const v = JSON.parse(node.value ?? '') as Partial<LockHolder>;
     if (typeof v.owner === 'string' && typeof v.runId === 'string') {
-      return { owner: v.owner, runId: v.runId, since: String(v.since ?? '?'), concurrency: Number(v.concurrency ?? 1) };
+      return {
+        owner: v.owner,
+        runId: v.runId,
+        since: String(v.since ?? '?'),
+        concurrency: Number(v.concurrency ?? 1),
+      };
     }
   } catch {
     // fall through
@@ -97,7 +102,12 @@ export class EtcdLockManager implements LockManager {
     const r = normalizeLockRequest(request);
     const dir = lockDir(this.#prefix, r.name);
     const ttlSeconds = Math.max(1, Math.ceil(r.ttlMs / 1000));
-    const holder: LockHolder = { owner: r.owner, runId: r.runId, since: this.#now().toISOString(), concurrency: r.concurrency };
+    const holder: LockHolder = {
+      owner: r.owner,
+      runId: r.runId,
+      since: this.#now().toISOString(),
+      concurrency: r.concurrency,
+    };
     const created = await this.#client.createInOrder(dir, JSON.stringify(holder), { ttlSeconds });
     const myKey = created.node.key;
 
@@ -106,7 +116,10 @@ export class EtcdLockManager implements LockManager {
       const listing = await this.#client.get(dir, { sorted: true, quorum: true });
       const nodes = holderNodes(listing.node);
       const rank = nodes.findIndex((n) => n.key === myKey);
-      if (rank < 0) throw new Error(`lock ${r.name}: the holder key ${myKey} vanished right after it was created (TTL ${ttlSeconds}s too short?)`);
+      if (rank < 0)
+        throw new Error(
+          `lock ${r.name}: the holder key ${myKey} vanished right after it was created (TTL ${ttlSeconds}s too short?)`,
+        );
       ahead = nodes.slice(0, rank);
     } catch (e) {
       await this.#deleteQuietly(myKey);
@@ -114,7 +127,10 @@ export class EtcdLockManager implements LockManager {
     }
     if (ahead.length >= r.concurrency) {
       await this.#deleteQuietly(myKey);
-      throw new LockHeldError(r.name, ahead.map((n) => describeHolder(parseHolder(n))));
+      throw new LockHeldError(
+        r.name,
+        ahead.map((n) => describeHolder(parseHolder(n))),
+      );
     }
     return this.#handle(r.name, dir, myKey, ttlSeconds, r.ttlMs);
   }
@@ -129,15 +145,22 @@ export class EtcdLockManager implements LockManager {
         if (released) return;
         if (e instanceof EtcdKeyNotFoundError) {
           clearInterval(timer);
-          this.#warn(`lock ${name} was lost: its key ${key} expired or was deleted; another run may now take it`);
+          this.#warn(
+            `lock ${name} was lost: its key ${key} expired or was deleted; another run may now take it`,
+          );
         } else {
-          this.#warn(`could not refresh lock ${name} (${key}): ${e instanceof Error ? e.message : String(e)}; retrying`);
+          this.#warn(
+            `could not refresh lock ${name} (${key}): ${e instanceof Error ? e.message : String(e)}; retrying`,
+          );
         }
       }
     };
-    const timer = setInterval(() => {
-      if (!refreshing) refreshing = refresh().finally(() => (refreshing = undefined));
-    }, Math.max(200, Math.floor(ttlMs / 3)));
+    const timer = setInterval(
+      () => {
+        if (!refreshing) refreshing = refresh().finally(() => (refreshing = undefined));
+      },
+      Math.max(200, Math.floor(ttlMs / 3)),
+    );
     timer.unref();
     return {
       name,
@@ -181,5 +204,10 @@ export function etcdLockManagerFor(
   options: { client?: EtcdClient; releaseClient?: EtcdClient; warn?: (message: string) => void } = {},
 ): EtcdLockManager {
   const client = options.client ?? etcdClientFor(config, lockClusterOf(config), { via: 'proxy' });
-  return new EtcdLockManager({ client, prefix: config.etcd.lockPrefix, warn: options.warn, releaseClient: options.releaseClient });
+  return new EtcdLockManager({
+    client,
+    prefix: config.etcd.lockPrefix,
+    warn: options.warn,
+    releaseClient: options.releaseClient,
+  });
 }

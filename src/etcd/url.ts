@@ -2,10 +2,12 @@
 
 /** Checks a key and normalises it: leading slash, no trailing slash (except the root), no empty parts. */
 export function normalizeKey(key: string): string {
-  if (typeof key !== 'string' || key === '') throw new Error('an etcd key must be a non-empty string such as /conftool/pools');
+  if (typeof key !== 'string' || key === '')
+    throw new Error('an etcd key must be a non-empty string such as /conftool/pools');
   const parts = key.split('/').filter((p) => p !== '');
   for (const p of parts) {
-    if (p === '.' || p === '..') throw new Error(`invalid etcd key ${JSON.stringify(key)}: "." and ".." are not allowed`);
+    if (p === '.' || p === '..')
+      throw new Error(`invalid etcd key ${JSON.stringify(key)}: "." and ".." are not allowed`);
   }
   return `/${parts.join('/')}`;
 }
@@ -30,7 +32,10 @@ export function isHiddenKey(key: string): boolean {
 
 /** The API path of one member (ids are hexadecimal strings). */
 export function memberPath(id: string): string {
-  if (!/^[0-9a-f]{1,16}$/i.test(id)) throw new Error(`invalid etcd member id ${JSON.stringify(id)}: expected a hexadecimal id such as 8e9e05c52164694d`);
+  if (!/^[0-9a-f]{1,16}$/i.test(id))
+    throw new Error(
+      `invalid etcd member id ${JSON.stringify(id)}: expected a hexadecimal id such as 8e9e05c52164694d`,
+    );
   return `/v2/members/${id}`;
 }
 

@@ -67,7 +67,9 @@ export const DEFAULT_WATCH_FEED_OPTIONS: WatchFeedOptions = {
   retryForMs: 30_000,
 };
 
-type PollResult = { kind: 'event'; event: EtcdEvent; sourceIndex: number | undefined } | { kind: 'quiet'; sourceIndex: number | undefined };
+type PollResult =
+  | { kind: 'event'; event: EtcdEvent; sourceIndex: number | undefined }
+  | { kind: 'quiet'; sourceIndex: number | undefined };
 
 const SILENT = { debug: () => undefined, info: () => undefined, error: () => undefined };
 
@@ -77,12 +79,18 @@ export function parseWatchLine(line: string, ctx: RequestContext): EtcdEvent {
   try {
     v = JSON.parse(line);
   } catch {
-    throw new EtcdProtocolError(`watch stream on ${ctx.endpoint} sent a line that is not JSON: ${bodyExcerpt(line)}`, ctx);
+    throw new EtcdProtocolError(
+      `watch stream on ${ctx.endpoint} sent a line that is not JSON: ${bodyExcerpt(line)}`,
+      ctx,
+    );
   }
   const ev = v as Partial<EtcdEvent> & { errorCode?: number };
   if (typeof ev.errorCode === 'number') throw errorFromResponse(ctx, 200, line);
   if (typeof ev.action !== 'string' || typeof ev.node !== 'object' || ev.node === null) {
-    throw new EtcdProtocolError(`watch stream on ${ctx.endpoint} sent an event without action and node: ${bodyExcerpt(line)}`, ctx);
+    throw new EtcdProtocolError(
+      `watch stream on ${ctx.endpoint} sent an event without action and node: ${bodyExcerpt(line)}`,
+      ctx,
+    );
   }
   return ev as EtcdEvent;
 }
@@ -114,7 +122,12 @@ export class WatchFeed {
   #isCatchingUp = false;
   #failingSince: number | undefined;
 
-  constructor(transport: EtcdTransport, key: string, handlers: WatchFeedHandlers, options: Partial<WatchFeedOptions> = {}) {
+  constructor(
+    transport: EtcdTransport,
+    key: string,
+    handlers: WatchFeedHandlers,
+    options: Partial<WatchFeedOptions> = {},
+  ) {
     this.#t = transport;
     this.#key = normalizeKey(key);
     this.#path = keyPath(this.#key);
@@ -158,7 +171,11 @@ export class WatchFeed {
     this.#handlers.onEvent(ev);
   }
 
-  #request(query: Record<string, string | number | boolean | undefined>, signal: AbortSignal, timeoutMs?: number): EtcdHttpRequest {
+  #request(
+    query: Record<string, string | number | boolean | undefined>,
+    signal: AbortSignal,
+    timeoutMs?: number,
+  ): EtcdHttpRequest {
     return {
       method: 'GET',
       path: this.#path,
@@ -181,7 +198,10 @@ export class WatchFeed {
       const s = await this.#t.stream(req);
       if (s.status !== 200) {
         const body = await readBody(s.response);
-        throw errorFromResponse(context(req, s), s.status, body, { headerIndex: s.etcdIndex, username: this.#t.username });
+        throw errorFromResponse(context(req, s), s.status, body, {
+          headerIndex: s.etcdIndex,
+          username: this.#t.username,
+        });
       }
       const head = s.etcdIndex ?? 0;
       const ctx = context(req, s);
@@ -194,7 +214,9 @@ export class WatchFeed {
             ev = parseWatchLine(line, ctx);
           } catch (e) {
             if (e instanceof EtcdIndexClearedError) return this.#fatal(e);
-            this.#log.error(`unreadable line in the watch stream, reconnecting: ${e instanceof Error ? e.message : String(e)}`);
+            this.#log.error(
+              `unreadable line in the watch stream, reconnecting: ${e instanceof Error ? e.message : String(e)}`,
+            );
             void this.#reconnect(connection);
             return;
           }
@@ -204,7 +226,9 @@ export class WatchFeed {
       });
       const onClosed = (): void => {
         if (connection === this.#connection && !this.#isStopped) {
-          this.#log.info(`the watch stream from ${s.endpoint} closed at index ${this.#lastDelivered ?? head}, reconnecting`);
+          this.#log.info(
+            `the watch stream from ${s.endpoint} closed at index ${this.#lastDelivered ?? head}, reconnecting`,
+          );
           void this.#reconnect(connection);
         }
       };
@@ -240,7 +264,9 @@ export class WatchFeed {
       const now = Date.now();
       this.#failingSince ??= now;
       if (now - this.#failingSince > this.#o.retryForMs) return this.#fatal(e);
-      this.#log.error(`${this.#t.endpoints.length > 1 ? 'etcd' : 'source'} unavailable (${(e as Error).message}); retrying`);
+      this.#log.error(
+        `${this.#t.endpoints.length > 1 ? 'etcd' : 'source'} unavailable (${(e as Error).message}); retrying`,
+      );
       if (!(await this.#pause(500))) return;
       if (connection === this.#connection) void this.#connect();
     }
@@ -306,7 +332,13 @@ export class WatchFeed {
         settle(() => {
           const body = Buffer.concat(chunks).toString('utf8');
           const ctx = context(req, s);
-          if (s.status !== 200) return reject(errorFromResponse(ctx, s.status, body, { headerIndex: s.etcdIndex, username: this.#t.username }));
+          if (s.status !== 200)
+            return reject(
+              errorFromResponse(ctx, s.status, body, {
+                headerIndex: s.etcdIndex,
+                username: this.#t.username,
+              }),
+            );
           // a proxy may end an idle long-poll with an empty 200: nothing came
           if (body.trim() === '') return resolve({ kind: 'quiet', sourceIndex });
           try {
@@ -372,7 +404,11 @@ export class WatchFeed {
       if (r.sourceIndex !== undefined) this.#handlers.onSourceIndex?.(r.sourceIndex);
       if (connection !== this.#connection || this.#isStopped) return;
       if (r.kind === 'quiet') {
-        if (r.sourceIndex !== undefined && r.sourceIndex > this.#lastDelivered && this.#lastDelivered === waitIndex - 1) {
+        if (
+          r.sourceIndex !== undefined &&
+          r.sourceIndex > this.#lastDelivered &&
+          this.#lastDelivered === waitIndex - 1
+        ) {
           this.#lastDelivered = r.sourceIndex;
           this.#handlers.onQuiet?.(r.sourceIndex);
         }
@@ -387,7 +423,9 @@ export class WatchFeed {
       if (i <= this.#lastDelivered) return;
       if (!(await this.#pause(this.#o.stallGraceMs))) return;
       if (connection === this.#connection && this.#lastDelivered < i) {
-        this.#log.error(`the watch stream stalled (event ${i} seen in history but not streamed); reconnecting`);
+        this.#log.error(
+          `the watch stream stalled (event ${i} seen in history but not streamed); reconnecting`,
+        );
         await this.#connect();
       }
     } catch (e) {

@@ -39,14 +39,31 @@ export interface ClusterStatus {
 }
 
 function probeClient(env: ActionEnv, cluster: string, host: string): EtcdClient {
-  return env.service(`status:${cluster}:${host}`, () => etcdClientFor(env.config(), cluster, { via: 'proxy', members: [host], timeoutMs: PROBE_TIMEOUT_MS }), (c) => c.close());
+  return env.service(
+    `status:${cluster}:${host}`,
+    () =>
+      etcdClientFor(env.config(), cluster, { via: 'proxy', members: [host], timeoutMs: PROBE_TIMEOUT_MS }),
+    (c) => c.close(),
+  );
 }
 
 async function memberStatus(env: ActionEnv, cluster: string, host: string): Promise<MemberStatus> {
   const c = probeClient(env, cluster, host);
   try {
-    const [health, self, root, proxy] = await Promise.all([c.health(), c.selfStats(), c.get('/'), probeProxyMode(env, cluster, host)]);
-    return { host, id: self.id, healthy: health.healthy, isLeader: self.state === 'StateLeader', etcdIndex: root.etcdIndex, proxy };
+    const [health, self, root, proxy] = await Promise.all([
+      c.health(),
+      c.selfStats(),
+      c.get('/'),
+      probeProxyMode(env, cluster, host),
+    ]);
+    return {
+      host,
+      id: self.id,
+      healthy: health.healthy,
+      isLeader: self.state === 'StateLeader',
+      etcdIndex: root.etcdIndex,
+      proxy,
+    };
   } catch (e) {
     return { host, healthy: false, isLeader: false, error: formatError(e).split('\n')[0] };
   }
@@ -55,7 +72,9 @@ async function memberStatus(env: ActionEnv, cluster: string, host: string): Prom
 /** Members (health, leader, index, proxy mode) of every cluster, or of one datacenter's. */
 export async function clusterStatuses(env: ActionEnv, datacenter?: string): Promise<ClusterStatus[]> {
   const config = env.config();
-  const clusters = Object.values(config.etcd.clusters).filter((c) => !datacenter || c.datacenter === datacenter);
+  const clusters = Object.values(config.etcd.clusters).filter(
+    (c) => !datacenter || c.datacenter === datacenter,
+  );
   return Promise.all(
     clusters.map(async (c) => {
       const members = await Promise.all(c.members.map((h) => memberStatus(env, c.name, h)));
@@ -79,7 +98,15 @@ export async function clusterStatuses(env: ActionEnv, datacenter?: string): Prom
 export interface ReplicationStatus {
   master?: string;
   /** Per datacenter that has a mirror configured: is it replicating into that datacenter, and its lag. */
-  mirrors: { datacenter: string; host: string; unit: string; running: boolean; lag?: number; error?: string; stoppedBecause?: string }[];
+  mirrors: {
+    datacenter: string;
+    host: string;
+    unit: string;
+    running: boolean;
+    lag?: number;
+    error?: string;
+    stoppedBecause?: string;
+  }[];
   /** "codfw → eqiad" when exactly one mirror runs. */
   direction?: string;
 }
@@ -94,13 +121,23 @@ async function fetchText(url: string): Promise<{ status: number; body: string }>
  * replicating: …"), else the last ERROR line it logged (`systemctl status` on its host shows the
  * unit's last log lines: the inconsistency, the history gap, the unreachable cluster).
  */
-async function whyStopped(env: ActionEnv | undefined, host: string, unit: string, health: string | undefined): Promise<string | undefined> {
+async function whyStopped(
+  env: ActionEnv | undefined,
+  host: string,
+  unit: string,
+  health: string | undefined,
+): Promise<string | undefined> {
   const said = /^not replicating: (.+)$/m.exec(health ?? '')?.[1];
   if (said) return said.trim();
   if (!env) return undefined;
   try {
-    const r = await readOn(env, host, safeCmd`systemctl status ${unit} --no-pager --lines=50`, { allowExit: [3, 4] });
-    const errors = r.stdout.split('\n').map((l) => / ERROR (.+)$/.exec(l)?.[1]).filter((l): l is string => l !== undefined);
+    const r = await readOn(env, host, safeCmd`systemctl status ${unit} --no-pager --lines=50`, {
+      allowExit: [3, 4],
+    });
+    const errors = r.stdout
+      .split('\n')
+      .map((l) => / ERROR (.+)$/.exec(l)?.[1])
+      .filter((l): l is string => l !== undefined);
     return errors.at(-1)?.trim();
   } catch {
     return undefined;
@@ -111,7 +148,10 @@ async function whyStopped(env: ActionEnv | undefined, host: string, unit: string
  * Which etcdmirror runs (asked over its HTTP endpoint), and its lag in events; for one that does
  * not, why it stopped (its endpoint, or its log over SSH when `env` is given).
  */
-export async function replicationStatus(config: GalleyConfig, env?: ActionEnv): Promise<ReplicationStatus | undefined> {
+export async function replicationStatus(
+  config: GalleyConfig,
+  env?: ActionEnv,
+): Promise<ReplicationStatus | undefined> {
   const r = config.replication;
   if (!r) return undefined;
   const mirrors = await Promise.all(
@@ -122,44 +162,82 @@ export async function replicationStatus(config: GalleyConfig, env?: ActionEnv): 
         const [health, lag] = await Promise.all([fetchText(`${base}/health`), fetchText(`${base}/lag`)]);
         const running = health.status === 200;
         const stoppedBecause = running ? undefined : await whyStopped(env, m.host, m.unit, health.body);
-        return { datacenter, host: m.host, unit: m.unit, running, lag: Number(lag.body.trim()), error: running ? undefined : health.body.trim().split('\n')[0], stoppedBecause };
+        return {
+          datacenter,
+          host: m.host,
+          unit: m.unit,
+          running,
+          lag: Number(lag.body.trim()),
+          error: running ? undefined : health.body.trim().split('\n')[0],
+          stoppedBecause,
+        };
       } catch (e) {
         const cause = (e as { cause?: { code?: string } }).cause?.code;
         const stoppedBecause = await whyStopped(env, m.host, m.unit, undefined);
-        return { datacenter, host: m.host, unit: m.unit, running: false, error: cause === 'ECONNREFUSED' ? 'not running (connection refused)' : formatError(e), stoppedBecause };
+        return {
+          datacenter,
+          host: m.host,
+          unit: m.unit,
+          running: false,
+          error: cause === 'ECONNREFUSED' ? 'not running (connection refused)' : formatError(e),
+          stoppedBecause,
+        };
       }
     }),
   );
   const running = mirrors.filter((m) => m.running);
-  const sourceOf = (dst: string) => Object.values(config.etcd.clusters).find((c) => c.datacenter !== dst)?.datacenter ?? '?';
+  const sourceOf = (dst: string) =>
+    Object.values(config.etcd.clusters).find((c) => c.datacenter !== dst)?.datacenter ?? '?';
   return {
     master: r.master,
     mirrors,
-    direction: running.length === 1 ? `${sourceOf(running[0]!.datacenter)} → ${running[0]!.datacenter}` : undefined,
+    direction:
+      running.length === 1 ? `${sourceOf(running[0]!.datacenter)} → ${running[0]!.datacenter}` : undefined,
   };
 }
 
 /** The SRV records clients use (per datacenter, and the read-write one), on every authoritative server. */
 export async function srvStatus(config: GalleyConfig): Promise<RRsetObservation[]> {
   if (!config.dns) return [];
-  const names = [...Object.values(config.etcd.clusters).map((c) => c.srvRecord), ...(config.replication ? [config.replication.rwSrvRecord] : [])];
-  return Promise.all(names.map((n) => observeRRset(config, n, 'SRV', { timeoutMs: PROBE_TIMEOUT_MS, retries: 0 })));
+  const names = [
+    ...Object.values(config.etcd.clusters).map((c) => c.srvRecord),
+    ...(config.replication ? [config.replication.rwSrvRecord] : []),
+  ];
+  return Promise.all(
+    names.map((n) => observeRRset(config, n, 'SRV', { timeoutMs: PROBE_TIMEOUT_MS, retries: 0 })),
+  );
 }
 
 /** A fixed-width table. */
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function formatClusters(s: ClusterStatus[]): string {
   const out: string[] = [];
   for (const c of s) {
-    out.push(`${c.cluster} (${c.datacenter}): ${c.healthy ? 'healthy' : 'UNHEALTHY'}, leader ${c.leader ?? 'NONE'}, etcd index ${c.etcdIndex ?? '?'}, proxy ${c.proxy}`);
+    out.push(
+      `${c.cluster} (${c.datacenter}): ${c.healthy ? 'healthy' : 'UNHEALTHY'}, leader ${c.leader ?? 'NONE'}, etcd index ${c.etcdIndex ?? '?'}, proxy ${c.proxy}`,
+    );
     out.push(
       table([
         ['  member', 'id', 'health', 'role', 'index', 'proxy'],
-        ...c.members.map((m) => [`  ${m.host}`, m.id ?? '-', m.error ? `DOWN: ${m.error}` : m.healthy ? 'healthy' : 'unhealthy', m.error ? '-' : m.isLeader ? 'leader' : 'follower', String(m.etcdIndex ?? '-'), m.proxy ?? '-']),
+        ...c.members.map((m) => [
+          `  ${m.host}`,
+          m.id ?? '-',
+          m.error ? `DOWN: ${m.error}` : m.healthy ? 'healthy' : 'unhealthy',
+          m.error ? '-' : m.isLeader ? 'leader' : 'follower',
+          String(m.etcdIndex ?? '-'),
+          m.proxy ?? '-',
+        ]),
       ]),
     );
   }
@@ -169,21 +247,49 @@ export function formatClusters(s: ClusterStatus[]): string {
 export function formatReplication(r: ReplicationStatus | undefined): string {
   if (!r) return 'no replication configured';
   const head = `configured master ${r.master ?? '?'}; replication ${r.direction ?? (r.mirrors.some((m) => m.running) ? 'RUNS IN BOTH DIRECTIONS' : 'NOT RUNNING')}`;
-  const why = r.mirrors.filter((m) => !m.running && m.stoppedBecause).map((m) => `  ${m.unit} on ${m.host} stopped: ${m.stoppedBecause}`);
-  return [head, table([['  into', 'host', 'unit', 'state', 'lag (events)'], ...r.mirrors.map((m) => [`  ${m.datacenter}`, m.host, m.unit, m.running ? 'replicating' : (m.error ?? 'stopped'), m.lag === undefined || Number.isNaN(m.lag) ? '-' : String(m.lag)])]), ...why].join('\n');
+  const why = r.mirrors
+    .filter((m) => !m.running && m.stoppedBecause)
+    .map((m) => `  ${m.unit} on ${m.host} stopped: ${m.stoppedBecause}`);
+  return [
+    head,
+    table([
+      ['  into', 'host', 'unit', 'state', 'lag (events)'],
+      ...r.mirrors.map((m) => [
+        `  ${m.datacenter}`,
+        m.host,
+        m.unit,
+        m.running ? 'replicating' : (m.error ?? 'stopped'),
+        m.lag === undefined || Number.isNaN(m.lag) ? '-' : String(m.lag),
+      ]),
+    ]),
+    ...why,
+  ].join('\n');
 }
 
 /**
  * What makes `etcd.status` exit 1: a cluster without quorum (no leader, or no healthy
  * majority), or replication not running one way (no mirror replicating, or both). Empty: all well.
  */
-export function statusProblems(clusters: ClusterStatus[], replication: ReplicationStatus | undefined): string[] {
-  const problems = clusters.filter((c) => !c.hasQuorum).map((c) => `cluster ${c.cluster} (${c.datacenter}) has no quorum (${c.leader ? 'no healthy majority' : 'no leader'})`);
+export function statusProblems(
+  clusters: ClusterStatus[],
+  replication: ReplicationStatus | undefined,
+): string[] {
+  const problems = clusters
+    .filter((c) => !c.hasQuorum)
+    .map(
+      (c) =>
+        `cluster ${c.cluster} (${c.datacenter}) has no quorum (${c.leader ? 'no healthy majority' : 'no leader'})`,
+    );
   if (replication && !replication.direction) {
     const running = replication.mirrors.filter((m) => m.running);
-    if (running.length > 1) problems.push(`replication runs in both directions (${running.map((m) => `into ${m.datacenter}`).join(', ')})`);
+    if (running.length > 1)
+      problems.push(
+        `replication runs in both directions (${running.map((m) => `into ${m.datacenter}`).join(', ')})`,
+      );
     else {
-      const why = replication.mirrors.map((m) => m.stoppedBecause).filter((w): w is string => w !== undefined);
+      const why = replication.mirrors
+        .map((m) => m.stoppedBecause)
+        .filter((w): w is string => w !== undefined);
       problems.push(`replication is not running${why.length ? `: ${why.join('; ')}` : ''}`);
     }
   }
@@ -196,7 +302,11 @@ export function formatSrv(list: RRsetObservation[]): string {
   for (const o of list) {
     for (const v of o.servers) {
       const ttl = v.records?.length ? [...new Set(v.records.map((r) => r.ttl))].join('/') : '-';
-      const targets = v.error ? `DOWN: ${v.error}` : v.records?.length ? describeRecords('SRV', v.records).replace(/\b\d+ SRV /g, '') : 'NXDOMAIN';
+      const targets = v.error
+        ? `DOWN: ${v.error}`
+        : v.records?.length
+          ? describeRecords('SRV', v.records).replace(/\b\d+ SRV /g, '')
+          : 'NXDOMAIN';
       rows.push([`  ${o.name}`, v.server.name, ttl, targets]);
     }
   }

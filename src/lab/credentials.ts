@@ -18,8 +18,21 @@ export const TSIG_KEY_NAME = 'galley-lab';
 async function ensureCa(layout: LabLayout): Promise<void> {
   if (existsSync(layout.caFile) && existsSync(layout.caKeyFile)) return;
   await execa('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', layout.caKeyFile, '-out', layout.caFile, '-days', '3650', '-subj', '/CN=Galley lab CA',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    layout.caKeyFile,
+    '-out',
+    layout.caFile,
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=Galley lab CA',
   ]);
 }
 
@@ -33,13 +46,37 @@ export async function makeHostCertificate(layout: LabLayout, host: LabHost, dir:
     `subjectAltName=DNS:${host.name},IP:${host.address}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n`,
   );
   await execa('openssl', [
-    'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', csr, '-subj', `/CN=${host.name}`,
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    csr,
+    '-subj',
+    `/CN=${host.name}`,
   ]);
   await execa('openssl', [
-    'x509', '-req', '-in', csr, '-CA', layout.caFile, '-CAkey', layout.caKeyFile,
-    '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '3650',
-    '-out', join(dir, `${host.name}.crt`), '-extfile', ext,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    layout.caFile,
+    '-CAkey',
+    layout.caKeyFile,
+    '-set_serial',
+    `0x${randomBytes(8).toString('hex')}`,
+    '-days',
+    '3650',
+    '-out',
+    join(dir, `${host.name}.crt`),
+    '-extfile',
+    ext,
   ]);
 }
 

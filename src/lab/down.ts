@@ -98,7 +98,13 @@ export async function stopLab(layout: LabLayout, graceMs = 1200): Promise<LabDow
   // Anything started meanwhile in a host (an SSH session racing with us) goes too.
   const late = labProcesses(layout).filter((p) => !procs.some((q) => q.pid === p.pid));
   for (const p of late) signal(p.pid, 'SIGKILL');
-  left = [...left, ...(await waitStopped(late.map((p) => p.pid), 500))];
+  left = [
+    ...left,
+    ...(await waitStopped(
+      late.map((p) => p.pid),
+      500,
+    )),
+  ];
   const state = readLabState(layout);
   let leftoverListeners: string[] = [];
   if (state) {

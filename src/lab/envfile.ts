@@ -29,12 +29,21 @@ function range(names: string[]): string {
 }
 
 /** The raw (snake_case) environment document of the lab. */
-export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneBackendKind): Record<string, unknown> {
+export function labEnvironment(
+  t: LabTopology,
+  layout: LabLayout,
+  backend: ZoneBackendKind,
+): Record<string, unknown> {
   const hosts: Record<string, unknown> = {};
   for (const h of allHosts(t)) {
-    hosts[h.name] = { address: h.address, datacenter: h.datacenter, roles: h.role === 'etcd' ? ['etcd', 'conf'] : [h.role] };
+    hosts[h.name] = {
+      address: h.address,
+      datacenter: h.datacenter,
+      roles: h.role === 'etcd' ? ['etcd', 'conf'] : [h.role],
+    };
   }
-  const members = (dc: string) => t.clusters.find((c) => c.datacenter === dc)?.members.map((m) => m.name) ?? [];
+  const members = (dc: string) =>
+    t.clusters.find((c) => c.datacenter === dc)?.members.map((m) => m.name) ?? [];
   const clusters: Record<string, unknown> = {};
   for (const c of t.clusters) {
     clusters[c.datacenter] = {
@@ -53,7 +62,11 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
   }
   const mirrors: Record<string, unknown> = {};
   for (const m of t.mirrors) {
-    mirrors[m.datacenter] = { host: m.host.name, unit: m.unit, metrics_url: `http://${m.host.address}:${m.metricsPort}/metrics` };
+    mirrors[m.datacenter] = {
+      host: m.host.name,
+      unit: m.unit,
+      metrics_url: `http://${m.host.address}:${m.metricsPort}/metrics`,
+    };
   }
   const authdnsServers = t.authdns.map((h) => h.name);
   const knotServer = `${t.knot.address}:${t.knot.port}`;
@@ -61,7 +74,12 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
     backend === 'zonefile'
       ? {
           servers: authdnsServers,
-          backend: { type: 'zonefile', host: t.authdns[0]!.name, file: ZONE_SOURCE_FILE, publish_command: ['authdns-update'] },
+          backend: {
+            type: 'zonefile',
+            host: t.authdns[0]!.name,
+            file: ZONE_SOURCE_FILE,
+            publish_command: ['authdns-update'],
+          },
         }
       : {
           servers: [knotServer],
@@ -72,7 +90,9 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
           },
         };
   const bench = t.bench.map((h) => h.name);
-  const benchAlias = bench.length ? { bench: `bench[001-${String(bench.length).padStart(3, '0')}].lab.wmnet` } : {};
+  const benchAlias = bench.length
+    ? { bench: `bench[001-${String(bench.length).padStart(3, '0')}].lab.wmnet` }
+    : {};
   return {
     name: backend === 'zonefile' ? 'lab' : 'lab-rfc2136',
     state_dir: `${layout.dir}/galley`,
@@ -86,7 +106,13 @@ export function labEnvironment(t: LabTopology, layout: LabLayout, backend: ZoneB
       authdns: range(authdnsServers),
       ...benchAlias,
     },
-    ssh: { user: 'root', key_file: layout.sshKeyFile, known_hosts: layout.knownHostsFile, connect_timeout: '5s', command_timeout: '5m' },
+    ssh: {
+      user: 'root',
+      key_file: layout.sshKeyFile,
+      known_hosts: layout.knownHostsFile,
+      connect_timeout: '5s',
+      command_timeout: '5m',
+    },
     etcd: {
       ca_file: layout.caFile,
       credentials: { username: ETCD_USER, password: { file: layout.passwordFile } },

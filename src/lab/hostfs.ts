@@ -45,7 +45,13 @@ async function put(file: string, content: string, mode = 0o644): Promise<void> {
   await chmod(file, mode);
 }
 
-async function writeHostBase(t: LabTopology, dir: string, mounts: Mount[], bootUnits: string[], sshd: string): Promise<void> {
+async function writeHostBase(
+  t: LabTopology,
+  dir: string,
+  mounts: Mount[],
+  bootUnits: string[],
+  sshd: string,
+): Promise<void> {
   await put(join(dir, 'hosts'), renderEtcHosts(t));
   for (const [src] of mounts) if (src !== 'hosts') await mkdir(join(dir, src), { recursive: true });
   await put(join(dir, 'mounts'), mounts.map(([s, d]) => `${s} ${d}`).join('\n') + '\n');
@@ -78,9 +84,19 @@ export interface ConfHostOptions {
 }
 
 /** Writes a conf host: etcd's /etc/default/etcd, nginx with its certificate and switch, the units. */
-export async function writeConfHost(layout: LabLayout, t: LabTopology, host: LabHost, o: ConfHostOptions): Promise<void> {
+export async function writeConfHost(
+  layout: LabLayout,
+  t: LabTopology,
+  host: LabHost,
+  o: ConfHostOptions,
+): Promise<void> {
   const dir = layout.hostDir(host.name);
-  const mounts: Mount[] = [['etc-default', '/etc/default'], ['var-lib-etcd', '/var/lib/etcd'], ['etc-nginx', '/etc/nginx'], ...COMMON_MOUNTS];
+  const mounts: Mount[] = [
+    ['etc-default', '/etc/default'],
+    ['var-lib-etcd', '/var/lib/etcd'],
+    ['etc-nginx', '/etc/nginx'],
+    ...COMMON_MOUNTS,
+  ];
   await writeHostBase(t, dir, mounts, ['etcd', 'nginx'], sshdFor(layout, host));
   await installSystemctl(dir);
   await put(join(dir, 'etc-default', 'etcd'), renderEtcdDefault(t, host));
@@ -90,15 +106,25 @@ export async function writeConfHost(layout: LabLayout, t: LabTopology, host: Lab
   await mkdir(join(dir, 'srv', 'backup', 'etcd'), { recursive: true });
   const nginx = join(dir, 'etc-nginx');
   await put(join(nginx, 'nginx.conf'), renderNginxConf(host));
-  await put(join(nginx, READ_ONLY_SWITCH_FILE.replace('/etc/nginx/', '')), o.readOnly ? READ_ONLY_CONTENT : READ_WRITE_CONTENT);
+  await put(
+    join(nginx, READ_ONLY_SWITCH_FILE.replace('/etc/nginx/', '')),
+    o.readOnly ? READ_ONLY_CONTENT : READ_WRITE_CONTENT,
+  );
   await copyFile(layout.htpasswdFile, join(nginx, 'etcd.htpasswd'));
   await mkdir(join(nginx, 'ssl'), { recursive: true, mode: 0o700 });
   await makeHostCertificate(layout, host, join(nginx, 'ssl'));
   await put(join(dir, 'systemd', 'etcd.service'), renderEtcdUnit(host));
   await put(join(dir, 'systemd', 'nginx.service'), renderNginxUnit(host));
   for (const m of t.mirrors.filter((x) => x.host.name === host.name)) {
-    await put(join(dir, 'systemd', `${m.unit}.service`), renderMirrorUnit(t, m, o.nodeBinary, o.etcdmirrorScript));
-    await put(join(dir, 'sbin', 'reload-etcdmirror'), renderMirrorReloadScript(t, m, o.nodeBinary, o.etcdmirrorScript), 0o755);
+    await put(
+      join(dir, 'systemd', `${m.unit}.service`),
+      renderMirrorUnit(t, m, o.nodeBinary, o.etcdmirrorScript),
+    );
+    await put(
+      join(dir, 'sbin', 'reload-etcdmirror'),
+      renderMirrorReloadScript(t, m, o.nodeBinary, o.etcdmirrorScript),
+      0o755,
+    );
     await mkdir(join(dir, 'var-log', m.unit), { recursive: true });
   }
 }
@@ -125,7 +151,10 @@ export async function writeAuthdnsHost(
   await mkdir(join(dir, 'run', 'gdnsd'), { recursive: true });
   await mkdir(join(dir, 'run', 'gdnsd-state'), { recursive: true });
   await put(join(dir, 'systemd', `${GDNSD_UNIT}.service`), renderGdnsdUnit(host));
-  await put(join(dir, 'srv', 'authdns', 'servers'), t.authdns.map((h) => `${h.name} ${h.address}`).join('\n') + '\n');
+  await put(
+    join(dir, 'srv', 'authdns', 'servers'),
+    t.authdns.map((h) => `${h.name} ${h.address}`).join('\n') + '\n',
+  );
   if (host.name === zoneSourceHost) await put(join(dir, 'srv', ZONE_SOURCE_FILE.replace('/srv/', '')), zone);
   await mkdir(join(dir, 'root', '.ssh'), { recursive: true, mode: 0o700 });
   await copyFile(layout.sshKeyFile, join(dir, 'root', '.ssh', 'id_ed25519'));
@@ -135,7 +164,11 @@ export async function writeAuthdnsHost(
 
 /** Writes the namespaces of the bench hosts: one sshd per group of 16 bench addresses, one shared host key. */
 export async function writeBenchHosts(layout: LabLayout, t: LabTopology): Promise<void> {
-  const mounts: Mount[] = [['hosts', '/etc/hosts'], ['run', '/run'], ['root', '/root']];
+  const mounts: Mount[] = [
+    ['hosts', '/etc/hosts'],
+    ['run', '/run'],
+    ['root', '/root'],
+  ];
   await Promise.all(
     benchGroupNames(t.bench.length).map((group, i) =>
       writeHostBase(

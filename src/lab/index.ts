@@ -13,7 +13,10 @@ export type { LabDownResult, LabOptions, LabStatusReport, LabUpResult };
 export { LabError };
 
 /** Options with the defaults filled in from the environment (GALLEY_LAB_DIR, GALLEY_LAB_BASE). */
-export function resolveLabOptions(o: Partial<LabOptions> = {}, env: NodeJS.ProcessEnv = process.env): LabOptions {
+export function resolveLabOptions(
+  o: Partial<LabOptions> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): LabOptions {
   return {
     ...o,
     dir: o.dir ?? env.GALLEY_LAB_DIR ?? DEFAULT_LAB_DIR,
@@ -31,7 +34,8 @@ export async function labUp(o: Partial<LabOptions> = {}): Promise<LabUpResult> {
 /** Stops every process of the lab by PID; throws if a process or a listener is left behind. */
 export async function labDown(o: Partial<LabOptions> = {}): Promise<LabDownResult> {
   const opts = resolveLabOptions(o);
-  if (process.getuid?.() !== 0) throw new LabError('stopping the lab needs root', ['run it as root: sudo -E cookbook lab down']);
+  if (process.getuid?.() !== 0)
+    throw new LabError('stopping the lab needs root', ['run it as root: sudo -E cookbook lab down']);
   const layout = new LabLayout(opts.dir);
   const result = await withLabLock(layout, () => stopLab(layout));
   if (result.leftoverProcesses.length || result.leftoverListeners.length) {
@@ -39,7 +43,9 @@ export async function labDown(o: Partial<LabOptions> = {}): Promise<LabDownResul
       ...result.leftoverProcesses.map((p) => `${p.name} (pid ${p.pid})`),
       ...result.leftoverListeners.map((l) => `listener ${l}`),
     ];
-    throw new LabError(`the lab did not stop completely: ${what.join(', ')} left`, ['run `cookbook lab down` again, then check with ss -ltnup']);
+    throw new LabError(`the lab did not stop completely: ${what.join(', ')} left`, [
+      'run `cookbook lab down` again, then check with ss -ltnup',
+    ]);
   }
   return result;
 }

@@ -15,7 +15,8 @@ export function repoRoot(): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return dir;
     const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot find the repository root above ${fileURLToPath(import.meta.url)}`);
+    if (up === dir)
+      throw new Error(`cannot find the repository root above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
 }

@@ -18,7 +18,8 @@ import {
 /** Where the proxy's read-only switch lives inside every conf host. */
 export const READ_ONLY_SWITCH_FILE = '/etc/nginx/etcd-readonly.conf';
 /** The etcd-style body of a write refused by a read-only proxy. */
-export const READ_ONLY_BODY = '{"errorCode":107,"message":"This cluster is in read-only mode","cause":"","index":0}';
+export const READ_ONLY_BODY =
+  '{"errorCode":107,"message":"This cluster is in read-only mode","cause":"","index":0}';
 /** Content of the switch file that makes the proxy read-only (every method but GET/HEAD gets 403). */
 export const READ_ONLY_CONTENT = `if ($request_method !~ "^(GET|HEAD)$") { return 403 '${READ_ONLY_BODY}'; }\n`;
 export const READ_WRITE_CONTENT = '';
@@ -111,7 +112,12 @@ export function renderGdnsdUnit(host: LabHost): string {
  * The etcdmirror unit: replicates the source datacenter's cluster (`/`) into this
  * host's cluster (`/`), from a source member's local client URL to this host's local one.
  */
-function mirrorArgs(t: LabTopology, m: LabMirrorUnit, nodeBinary: string, etcdmirrorScript: string): string[] {
+function mirrorArgs(
+  t: LabTopology,
+  m: LabMirrorUnit,
+  nodeBinary: string,
+  etcdmirrorScript: string,
+): string[] {
   const source = clusterOf(t, m.sourceDatacenter).members[0]!;
   return [
     nodeBinary,
@@ -132,7 +138,12 @@ function mirrorArgs(t: LabTopology, m: LabMirrorUnit, nodeBinary: string, etcdmi
  * usage (2), no replication index (3), an inconsistency (4): etcd.status shows why it stopped,
  * and etcd.replication-reload repairs it.
  */
-export function renderMirrorUnit(t: LabTopology, m: LabMirrorUnit, nodeBinary: string, etcdmirrorScript: string): string {
+export function renderMirrorUnit(
+  t: LabTopology,
+  m: LabMirrorUnit,
+  nodeBinary: string,
+  etcdmirrorScript: string,
+): string {
   const [node, script, ...rest] = mirrorArgs(t, m, nodeBinary, etcdmirrorScript);
   return unitFile({
     Description: `etcdmirror - replicates ${m.sourceDatacenter} etcd into ${m.datacenter}`,
@@ -153,7 +164,12 @@ export const MIRROR_RESTART_SEC = '1s';
  * /usr/local/sbin/reload-etcdmirror on the mirror host, as in production: runs etcdmirror in the
  * foreground with the unit's arguments plus --reload (stop the unit first).
  */
-export function renderMirrorReloadScript(t: LabTopology, m: LabMirrorUnit, nodeBinary: string, etcdmirrorScript: string): string {
+export function renderMirrorReloadScript(
+  t: LabTopology,
+  m: LabMirrorUnit,
+  nodeBinary: string,
+  etcdmirrorScript: string,
+): string {
   const [node, script, ...rest] = mirrorArgs(t, m, nodeBinary, etcdmirrorScript);
   return `#!/bin/sh
 # Full reload of ${m.unit}: erases the replica's keys and copies everything from ${m.sourceDatacenter}.
@@ -259,10 +275,15 @@ export function renderWmnetZone(t: LabTopology, serial: number): string {
   for (const h of allHosts(t)) out.push(`${h.name}. 3600 IN A ${h.address}`);
   out.push(`${t.knot.name}. 3600 IN A ${t.knot.address}`);
   for (const c of t.clusters) {
-    for (const m of c.members) out.push(`${srvRecordOf(c.datacenter)}. ${SRV_TTL_SECONDS} IN SRV 0 1 ${PROXY_PORT} ${m.name}.`);
-    for (const m of c.members) out.push(`_etcd-server._tcp.${c.datacenter}.wmnet. ${SRV_TTL_SECONDS} IN SRV 0 1 ${ETCD_PEER_PORT} ${m.name}.`);
+    for (const m of c.members)
+      out.push(`${srvRecordOf(c.datacenter)}. ${SRV_TTL_SECONDS} IN SRV 0 1 ${PROXY_PORT} ${m.name}.`);
+    for (const m of c.members)
+      out.push(
+        `_etcd-server._tcp.${c.datacenter}.wmnet. ${SRV_TTL_SECONDS} IN SRV 0 1 ${ETCD_PEER_PORT} ${m.name}.`,
+      );
   }
-  for (const m of clusterOf(t, t.master).members) out.push(`${RW_SRV_RECORD}. ${SRV_TTL_SECONDS} IN SRV 0 1 ${PROXY_PORT} ${m.name}.`);
+  for (const m of clusterOf(t, t.master).members)
+    out.push(`${RW_SRV_RECORD}. ${SRV_TTL_SECONDS} IN SRV 0 1 ${PROXY_PORT} ${m.name}.`);
   return out.join('\n') + '\n';
 }
 

@@ -27,15 +27,27 @@ export function seedKeys(datacenters: string[]): SeedKey[] {
     for (const [cluster, services] of Object.entries(POOLS)) {
       for (const [service, prefixes] of Object.entries(services)) {
         prefixes.forEach((p, i) => {
-          keys.push({ key: `/conftool/v1/pools/${dc}/${cluster}/${service}/${hostName(p, dc, i)}`, value: '{"pooled":"yes","weight":10}' });
+          keys.push({
+            key: `/conftool/v1/pools/${dc}/${cluster}/${service}/${hostName(p, dc, i)}`,
+            value: '{"pooled":"yes","weight":10}',
+          });
         });
       }
     }
   }
   const created = '2024-03-19 10:00:00.000000';
-  keys.push({ key: '/spicerack/locks/cookbooks/sre.hosts.reimage', value: JSON.stringify({ concurrency: 20, created, locks: {} }) });
-  keys.push({ key: '/spicerack/locks/cookbooks/sre.switchdc.services', value: JSON.stringify({ concurrency: 1, created, locks: {} }) });
-  keys.push({ key: '/spicerack/locks/etcd/conftool', value: JSON.stringify({ concurrency: 1, created, locks: {} }) });
+  keys.push({
+    key: '/spicerack/locks/cookbooks/sre.hosts.reimage',
+    value: JSON.stringify({ concurrency: 20, created, locks: {} }),
+  });
+  keys.push({
+    key: '/spicerack/locks/cookbooks/sre.switchdc.services',
+    value: JSON.stringify({ concurrency: 1, created, locks: {} }),
+  });
+  keys.push({
+    key: '/spicerack/locks/etcd/conftool',
+    value: JSON.stringify({ concurrency: 1, created, locks: {} }),
+  });
   return keys;
 }
 
@@ -51,7 +63,8 @@ async function put(clientUrl: string, key: string, value: string): Promise<numbe
     body: new URLSearchParams({ value }).toString(),
   });
   const body = await res.text();
-  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${key} on ${clientUrl}: HTTP ${res.status} ${body}`);
+  if (res.status !== 200 && res.status !== 201)
+    throw new Error(`PUT ${key} on ${clientUrl}: HTTP ${res.status} ${body}`);
   return Number(res.headers.get('x-etcd-index') ?? 0);
 }
 
@@ -60,7 +73,12 @@ async function put(clientUrl: string, key: string, value: string): Promise<numbe
  * matching `ignoreKeys`) to the replica, and records the master's index on the replica.
  * Returns that index.
  */
-export async function seedData(masterUrl: string, replicaUrl: string, keys: SeedKey[], ignoreKeys: RegExp): Promise<number> {
+export async function seedData(
+  masterUrl: string,
+  replicaUrl: string,
+  keys: SeedKey[],
+  ignoreKeys: RegExp,
+): Promise<number> {
   const indexes = await Promise.all(keys.map((k) => put(masterUrl, k.key, k.value)));
   const res = await fetch(`${masterUrl}/v2/keys/`);
   await res.text();

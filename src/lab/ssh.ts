@@ -13,21 +13,37 @@ export function findLabHost(status: LabStatusReport, name: string): { name: stri
   if (matches.length === 1) return matches[0]!;
   const known = status.hosts.filter((h) => h.role !== 'bench').map((h) => h.name);
   throw new LabError(
-    matches.length ? `"${name}" matches ${matches.length} lab hosts: ${matches.slice(0, 5).map((h) => h.name).join(', ')}…` : `no lab host named "${name}"`,
+    matches.length
+      ? `"${name}" matches ${matches.length} lab hosts: ${matches
+          .slice(0, 5)
+          .map((h) => h.name)
+          .join(', ')}…`
+      : `no lab host named "${name}"`,
     [`one of: ${known.join(', ')} (or bench001.lab.wmnet …)`],
   );
 }
 
 /** Arguments of `ssh` for a command (or an interactive shell when `command` is empty). */
-export function sshArgs(status: LabStatusReport, host: { name: string; address: string }, command: string[]): string[] {
+export function sshArgs(
+  status: LabStatusReport,
+  host: { name: string; address: string },
+  command: string[],
+): string[] {
   return [
-    '-i', status.credentials.sshKey,
-    '-o', `UserKnownHostsFile=${status.credentials.knownHosts}`,
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `HostKeyAlias=${host.name}`,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'LogLevel=ERROR',
-    '-o', 'KexAlgorithms=curve25519-sha256,ecdh-sha2-nistp256',
+    '-i',
+    status.credentials.sshKey,
+    '-o',
+    `UserKnownHostsFile=${status.credentials.knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `HostKeyAlias=${host.name}`,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'KexAlgorithms=curve25519-sha256,ecdh-sha2-nistp256',
     ...(command.length ? [] : ['-t']),
     `root@${host.address}`,
     ...command,

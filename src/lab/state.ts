@@ -21,7 +21,12 @@ export function readLabState(layout: LabLayout): LabState | undefined {
   try {
     const raw = JSON.parse(readFileSync(layout.stateFile, 'utf8')) as Partial<LabState>;
     if (typeof raw.base !== 'string') return undefined;
-    return { base: raw.base, benchHosts: raw.benchHosts ?? 0, startedAt: raw.startedAt ?? '', upSeconds: raw.upSeconds };
+    return {
+      base: raw.base,
+      benchHosts: raw.benchHosts ?? 0,
+      startedAt: raw.startedAt ?? '',
+      upSeconds: raw.upSeconds,
+    };
   } catch {
     return undefined;
   }
@@ -65,7 +70,9 @@ export async function withLabLock<T>(layout: LabLayout, fn: () => Promise<T>): P
 
 function lockError(layout: LabLayout, file: string, cause: unknown, holder?: number): LabError {
   return new LabError(
-    holder ? `another lab command (pid ${holder}) is working on ${layout.dir}` : `cannot lock ${file}: ${(cause as Error).message}`,
+    holder
+      ? `another lab command (pid ${holder}) is working on ${layout.dir}`
+      : `cannot lock ${file}: ${(cause as Error).message}`,
     ['wait for it to finish, or pick another state directory with --dir'],
     cause,
   );

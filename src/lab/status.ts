@@ -66,7 +66,10 @@ export function labStatus(o: { dir: string; base: string }): LabStatusReport {
     const sshd = readPidFile(join(dir, 'run', 'sshd.pid'));
     processes.push({ host: h, unit: 'ssh', pid: sshd, running: isRunning(sshd) });
     const role = allHosts(t).find((x) => x.name === h)?.role;
-    const units = new Set([...unitsOf(dir), ...(role === 'etcd' ? expected : role === 'authdns' ? ['gdnsd'] : [])]);
+    const units = new Set([
+      ...unitsOf(dir),
+      ...(role === 'etcd' ? expected : role === 'authdns' ? ['gdnsd'] : []),
+    ]);
     for (const u of units) {
       const pid = readPidFile(join(dir, 'run', 'lab-units', `${u}.pid`));
       processes.push({ host: h, unit: u, pid, running: isRunning(pid) });
@@ -91,7 +94,12 @@ export function labStatus(o: { dir: string; base: string }): LabStatusReport {
     startedAt: state?.startedAt,
     config: layout.configFile,
     configRfc2136: layout.rfc2136ConfigFile,
-    hosts: allHosts(t).map((h) => ({ name: h.name, datacenter: h.datacenter, role: h.role, address: h.address })),
+    hosts: allHosts(t).map((h) => ({
+      name: h.name,
+      datacenter: h.datacenter,
+      role: h.role,
+      address: h.address,
+    })),
     etcd,
     dns: {
       authdns: t.authdns.map((h) => ({ name: h.name, address: h.address, port: 53 })),

@@ -95,8 +95,20 @@ export function labTopology(rawBase: string, benchHosts = DEFAULT_BENCH_HOSTS): 
     bench,
     knot: { name: 'knot.lab.wmnet', address: `${base}.3.53`, port: DNS_PORT },
     mirrors: [
-      { datacenter: 'eqiad', sourceDatacenter: 'codfw', host: eqiad[0]!, unit: 'etcdmirror-conftool-eqiad-wmnet', metricsPort: MIRROR_METRICS_PORT },
-      { datacenter: 'codfw', sourceDatacenter: 'eqiad', host: codfw[0]!, unit: 'etcdmirror-conftool-codfw-wmnet', metricsPort: MIRROR_METRICS_PORT },
+      {
+        datacenter: 'eqiad',
+        sourceDatacenter: 'codfw',
+        host: eqiad[0]!,
+        unit: 'etcdmirror-conftool-eqiad-wmnet',
+        metricsPort: MIRROR_METRICS_PORT,
+      },
+      {
+        datacenter: 'codfw',
+        sourceDatacenter: 'eqiad',
+        host: codfw[0]!,
+        unit: 'etcdmirror-conftool-codfw-wmnet',
+        metricsPort: MIRROR_METRICS_PORT,
+      },
     ],
   };
 }
@@ -123,12 +135,21 @@ export function initialCluster(c: LabCluster): string {
 }
 
 /** Every TCP/UDP listener the lab needs, for the free-port check before start. */
-export function labListeners(t: LabTopology): { address: string; port: number; proto: 'tcp' | 'udp'; owner: string }[] {
+export function labListeners(
+  t: LabTopology,
+): { address: string; port: number; proto: 'tcp' | 'udp'; owner: string }[] {
   const out: { address: string; port: number; proto: 'tcp' | 'udp'; owner: string }[] = [];
   for (const h of t.clusters.flatMap((c) => c.members)) {
-    for (const port of [SSH_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, PROXY_PORT]) out.push({ address: h.address, port, proto: 'tcp', owner: h.name });
+    for (const port of [SSH_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, PROXY_PORT])
+      out.push({ address: h.address, port, proto: 'tcp', owner: h.name });
   }
-  for (const m of t.mirrors) out.push({ address: m.host.address, port: m.metricsPort, proto: 'tcp', owner: `${m.host.name} (${m.unit})` });
+  for (const m of t.mirrors)
+    out.push({
+      address: m.host.address,
+      port: m.metricsPort,
+      proto: 'tcp',
+      owner: `${m.host.name} (${m.unit})`,
+    });
   for (const h of t.authdns) {
     out.push({ address: h.address, port: SSH_PORT, proto: 'tcp', owner: h.name });
     out.push({ address: h.address, port: DNS_PORT, proto: 'tcp', owner: h.name });

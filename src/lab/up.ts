@@ -73,7 +73,9 @@ export function readyListeners(t: LabTopology): (Listener & { owner: string })[]
 
 async function etcdHealthy(address: string): Promise<boolean> {
   try {
-    const res = await fetch(`http://${address}:${ETCD_CLIENT_PORT}/health`, { signal: AbortSignal.timeout(1000) });
+    const res = await fetch(`http://${address}:${ETCD_CLIENT_PORT}/health`, {
+      signal: AbortSignal.timeout(1000),
+    });
     const body = (await res.json()) as { health?: string };
     return res.ok && body.health === 'true';
   } catch {
@@ -91,7 +93,8 @@ export async function unhealthyMembers(t: LabTopology): Promise<string[]> {
 /** Whether a lab of this topology is fully up: every host, knot, every listener, every member healthy. */
 export async function labIsHealthy(layout: LabLayout, t: LabTopology): Promise<boolean> {
   const hostDirs = [...namespacedHosts(t).map((h) => h.name), ...benchGroupNames(t.bench.length)];
-  if (!hostDirs.every((h) => isRunning(readPidFile(join(layout.hostDir(h), 'run', 'sshd.pid'))))) return false;
+  if (!hostDirs.every((h) => isRunning(readPidFile(join(layout.hostDir(h), 'run', 'sshd.pid')))))
+    return false;
   if (!knotProcess(layout)) return false;
   const present = takenListeners(readyListeners(t), await currentListeners());
   if (present.length !== readyListeners(t).length) return false;
@@ -105,11 +108,16 @@ export async function labIsHealthy(layout: LabLayout, t: LabTopology): Promise<b
 export async function runInHost(layout: LabLayout, host: string, argv: string[]): Promise<string> {
   const pid = readPidFile(join(layout.hostDir(host), 'run', 'sshd.pid'));
   if (!isRunning(pid)) throw new LabError(`lab host ${host} is not running`, ['cookbook lab up']);
-  const r = await execa('nsenter', ['-t', String(pid), '-u', '-m', '--', ...argv], { reject: false, env: { PATH: HOST_PATH }, extendEnv: false });
+  const r = await execa('nsenter', ['-t', String(pid), '-u', '-m', '--', ...argv], {
+    reject: false,
+    env: { PATH: HOST_PATH },
+    extendEnv: false,
+  });
   if (r.exitCode !== 0) {
-    throw new LabError(`${argv.join(' ')} failed on ${host} (exit ${r.exitCode}): ${`${r.stderr}${r.stdout}`.trim().split('\n').slice(-3).join(' / ')}`, [
-      `look at the host's logs under ${layout.hostDir(host)}/var-log`,
-    ]);
+    throw new LabError(
+      `${argv.join(' ')} failed on ${host} (exit ${r.exitCode}): ${`${r.stderr}${r.stdout}`.trim().split('\n').slice(-3).join(' / ')}`,
+      [`look at the host's logs under ${layout.hostDir(host)}/var-log`],
+    );
   }
   return r.stdout;
 }
@@ -138,7 +146,17 @@ function bootHost(layout: LabLayout, name: string): number {
   const dir = layout.hostDir(name);
   return spawnDetached(
     'unshare',
-    ['--uts', '--mount', '--propagation', 'private', '--', '/bin/sh', join(assetsDir(), 'host-init.sh'), name, dir],
+    [
+      '--uts',
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      '/bin/sh',
+      join(assetsDir(), 'host-init.sh'),
+      name,
+      dir,
+    ],
     join(dir, 'init.log'),
   );
 }
@@ -147,7 +165,10 @@ async function startKnot(layout: LabLayout, t: LabTopology, zone: string, tsigSe
   const dir = layout.knotDir;
   await Promise.all(['run', 'db', 'zones'].map((d) => mkdir(join(dir, d), { recursive: true })));
   const conf = join(dir, 'knot.conf');
-  await writeFile(conf, renderKnotConf({ address: t.knot.address, port: t.knot.port, dir, tsigName: TSIG_KEY_NAME, tsigSecret }));
+  await writeFile(
+    conf,
+    renderKnotConf({ address: t.knot.address, port: t.knot.port, dir, tsigName: TSIG_KEY_NAME, tsigSecret }),
+  );
   await writeFile(join(dir, 'zones', 'wmnet.zone'), zone);
   const pid = spawnDetached('knotd', ['-c', conf], join(layout.logDir, 'knotd.log'));
   await writeFile(layout.knotPidFile, `${pid}\n`);
@@ -197,10 +218,21 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
   };
 
   const previous = readLabState(layout);
-  if (!o.fresh && previous && previous.base === t.base && previous.benchHosts === benchHosts && (await labIsHealthy(layout, t))) {
+  if (
+    !o.fresh &&
+    previous &&
+    previous.base === t.base &&
+    previous.benchHosts === benchHosts &&
+    (await labIsHealthy(layout, t))
+  ) {
     await writeEnvironmentFiles();
     log(`lab already up (base ${t.base}, since ${previous.startedAt}); kept it`);
-    return { configFile: layout.configFile, rfc2136ConfigFile: layout.rfc2136ConfigFile, reused: true, seconds: (Date.now() - started) / 1000 };
+    return {
+      configFile: layout.configFile,
+      rfc2136ConfigFile: layout.rfc2136ConfigFile,
+      reused: true,
+      seconds: (Date.now() - started) / 1000,
+    };
   }
 
   const stale = await stopLab(layout);
@@ -210,13 +242,18 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
     const first = taken[0]!;
     throw new LabError(
       `${first.address}:${first.port}/${first.proto} is already in use (needed by ${first.owner})${taken.length > 1 ? `, and ${taken.length - 1} more lab addresses` : ''}`,
-      [`see who holds it: ss -ltnup 'src ${first.address}'`, 'or pick another range: cookbook lab up --base 127.N'],
+      [
+        `see who holds it: ss -ltnup 'src ${first.address}'`,
+        'or pick another range: cookbook lab up --base 127.N',
+      ],
     );
   }
 
   await rm(layout.hostsDir, { recursive: true, force: true });
   await rm(layout.knotDir, { recursive: true, force: true });
-  await Promise.all([layout.hostsDir, layout.knotDir, layout.logDir].map((d) => mkdir(d, { recursive: true })));
+  await Promise.all(
+    [layout.hostsDir, layout.knotDir, layout.logDir].map((d) => mkdir(d, { recursive: true })),
+  );
   await rm(layout.stateFile, { force: true });
 
   const hostKeys = [...namespacedHosts(t).map((h) => h.name), BENCH_HOST_KEY];
@@ -226,10 +263,15 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
   ];
   const secrets = await ensureCredentials(layout, hostKeys, known);
   const zone = renderWmnetZone(t, Math.floor(Date.now() / 1000));
-  const confOptions = { nodeBinary: process.execPath, etcdmirrorScript: join(repoRoot(), 'bin', 'etcdmirror.js') };
+  const confOptions = {
+    nodeBinary: process.execPath,
+    etcdmirrorScript: join(repoRoot(), 'bin', 'etcdmirror.js'),
+  };
   await Promise.all([
     ...t.clusters.flatMap((c) =>
-      c.members.map((h) => writeConfHost(layout, t, h, { ...confOptions, readOnly: c.datacenter !== t.master })),
+      c.members.map((h) =>
+        writeConfHost(layout, t, h, { ...confOptions, readOnly: c.datacenter !== t.master }),
+      ),
     ),
     ...t.authdns.map((h) => writeAuthdnsHost(layout, t, h, zone, t.authdns[0]!.name)),
     writeBenchHosts(layout, t),
@@ -237,7 +279,8 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
   log(`files ready in ${layout.dir} (${((Date.now() - started) / 1000).toFixed(1)} s); starting hosts`);
 
   await writeLabState(layout, { base: t.base, benchHosts, startedAt: new Date().toISOString() });
-  for (const h of [...namespacedHosts(t).map((x) => x.name), ...benchGroupNames(t.bench.length)]) bootHost(layout, h);
+  for (const h of [...namespacedHosts(t).map((x) => x.name), ...benchGroupNames(t.bench.length)])
+    bootHost(layout, h);
   await startKnot(layout, t, zone, secrets.tsigSecret);
   try {
     await waitReady(layout, t, o.readyTimeoutMs ?? 30_000);
@@ -266,7 +309,18 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
 
   await writeEnvironmentFiles();
   const seconds = (Date.now() - started) / 1000;
-  await writeLabState(layout, { base: t.base, benchHosts, startedAt: new Date().toISOString(), upSeconds: seconds });
+  await writeLabState(layout, {
+    base: t.base,
+    benchHosts,
+    startedAt: new Date().toISOString(),
+    upSeconds: seconds,
+  });
   log(`lab up in ${seconds.toFixed(1)} s`);
-  return { configFile: layout.configFile, rfc2136ConfigFile: layout.rfc2136ConfigFile, reused: false, seconds, replicationIndex };
+  return {
+    configFile: layout.configFile,
+    rfc2136ConfigFile: layout.rfc2136ConfigFile,
+    reused: false,
+    seconds,
+    replicationIndex,
+  };
 }

@@ -59,14 +59,20 @@ export const writeFile = defineAction<{ path: string; content: string }, FileSta
   kind: 'local.write-file',
   describe: (p) => `write ${p.path}`,
   observe: (p) => readState(p.path),
-  plan: (p, before) => (before.content === p.content ? [] : [{ subject: p.path, from: preview(before.content), to: preview(p.content) }]),
+  plan: (p, before) =>
+    before.content === p.content
+      ? []
+      : [{ subject: p.path, from: preview(before.content), to: preview(p.content) }],
   async apply(p) {
     await mkdir(dirname(p.path), { recursive: true }).catch(() => undefined);
     await writeAtomically(p.path, p.content);
   },
   async undo(p, before) {
     if (before.exists) await writeAtomically(p.path, before.content ?? '');
-    else await unlink(p.path).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+    else
+      await unlink(p.path).catch((e: NodeJS.ErrnoException) =>
+        e.code === 'ENOENT' ? undefined : Promise.reject(e),
+      );
   },
 });
 
@@ -75,7 +81,8 @@ export const removeFile = defineAction<{ path: string }, FileState>({
   kind: 'local.remove-file',
   describe: (p) => `remove ${p.path}`,
   observe: (p) => readState(p.path),
-  plan: (p, before) => (before.exists ? [{ subject: p.path, from: preview(before.content), to: 'absent' }] : []),
+  plan: (p, before) =>
+    before.exists ? [{ subject: p.path, from: preview(before.content), to: 'absent' }] : [],
   async apply(p) {
     await unlink(p.path);
   },

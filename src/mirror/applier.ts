@@ -19,7 +19,6 @@ export type ApplyOutcome = 'applied' | 'already-applied';
 /** The destination as the applier uses it (an EtcdClient; over an in-memory transport in unit tests). */
 export type DstClient = EtcdClient;
 
-
 /** What the applier needs to know beyond the plan. */
 export interface ApplyContext {
   readonly dst: DstClient;
@@ -131,6 +130,9 @@ export async function applyPlan(plan: WritePlan, ctx: ApplyContext): Promise<App
       const found = await readState(ctx.dst, plan.dstKey);
       return recognise(plan, found, ctx, `etcd error ${e.errorCode}${e.etcdCause ? ` ${e.etcdCause}` : ''}`);
     }
-    throw new ClusterError(`${e.endpoint}: ${plan.method} ${plan.dstKey} (source index ${plan.index}) failed: ${e.message}`, e);
+    throw new ClusterError(
+      `${e.endpoint}: ${plan.method} ${plan.dstKey} (source index ${plan.index}) failed: ${e.message}`,
+      e,
+    );
   }
 }

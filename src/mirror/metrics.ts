@@ -2,7 +2,9 @@
  * Upper bounds (seconds) of the write-latency histogram: prometheus_client's defaults, which the
  * Python etcdmirror's `etcdmirror_write_latency` uses, so that existing dashboards keep their buckets.
  */
-export const WRITE_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] as const;
+export const WRITE_LATENCY_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+] as const;
 
 /** Label values as the Prometheus text format quotes them. */
 function labelValue(v: string): string {
@@ -119,7 +121,9 @@ export class MirrorMetrics {
     let cumulative = 0;
     WRITE_LATENCY_BUCKETS.forEach((le, i) => {
       cumulative += this.#latencyBuckets[i]!;
-      lines.push(`etcdmirror_write_latency_bucket{${this.#labels},le="${Number.isInteger(le) ? `${le}.0` : String(le)}"} ${cumulative}`);
+      lines.push(
+        `etcdmirror_write_latency_bucket{${this.#labels},le="${Number.isInteger(le) ? `${le}.0` : String(le)}"} ${cumulative}`,
+      );
     });
     lines.push(
       `etcdmirror_write_latency_bucket{${this.#labels},le="+Inf"} ${this.#latencyCount}`,

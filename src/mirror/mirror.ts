@@ -12,7 +12,14 @@ import {
   type WatchFeed,
   type WatchFeedOptions,
 } from '../etcd/index.js';
-import { HistoryGapError, MirrorError, MirrorExit, type MirrorExitCode, mirrorExitOf, NoIndexError } from './errors.js';
+import {
+  HistoryGapError,
+  MirrorError,
+  MirrorExit,
+  type MirrorExitCode,
+  mirrorExitOf,
+  NoIndexError,
+} from './errors.js';
 import type { KeyMapper } from './keys.js';
 import { MirrorMetrics } from './metrics.js';
 import { OrderedScheduler } from './scheduler.js';
@@ -82,7 +89,10 @@ export class Mirror {
 
   constructor(settings: MirrorSettings) {
     this.#s = settings;
-    this.metrics = new MirrorMetrics({ url: settings.dst.endpoints[0] ?? '', prefix: settings.mapper.dstPrefix });
+    this.metrics = new MirrorMetrics({
+      url: settings.dst.endpoints[0] ?? '',
+      prefix: settings.mapper.dstPrefix,
+    });
   }
 
   /** Asks the mirror to stop cleanly (SIGTERM). */
@@ -174,7 +184,9 @@ export class Mirror {
         },
         onFatal: (e) =>
           void this.#onFeedFatal(
-            e instanceof EtcdIndexClearedError ? new HistoryGapError(e.requestedIndex ?? this.metrics.appliedIndex + 1, e.oldestIndex) : e,
+            e instanceof EtcdIndexClearedError
+              ? new HistoryGapError(e.requestedIndex ?? this.metrics.appliedIndex + 1, e.oldestIndex)
+              : e,
           ),
       },
       { recursive: true, log, ...this.#s.feedOptions },

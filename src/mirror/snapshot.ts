@@ -30,7 +30,9 @@ export async function readSnapshot(client: EtcdClient, prefix: string): Promise<
   const nodes = new Map<string, NodeState>();
   let r;
   try {
-    r = await retryTransient(`reading ${prefix}`, () => client.get(prefix, { recursive: true, sorted: true, quorum: true }));
+    r = await retryTransient(`reading ${prefix}`, () =>
+      client.get(prefix, { recursive: true, sorted: true, quorum: true }),
+    );
   } catch (e) {
     if (e instanceof EtcdKeyNotFoundError) return { index: e.etcdIndex ?? 0, nodes };
     throw e;
@@ -134,7 +136,10 @@ export async function reloadDestination(
     );
     log.info(`RELOAD: erased ${top.length} top-level keys on the destination`);
   } else {
-    await mustSucceed(dst, 'DELETE', base, { dir: 'true', recursive: 'true' }, [EtcdKeyNotFoundError, EtcdNotADirError]);
+    await mustSucceed(dst, 'DELETE', base, { dir: 'true', recursive: 'true' }, [
+      EtcdKeyNotFoundError,
+      EtcdNotADirError,
+    ]);
     await mustSucceed(dst, 'DELETE', base, {}, [EtcdKeyNotFoundError, EtcdNotAFileError]);
     log.info(`RELOAD: erased ${base} on the destination`);
   }
@@ -149,9 +154,7 @@ export async function reloadDestination(
 
 async function readTopLevel(client: EtcdClient, key: string): Promise<string[]> {
   const r = await retryTransient(`listing ${key}`, () => client.get(key));
-  return (r.node.nodes ?? [])
-    .map((n) => n.key)
-    .filter((k) => k && !isHidden(k));
+  return (r.node.nodes ?? []).map((n) => n.key).filter((k) => k && !isHidden(k));
 }
 
 /**

@@ -15,7 +15,11 @@ export function startStatusServer(metrics: MirrorMetrics, host: string, port: nu
     } else if (path === '/health') {
       res
         .writeHead(metrics.isReplicating ? 200 : 503, { 'content-type': 'text/plain' })
-        .end(metrics.isReplicating ? 'ok\n' : `not replicating${metrics.stoppedBecause ? `: ${metrics.stoppedBecause}` : ''}\n`);
+        .end(
+          metrics.isReplicating
+            ? 'ok\n'
+            : `not replicating${metrics.stoppedBecause ? `: ${metrics.stoppedBecause}` : ''}\n`,
+        );
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('try /lag, /metrics or /health\n');
     }

@@ -106,7 +106,9 @@ export async function waitUntil<T>(o: WaitOptions<T>): Promise<T> {
         ? `last error: ${error instanceof Error ? error.message : String(error)}`
         : `now: ${o.describe ? o.describe(value as T) : safeJson(value)}`;
       const message = `${o.what}: still not as expected after ${seconds} (${last})`;
-      throw o.timeoutError ? o.timeoutError(message, failed ? error : value) : new WaitTimeout(message, failed ? error : value);
+      throw o.timeoutError
+        ? o.timeoutError(message, failed ? error : value)
+        : new WaitTimeout(message, failed ? error : value);
     }
     await (o.sleep ?? sleep)(Math.min(delay, left), o.signal, o.what);
     delay = Math.min(delay * 2, maxDelay);

@@ -16,7 +16,8 @@ const cookbook = (args: string[]) => runCli(args, { GALLEY_CONFIG: labConfigPath
 async function sh(host: string, ...argv: string[]) {
   const r = await remoteOf(env).executor.execute([host], argvCommand(argv));
   const res = r.results[0]!;
-  if (res.exitCode !== 0) throw new Error(`${host}: ${argv.join(' ')} exited ${res.exitCode}: ${res.stderr}${res.error ?? ''}`);
+  if (res.exitCode !== 0)
+    throw new Error(`${host}: ${argv.join(' ')} exited ${res.exitCode}: ${res.stderr}${res.error ?? ''}`);
 }
 
 /** Every key and value of both clusters, as a hash (through the local client port). */
@@ -38,16 +39,24 @@ describe('cookbook etcd.status against the lab', () => {
   test('shows both clusters, the leader, the proxies, replication and the SRV records', () => {
     const r = cookbook(['etcd.status']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/eqiad \(eqiad\): healthy, leader conf100[789]\.eqiad\.wmnet, etcd index \d+, proxy read-only/);
-    expect(r.stdout).toMatch(/codfw \(codfw\): healthy, leader conf200[456]\.codfw\.wmnet, etcd index \d+, proxy read-write/);
-    expect(r.stdout).toMatch(/_etcd\._tcp\.codfw\.wmnet +authdns2001\.codfw\.wmnet +\d+ +0 1 4001 conf2004\.codfw\.wmnet/);
+    expect(r.stdout).toMatch(
+      /eqiad \(eqiad\): healthy, leader conf100[789]\.eqiad\.wmnet, etcd index \d+, proxy read-only/,
+    );
+    expect(r.stdout).toMatch(
+      /codfw \(codfw\): healthy, leader conf200[456]\.codfw\.wmnet, etcd index \d+, proxy read-write/,
+    );
+    expect(r.stdout).toMatch(
+      /_etcd\._tcp\.codfw\.wmnet +authdns2001\.codfw\.wmnet +\d+ +0 1 4001 conf2004\.codfw\.wmnet/,
+    );
     expect(r.stdout).toContain('configured master codfw; replication codfw → eqiad');
   });
 
   test('--json gives the same facts for scripts', () => {
     const r = cookbook(['etcd.status', '--json']);
     expect(r.code).toBe(0);
-    const json = JSON.parse(r.stdout) as { report: { clusters: { cluster: string; healthy: boolean; members: unknown[] }[]; srv: unknown[] } };
+    const json = JSON.parse(r.stdout) as {
+      report: { clusters: { cluster: string; healthy: boolean; members: unknown[] }[]; srv: unknown[] };
+    };
     expect(json.report.clusters.map((c) => [c.cluster, c.healthy, c.members.length])).toEqual([
       ['eqiad', true, 3],
       ['codfw', true, 3],

@@ -12,7 +12,12 @@ describe('cookbook locks in etcd (the lab)', () => {
   test('a run whose lock another run holds stops before its first step and names the holder', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'galley-lock-')), 'out');
     const locks = etcdLockManagerFor(labConfig());
-    const held = await locks.acquire({ name: `examples.files:${dir}`, owner: 'alice@cumin1001 [4242]', runId: 'other-run', ttlMs: 60_000 });
+    const held = await locks.acquire({
+      name: `examples.files:${dir}`,
+      owner: 'alice@cumin1001 [4242]',
+      runId: 'other-run',
+      ttlMs: 60_000,
+    });
     try {
       const r = cookbook(['examples.files', dir, '-y']);
       expect(r.code).toBe(1);

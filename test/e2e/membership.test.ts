@@ -12,12 +12,17 @@ const env = labEnv(config);
 afterAll(() => env.close());
 const cli = (args: string[]) => runCli(args, { GALLEY_CONFIG: labConfigPath() });
 const srvTargets = async () =>
-  ((await observeRRset(config, config.etcd.clusters.codfw!.srvRecord, 'SRV')).records ?? []).map((r) => (typeof r.data === 'object' && 'target' in r.data ? r.data.target : '')).sort();
+  ((await observeRRset(config, config.etcd.clusters.codfw!.srvRecord, 'SRV')).records ?? [])
+    .map((r) => (typeof r.data === 'object' && 'target' in r.data ? r.data.target : ''))
+    .sort();
 
 async function codfw() {
   const { members } = await readMembers(env, 'codfw');
   const self = await etcdClientFor(config, 'codfw', { via: 'local' }).selfStats();
-  return { names: members.map((m) => m.name).sort(), leader: members.find((m) => m.id === self.leaderId)?.name };
+  return {
+    names: members.map((m) => m.name).sort(),
+    leader: members.find((m) => m.id === self.leaderId)?.name,
+  };
 }
 
 describe('cookbook etcd.member-remove and etcd.member-add against the lab', () => {
@@ -45,11 +50,15 @@ describe('cookbook etcd.member-remove and etcd.member-add against the lab', () =
 
     const added = cli(['etcd.member-add', host, '-y', '-t', 'T332010']);
     expect(added.stdout).toContain('✓ etcd.member-add done');
-    expect((await readRemoteFile(env, host, '/etc/default/etcd')).content).toContain('ETCD_INITIAL_CLUSTER_STATE="existing"');
+    expect((await readRemoteFile(env, host, '/etc/default/etcd')).content).toContain(
+      'ETCD_INITIAL_CLUSTER_STATE="existing"',
+    );
     expect((await codfw()).names).toEqual(names);
     expect(await srvTargets()).toEqual(names);
     const rejoined = etcdClientFor(config, 'codfw', { via: 'local', members: [host] });
-    expect((await rejoined.get('/conftool/v1/pools', { recursive: true })).node.nodes?.length).toBeGreaterThan(0);
+    expect(
+      (await rejoined.get('/conftool/v1/pools', { recursive: true })).node.nodes?.length,
+    ).toBeGreaterThan(0);
     rejoined.close();
   }, 120_000);
 });

@@ -20,7 +20,8 @@ const clusterOf = (dc: string) => Object.values(config.etcd.clusters).find((c) =
 async function sh(host: string, ...argv: string[]): Promise<string> {
   const r = await remoteOf(env).executor.execute([host], argvCommand(argv));
   const res = r.results[0]!;
-  if (res.exitCode !== 0) throw new Error(`${host}: ${argv.join(' ')} exited ${res.exitCode}: ${res.stderr}${res.error ?? ''}`);
+  if (res.exitCode !== 0)
+    throw new Error(`${host}: ${argv.join(' ')} exited ${res.exitCode}: ${res.stderr}${res.error ?? ''}`);
   return res.stdout.trim();
 }
 
@@ -62,7 +63,8 @@ describe('the lab mirror unit under restarts', () => {
       await Promise.all(inflight);
     })();
     try {
-      const restarts = async () => Number(await sh(mirror.host, 'systemctl', 'show', '-p', 'NRestarts', '--value', mirror.unit));
+      const restarts = async () =>
+        Number(await sh(mirror.host, 'systemctl', 'show', '-p', 'NRestarts', '--value', mirror.unit));
       const before = await restarts();
       for (let i = 1; i <= 5; i++) {
         await sleep(1500);
@@ -103,7 +105,11 @@ describe('the lab mirror unit under restarts', () => {
     await master.set(key, 'v2');
     try {
       const stopDeadline = Date.now() + 30_000;
-      while ((await sh(mirror.host, 'sh', '-c', `systemctl is-active ${mirror.unit} || true`)) === 'active' && Date.now() < stopDeadline) await sleep(300);
+      while (
+        (await sh(mirror.host, 'sh', '-c', `systemctl is-active ${mirror.unit} || true`)) === 'active' &&
+        Date.now() < stopDeadline
+      )
+        await sleep(300);
       const r = cookbook(['etcd.status']);
       expect(r.code).toBe(1);
       expect(r.stdout + r.stderr).toContain('replication is not running: inconsistency at ' + key);

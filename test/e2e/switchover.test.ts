@@ -20,14 +20,21 @@ const conftool = config.replication!.rwSrvRecord;
 async function world() {
   const srv = await observeRRset(config, conftool, 'SRV');
   const modes = async (dc: 'eqiad' | 'codfw') =>
-    [...new Set(await Promise.all(config.etcd.clusters[dc]!.members.map((h) => probeProxyMode(env, dc, h))))].join(',');
-  const mirror = (dc: 'eqiad' | 'codfw') => unitState(env, config.replication!.mirrors[dc]!.host, config.replication!.mirrors[dc]!.unit);
+    [
+      ...new Set(await Promise.all(config.etcd.clusters[dc]!.members.map((h) => probeProxyMode(env, dc, h)))),
+    ].join(',');
+  const mirror = (dc: 'eqiad' | 'codfw') =>
+    unitState(env, config.replication!.mirrors[dc]!.host, config.replication!.mirrors[dc]!.unit);
   return {
     eqiad: await modes('eqiad'),
     codfw: await modes('codfw'),
     mirrorIntoEqiad: await mirror('eqiad'),
     mirrorIntoCodfw: await mirror('codfw'),
-    conftool: srv.servers.map((s) => (s.records ?? []).map((r) => `${r.ttl} ${typeof r.data === 'object' && 'target' in r.data ? r.data.target : ''}`).join(',')),
+    conftool: srv.servers.map((s) =>
+      (s.records ?? [])
+        .map((r) => `${r.ttl} ${typeof r.data === 'object' && 'target' in r.data ? r.data.target : ''}`)
+        .join(','),
+    ),
   };
 }
 
@@ -54,17 +61,39 @@ describe('cookbook etcd.switchover against the lab', () => {
   });
 
   test('--from and --to must differ, and must be datacenters (exit 2, nothing changed)', () => {
-    expect(cli(['etcd.switchover', '--from', 'codfw', '--to', 'codfw', '-y']).stderr).toContain('--from and --to are both codfw');
+    expect(cli(['etcd.switchover', '--from', 'codfw', '--to', 'codfw', '-y']).stderr).toContain(
+      '--from and --to are both codfw',
+    );
     const r = cli(['etcd.switchover', '--from', 'codfw', '--to', 'esams', '-y']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown datacenter "esams"');
   });
 
   test('Ctrl-C in the read-only window rolls every step back (exit 97)', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', 'etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y'], {
-      env: { ...process.env, NODE_OPTIONS: '', GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-sw-')) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--no-warnings',
+        'bin/dev.js',
+        'etcd.switchover',
+        '--from',
+        'codfw',
+        '--to',
+        'eqiad',
+        '-y',
+      ],
+      {
+        env: {
+          ...process.env,
+          NODE_OPTIONS: '',
+          GALLEY_CONFIG: labConfigPath(),
+          GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-sw-')),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let sent = false;
     child.stdout.on('data', (d: Buffer) => {
@@ -81,7 +110,18 @@ describe('cookbook etcd.switchover against the lab', () => {
   }, 120_000);
 
   test('a switchover to eqiad and back leaves each side as the runbook says, writes flowing the new way', async () => {
-    const there = cli(['etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y', '-t', 'T358636', '-r', 'test']);
+    const there = cli([
+      'etcd.switchover',
+      '--from',
+      'codfw',
+      '--to',
+      'eqiad',
+      '-y',
+      '-t',
+      'T358636',
+      '-r',
+      'test',
+    ]);
     expect(there.stdout).toContain('✓ etcd.switchover done');
     expect(there.code).toBe(0);
     expect(there.stdout).toContain('a write through eqiad reached codfw');

@@ -11,13 +11,30 @@ import { join } from 'node:path';
 export default function globalSetup(): void {
   const base = process.env.GALLEY_TEST_LAB_BASE ?? '127.21';
   const dir = process.env.GALLEY_TEST_LAB_DIR ?? '/tmp/galley-test-lab';
-  const args = ['--import', 'tsx', join(process.cwd(), 'test', 'integration', 'lab', 'control.ts'), 'up', dir, base];
+  const args = [
+    '--import',
+    'tsx',
+    join(process.cwd(), 'test', 'integration', 'lab', 'control.ts'),
+    'up',
+    dir,
+    base,
+  ];
   if (process.env.GALLEY_REUSE_LAB === '1') args.push('--reuse');
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-  if (r.status !== 0) throw new Error(`the test lab did not come up (base ${base}, dir ${dir}):\n${r.stderr}`);
-  const result = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { configFile: string; seconds: number; reused: boolean };
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  if (r.status !== 0)
+    throw new Error(`the test lab did not come up (base ${base}, dir ${dir}):\n${r.stderr}`);
+  const result = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
+    configFile: string;
+    seconds: number;
+    reused: boolean;
+  };
   process.env.GALLEY_TEST_CONFIG = result.configFile;
   process.env.GALLEY_TEST_LAB_DIR = dir;
   process.env.GALLEY_TEST_LAB_BASE = base;
-  process.stderr.write(`\ntest lab ${result.reused ? 'reused' : 'up'} in ${result.seconds.toFixed(1)} s (base ${base}, dir ${dir})\n`);
+  process.stderr.write(
+    `\ntest lab ${result.reused ? 'reused' : 'up'} in ${result.seconds.toFixed(1)} s (base ${base}, dir ${dir})\n`,
+  );
 }

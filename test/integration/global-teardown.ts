@@ -6,7 +6,9 @@ export default function globalTeardown(): void {
   const base = process.env.GALLEY_TEST_LAB_BASE ?? '127.21';
   const dir = process.env.GALLEY_TEST_LAB_DIR ?? '/tmp/galley-test-lab';
   if (process.env.GALLEY_KEEP_LAB === '1') {
-    process.stderr.write(`test lab kept up (GALLEY_KEEP_LAB=1): GALLEY_LAB_DIR=${dir} cookbook lab down stops it\n`);
+    process.stderr.write(
+      `test lab kept up (GALLEY_KEEP_LAB=1): GALLEY_LAB_DIR=${dir} cookbook lab down stops it\n`,
+    );
     return;
   }
   const script = join(process.cwd(), 'test', 'integration', 'lab', 'control.ts');

@@ -8,7 +8,10 @@ import type { GalleyConfig } from '../../src/config/schema.js';
  */
 export function labConfigPath(): string {
   const p = process.env.GALLEY_TEST_CONFIG;
-  if (!p) throw new Error('GALLEY_TEST_CONFIG is not set: integration tests run through the global setup (npm test)');
+  if (!p)
+    throw new Error(
+      'GALLEY_TEST_CONFIG is not set: integration tests run through the global setup (npm test)',
+    );
   return p;
 }
 

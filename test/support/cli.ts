@@ -19,7 +19,12 @@ export function runCli(args: string[], env: Record<string, string> = {}): CliRes
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
     encoding: 'utf8',
     input: '',
-    env: { ...process.env, NODE_OPTIONS: '', GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-cli-state-')), ...env },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '',
+      GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-cli-state-')),
+      ...env,
+    },
     timeout: 120_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };

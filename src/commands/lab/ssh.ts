@@ -4,14 +4,17 @@ import { failWith, labFlags } from '../../lab/cli.js';
 
 /** `cookbook lab ssh HOST [-- CMD]`: the system ssh, with the lab's key and known_hosts. */
 export default class LabSsh extends Command {
-  static override summary = "Open a shell on a lab host, or run a command there, with the lab's SSH key and known_hosts.";
+  static override summary =
+    "Open a shell on a lab host, or run a command there, with the lab's SSH key and known_hosts.";
   static override examples = [
     '<%= config.bin %> lab ssh conf1007.eqiad.wmnet',
     '<%= config.bin %> lab ssh conf2004 -- systemctl status etcd',
   ];
   static override strict = false;
   static override flags = labFlags;
-  static override args = { host: Args.string({ required: true, description: 'host name (or a unique prefix such as conf1007)' }) };
+  static override args = {
+    host: Args.string({ required: true, description: 'host name (or a unique prefix such as conf1007)' }),
+  };
 
   async run(): Promise<void> {
     const { args, flags, argv } = await this.parse(LabSsh);

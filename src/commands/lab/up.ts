@@ -3,22 +3,38 @@ import { failWith, labFlags } from '../../lab/cli.js';
 
 /** `cookbook lab up`: the lab of real servers on loopback. */
 export default class LabUp extends Command {
-  static override summary = 'Bring up the lab: two etcd clusters as distinct hosts, the TLS proxy, gdnsd, knot and SSH, on loopback.';
+  static override summary =
+    'Bring up the lab: two etcd clusters as distinct hosts, the TLS proxy, gdnsd, knot and SSH, on loopback.';
   static override description =
     'Idempotent: a healthy lab is kept; a crashed one is cleaned up and started afresh. Needs root. Writes the environment file for the CLI and prints how to use it.';
-  static override examples = ['<%= config.bin %> lab up', 'GALLEY_LAB_DIR=/tmp/lab <%= config.bin %> lab up --base 127.30'];
+  static override examples = [
+    '<%= config.bin %> lab up',
+    'GALLEY_LAB_DIR=/tmp/lab <%= config.bin %> lab up --base 127.30',
+  ];
   static override flags = {
     ...labFlags,
-    'bench-hosts': Flags.integer({ min: 0, max: 250, default: 50, summary: 'Number of bench SSH hosts (bench001.lab.wmnet …) on 127.N.9.x.' }),
+    'bench-hosts': Flags.integer({
+      min: 0,
+      max: 250,
+      default: 50,
+      summary: 'Number of bench SSH hosts (bench001.lab.wmnet …) on 127.N.9.x.',
+    }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(LabUp);
     try {
       const { labUp } = await import('../../lab/index.js');
-      const r = await labUp({ dir: flags.dir, base: flags.base, benchHosts: flags['bench-hosts'], log: (l) => this.logToStderr(l) });
+      const r = await labUp({
+        dir: flags.dir,
+        base: flags.base,
+        benchHosts: flags['bench-hosts'],
+        log: (l) => this.logToStderr(l),
+      });
       this.log(`lab ${r.reused ? 'already up' : 'up'} in ${r.seconds.toFixed(1)} s`);
-      this.log(`environment file: ${r.configFile} (zone wmnet on gdnsd; ${r.rfc2136ConfigFile} has it on knot over RFC 2136)`);
+      this.log(
+        `environment file: ${r.configFile} (zone wmnet on gdnsd; ${r.rfc2136ConfigFile} has it on knot over RFC 2136)`,
+      );
       this.log(`point the CLI at it:\n  export GALLEY_CONFIG=${r.configFile}`);
     } catch (e) {
       failWith(this, e);

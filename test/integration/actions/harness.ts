@@ -13,7 +13,11 @@ import { type RunOptions, runCookbook } from '../../../src/core/runner.js';
 import type { GalleyConfig } from '../../../src/config/schema.js';
 
 /** Runs an inline cookbook with the Runner against the real lab (non-interactive unless answers are given). */
-export async function runAgainstLab(config: GalleyConfig, cookbook: Cookbook, over: Partial<RunOptions> = {}) {
+export async function runAgainstLab(
+  config: GalleyConfig,
+  cookbook: Cookbook,
+  over: Partial<RunOptions> = {},
+) {
   const out: string[] = [];
   const result = await runCookbook({
     name: 'test.lab',

@@ -8,17 +8,32 @@ import type { CommandResult, RemoteRunner } from '../../../src/ssh/types.js';
 export class LocalRunner implements RemoteRunner {
   readonly calls: string[][] = [];
 
-  run(host: string, argv: string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+  run(
+    host: string,
+    argv: string[],
+    options: { stdin?: string; timeoutMs?: number } = {},
+  ): Promise<CommandResult> {
     this.calls.push(argv);
     const started = Date.now();
     return new Promise((resolve) => {
       const stdin = options.stdin;
-      const child = spawn(argv[0]!, argv.slice(1), { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 30_000 });
+      const child = spawn(argv[0]!, argv.slice(1), {
+        stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        timeout: options.timeoutMs ?? 30_000,
+      });
       let stdout = '';
       let stderr = '';
       child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-      const result = (exitCode: number | null, error?: string): CommandResult => ({ host, command: argv.join(' '), exitCode, stdout, stderr, durationMs: Date.now() - started, error });
+      const result = (exitCode: number | null, error?: string): CommandResult => ({
+        host,
+        command: argv.join(' '),
+        exitCode,
+        stdout,
+        stderr,
+        durationMs: Date.now() - started,
+        error,
+      });
       child.on('error', (e) => resolve(result(null, e.message)));
       child.on('close', (code) => resolve(result(code)));
       if (child.stdin) {

@@ -56,7 +56,9 @@ describe('queries straight to the authoritative servers', () => {
     const name = `nope-${process.pid}.${bed.zone}`;
     const error = await query(server, name, 'A', options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DnsNxDomainError);
-    expect((error as Error).message).toBe(`${name} does not exist according to ${server.name} (${server.address}:53) (NXDOMAIN)`);
+    expect((error as Error).message).toBe(
+      `${name} does not exist according to ${server.name} (${server.address}:53) (NXDOMAIN)`,
+    );
   });
 
   test('a name outside the zones of the server is a REFUSED error', async () => {

@@ -21,7 +21,11 @@ beforeAll(async () => {
   const b = bed.rfc2136.dns!.zones[bed.zone]!.backend;
   if (b.type !== 'rfc2136') throw new Error('the rfc2136 environment must use the rfc2136 backend');
   server = b.server;
-  key = { name: b.tsig.name, algorithm: 'hmac-sha256', secret: Buffer.from(b.tsig.secret.reveal(), 'base64') };
+  key = {
+    name: b.tsig.name,
+    algorithm: 'hmac-sha256',
+    secret: Buffer.from(b.tsig.secret.reveal(), 'base64'),
+  };
   // A lab kept from an interrupted run (GALLEY_REUSE_LAB=1) may still hold the test's record set.
   const leftover = await observeRRset(bed.rfc2136, `_galley-test._tcp.${bed.zone}`, 'SRV');
   if (leftover.records?.length) await backend.replaceRRset(`_galley-test._tcp.${bed.zone}`, 'SRV', []);
@@ -39,7 +43,10 @@ describe('the rfc2136 backend on the real knot server', () => {
 
   test('a TSIG-signed update is accepted, served with its TTL, and bumps the serial', async () => {
     const [before] = await zoneSerials(bed.rfc2136, bed.zone);
-    const records = [{ ttl: 120, data: srv(`conf1001.eqiad.${bed.zone}`) }, { ttl: 120, data: srv(`conf1002.eqiad.${bed.zone}`) }];
+    const records = [
+      { ttl: 120, data: srv(`conf1001.eqiad.${bed.zone}`) },
+      { ttl: 120, data: srv(`conf1002.eqiad.${bed.zone}`) },
+    ];
     await backend.replaceRRset(name(), 'SRV', records, []);
     await waitForRRset(bed.rfc2136, name(), 'SRV', records, soon());
     const [after] = await zoneSerials(bed.rfc2136, bed.zone);
@@ -72,7 +79,12 @@ describe('the rfc2136 backend on the real knot server', () => {
 
   test('knot accepts a message whose MAC equals the independently computed RFC 8945 vector, and its signed answer verifies', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const message = buildUpdate({ zone: bed.zone, name: `_galley-vector._tcp.${bed.zone}`, type: 'SRV', records: [{ ttl: 30, data: srv(`conf1001.eqiad.${bed.zone}`) }] });
+    const message = buildUpdate({
+      zone: bed.zone,
+      name: `_galley-vector._tcp.${bed.zone}`,
+      type: 'SRV',
+      records: [{ ttl: 30, data: srv(`conf1001.eqiad.${bed.zone}`) }],
+    });
     const signed = signRequest(message, key, now);
     expect(signed.mac).toEqual(referenceRequestMac(key.secret, key.name, message, now));
     const answer = await exchange(server, signed.message, bed.zone, { ...options, tcp: true });
@@ -84,7 +96,12 @@ describe('the rfc2136 backend on the real knot server', () => {
   test('an update signed with a forged key (right name, wrong secret) is refused with BADSIG and changes nothing', async () => {
     const before = await observeRRset(bed.rfc2136, name(), 'SRV');
     const forged = { ...key, secret: Buffer.alloc(32, 0x5a) };
-    const error = await sendUpdate(server, forged, { zone: bed.zone, name: name(), type: 'SRV', records: [] }, options).catch((e: unknown) => e);
+    const error = await sendUpdate(
+      server,
+      forged,
+      { zone: bed.zone, name: name(), type: 'SRV', records: [] },
+      options,
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DnsTsigError);
     expect((error as DnsTsigError).rcode).toBe('NOTAUTH/BADSIG');
     expect(await observeRRset(bed.rfc2136, name(), 'SRV')).toEqual(before);
@@ -92,14 +109,23 @@ describe('the rfc2136 backend on the real knot server', () => {
 
   test('an update signed with a key the server does not know is refused with BADKEY', async () => {
     const unknown = { ...key, name: 'no-such-key' };
-    await expect(sendUpdate(server, unknown, { zone: bed.zone, name: name(), type: 'SRV', records: [] }, options)).rejects.toMatchObject({ rcode: 'NOTAUTH/BADKEY' });
+    await expect(
+      sendUpdate(server, unknown, { zone: bed.zone, name: name(), type: 'SRV', records: [] }, options),
+    ).rejects.toMatchObject({ rcode: 'NOTAUTH/BADKEY' });
   });
 
   test('an unsigned update is refused and changes nothing', async () => {
     const before = await observeRRset(bed.rfc2136, name(), 'SRV');
-    const error = await sendUpdate(server, undefined, { zone: bed.zone, name: name(), type: 'SRV', records: [] }, options).catch((e: unknown) => e);
+    const error = await sendUpdate(
+      server,
+      undefined,
+      { zone: bed.zone, name: name(), type: 'SRV', records: [] },
+      options,
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DnsTsigError);
-    expect((error as Error).message).toMatch(/refused the update of zone .*: NOTAUTH \(the update was not signed\)/);
+    expect((error as Error).message).toMatch(
+      /refused the update of zone .*: NOTAUTH \(the update was not signed\)/,
+    );
     expect(await observeRRset(bed.rfc2136, name(), 'SRV')).toEqual(before);
   });
 
@@ -107,7 +133,9 @@ describe('the rfc2136 backend on the real knot server', () => {
     const readByUs = (await observeRRset(bed.rfc2136, name(), 'SRV')).records!;
     const theirs = [{ ttl: 60, data: srv(`conf1003.eqiad.${bed.zone}`) }];
     await backend.replaceRRset(name(), 'SRV', theirs, readByUs); // someone else, in between
-    const error = await backend.replaceRRset(name(), 'SRV', [{ ttl: 60, data: srv(`conf1004.eqiad.${bed.zone}`) }], readByUs).catch((e: unknown) => e);
+    const error = await backend
+      .replaceRRset(name(), 'SRV', [{ ttl: 60, data: srv(`conf1004.eqiad.${bed.zone}`) }], readByUs)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DnsConcurrentChangeError);
     expect((error as Error).message).toMatch(/changed on .* since it was read \(NXRRSET/);
     await waitForRRset(bed.rfc2136, name(), 'SRV', theirs, soon());

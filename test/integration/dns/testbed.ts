@@ -78,7 +78,10 @@ async function startOwnServers(): Promise<DnsTestBed> {
   writeFileSync(source, zoneText(2026010100));
   for (const [i, g] of ['g1', 'g2'].entries()) {
     for (const sub of ['zones', 'run', 'state']) mkdirSync(join(dir, g, sub), { recursive: true });
-    writeFileSync(join(dir, g, 'config'), `options => {\n  listen => [ ${BASE}.${i + 1}:53 ]\n  run_dir => ${dir}/${g}/run\n  state_dir => ${dir}/${g}/state\n}\n`);
+    writeFileSync(
+      join(dir, g, 'config'),
+      `options => {\n  listen => [ ${BASE}.${i + 1}:53 ]\n  run_dir => ${dir}/${g}/run\n  state_dir => ${dir}/${g}/state\n}\n`,
+    );
     writeFileSync(join(dir, g, 'zones', 'wmnet'), zoneText(2026010100));
     children.push(spawn('gdnsd', ['-c', join(dir, g), 'start'], { stdio: 'ignore' }));
   }
@@ -111,11 +114,17 @@ for g in g1 g2; do cp ${dir}/source/zones/* ${dir}/$g/zones/; gdnsdctl -c ${dir}
 
   const close = async () => {
     for (const c of children) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+    await Promise.all(
+      children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))),
+    );
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await Promise.all([waitForSoa(`${BASE}.1`, 'gdnsd 1'), waitForSoa(`${BASE}.2`, 'gdnsd 2'), waitForSoa(`${BASE}.3`, 'knot')]);
+    await Promise.all([
+      waitForSoa(`${BASE}.1`, 'gdnsd 1'),
+      waitForSoa(`${BASE}.2`, 'gdnsd 2'),
+      waitForSoa(`${BASE}.3`, 'knot'),
+    ]);
   } catch (e) {
     await close();
     throw e;
@@ -130,9 +139,40 @@ for g in g1 g2; do cp ${dir}/source/zones/* ${dir}/$g/zones/; gdnsdctl -c ${dir}
     etcd: { clusters: {} },
   };
   return {
-    zonefile: config({ ...common, dns: { timeout: '1s', retries: 1, zones: { wmnet: { servers: ['ns1', 'ns2'], backend: { type: 'zonefile', host: 'ns1', file: source, publish_command: [publish] } } } } }, join(dir, 'zonefile.yaml')),
+    zonefile: config(
+      {
+        ...common,
+        dns: {
+          timeout: '1s',
+          retries: 1,
+          zones: {
+            wmnet: {
+              servers: ['ns1', 'ns2'],
+              backend: { type: 'zonefile', host: 'ns1', file: source, publish_command: [publish] },
+            },
+          },
+        },
+      },
+      join(dir, 'zonefile.yaml'),
+    ),
     rfc2136: config(
-      { ...common, dns: { timeout: '1s', retries: 1, zones: { wmnet: { servers: [`${BASE}.3:53`], backend: { type: 'rfc2136', server: `${BASE}.3:53`, tsig: { name: 'galley-test', secret: { file: secretFile } } } } } } },
+      {
+        ...common,
+        dns: {
+          timeout: '1s',
+          retries: 1,
+          zones: {
+            wmnet: {
+              servers: [`${BASE}.3:53`],
+              backend: {
+                type: 'rfc2136',
+                server: `${BASE}.3:53`,
+                tsig: { name: 'galley-test', secret: { file: secretFile } },
+              },
+            },
+          },
+        },
+      },
       join(dir, 'rfc2136.yaml'),
     ),
     zone: 'wmnet',

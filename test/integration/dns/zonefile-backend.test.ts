@@ -27,7 +27,9 @@ const srv = (target: string, port = 4001) => ({ priority: 0, weight: 1, port, ta
 
 async function readZoneFile(): Promise<string> {
   const host = bed.zonefile.dns!.zones[bed.zone]!.backend;
-  const r = await bed.runner.run(host.type === 'zonefile' ? host.host : '', ['cat', zoneFile], { isSafe: true });
+  const r = await bed.runner.run(host.type === 'zonefile' ? host.host : '', ['cat', zoneFile], {
+    isSafe: true,
+  });
   return r.stdout;
 }
 
@@ -36,7 +38,10 @@ describe('the zonefile backend on the real gdnsd servers', () => {
 
   test('a new SRV record set is published and served by every server with its TTL, and the serial is bumped', async () => {
     const serialsBefore = await zoneSerials(bed.zonefile, bed.zone);
-    const records = [{ ttl: 120, data: srv(`conf1001.eqiad.${bed.zone}`) }, { ttl: 120, data: srv(`conf1002.eqiad.${bed.zone}`) }];
+    const records = [
+      { ttl: 120, data: srv(`conf1001.eqiad.${bed.zone}`) },
+      { ttl: 120, data: srv(`conf1002.eqiad.${bed.zone}`) },
+    ];
     await backend.replaceRRset(name(), 'SRV', records, []);
     const seen = await waitForRRset(bed.zonefile, name(), 'SRV', records, soon());
     expect(seen.agree).toBe(true);
@@ -72,7 +77,9 @@ describe('the zonefile backend on the real gdnsd servers', () => {
     const fileBefore = await readZoneFile();
     const serialsBefore = await zoneSerials(bed.zonefile, bed.zone);
     const recordsBefore = await observeRRset(bed.zonefile, name(), 'SRV');
-    const error = await backend.replaceRRset(`broken.${bed.zone}`, 'A', [{ ttl: 60, data: '999.1.2.3' }]).catch((e: unknown) => e);
+    const error = await backend
+      .replaceRRset(`broken.${bed.zone}`, 'A', [{ ttl: 60, data: '999.1.2.3' }])
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ZonePublishError);
     expect((error as Error).message).toMatch(/the previous zone file was restored, nothing was published/);
     expect(await readZoneFile()).toBe(fileBefore);

@@ -23,7 +23,10 @@ describe('fail-over between the endpoints of a real cluster', () => {
     const followers = cluster.members.filter((_, i) => !stats[i]!.isLeader);
     const leader = cluster.members.find((_, i) => stats[i]!.isLeader)!;
     const [first, second] = followers;
-    const etcd = new EtcdClient({ endpoints: [first!, second!, leader].map((m) => ({ url: m.clientUrl })), timeoutMs: 3000 });
+    const etcd = new EtcdClient({
+      endpoints: [first!, second!, leader].map((m) => ({ url: m.clientUrl })),
+      timeoutMs: 3000,
+    });
     expect((await etcd.set('/fo/k', 'before')).endpoint).toBe(first!.clientUrl);
     await cluster.stop(first!);
     const w = await etcd.set('/fo/k', 'after');
@@ -35,8 +38,13 @@ describe('fail-over between the endpoints of a real cluster', () => {
   }, 30_000);
 
   test('a client whose every endpoint is down names each one and why', async () => {
-    const stopped = cluster.members.find((m) => m.process?.exitCode !== null || m.process?.signalCode !== null)!;
-    const etcd = new EtcdClient({ endpoints: [stopped.clientUrl, 'http://127.32.204.99:2379'].map((url) => ({ url })), timeoutMs: 2000 });
+    const stopped = cluster.members.find(
+      (m) => m.process?.exitCode !== null || m.process?.signalCode !== null,
+    )!;
+    const etcd = new EtcdClient({
+      endpoints: [stopped.clientUrl, 'http://127.32.204.99:2379'].map((url) => ({ url })),
+      timeoutMs: 2000,
+    });
     const e = await etcd.get('/fo/k').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(EtcdAllEndpointsFailedError);
     expect((e as Error).message).toContain(`${stopped.clientUrl} for GET /v2/keys/fo/k: connection refused`);

@@ -54,7 +54,9 @@ describe('etcd v2 keys against a real 3-member cluster', () => {
   test('compare-and-swap on the index fails once someone else wrote the key', async () => {
     const first = await local.etcd.set('/keys/cas-index', '1');
     await local.etcd.set('/keys/cas-index', 'other writer');
-    await expect(local.etcd.compareAndSwap('/keys/cas-index', '2', { prevIndex: first.node.modifiedIndex })).rejects.toBeInstanceOf(EtcdCompareFailedError);
+    await expect(
+      local.etcd.compareAndSwap('/keys/cas-index', '2', { prevIndex: first.node.modifiedIndex }),
+    ).rejects.toBeInstanceOf(EtcdCompareFailedError);
   });
 
   test('a missing key is EtcdKeyNotFoundError with the key and the etcd index', async () => {
@@ -76,7 +78,9 @@ describe('etcd v2 keys against a real 3-member cluster', () => {
 
   test('a conditional delete refuses when the value changed', async () => {
     await local.etcd.set('/keys/cad', 'mine');
-    await expect(local.etcd.delete('/keys/cad', { prevValue: 'theirs' })).rejects.toBeInstanceOf(EtcdCompareFailedError);
+    await expect(local.etcd.delete('/keys/cad', { prevValue: 'theirs' })).rejects.toBeInstanceOf(
+      EtcdCompareFailedError,
+    );
     const d = await local.etcd.delete('/keys/cad', { prevValue: 'mine' });
     expect(d.action).toBe('compareAndDelete');
   });
@@ -84,7 +88,10 @@ describe('etcd v2 keys against a real 3-member cluster', () => {
   test('a key with a TTL expires, and the watch reports the expiry', async () => {
     const r = await local.etcd.set('/ttl/short', 'v', { ttlSeconds: 1 });
     expect(r.node.ttl).toBe(1);
-    const ev = await local.etcd.watch('/ttl/short', { waitIndex: r.node.modifiedIndex + 1, timeoutMs: 10_000 });
+    const ev = await local.etcd.watch('/ttl/short', {
+      waitIndex: r.node.modifiedIndex + 1,
+      timeoutMs: 10_000,
+    });
     expect(ev.action).toBe('expire');
     await expect(local.etcd.get('/ttl/short')).rejects.toBeInstanceOf(EtcdKeyNotFoundError);
   });

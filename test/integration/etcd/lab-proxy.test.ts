@@ -7,7 +7,12 @@ import type { GalleyConfig } from '../../../src/config/schema.js';
 import { LockHeldError } from '../../../src/core/errors.js';
 import { Secret } from '../../../src/core/secrets.js';
 import type { EtcdClient } from '../../../src/etcd/client.js';
-import { EtcdAuthError, EtcdKeyNotFoundError, EtcdReadOnlyError, EtcdTlsError } from '../../../src/etcd/errors.js';
+import {
+  EtcdAuthError,
+  EtcdKeyNotFoundError,
+  EtcdReadOnlyError,
+  EtcdTlsError,
+} from '../../../src/etcd/errors.js';
 import { etcdClientFor } from '../../../src/etcd/factory.js';
 import { etcdLockManagerFor } from '../../../src/etcd/lock.js';
 import { labConfig } from '../lab.js';
@@ -38,7 +43,9 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  await client(config, master, 'proxy').delete(prefix, { recursive: true }).catch(() => undefined);
+  await client(config, master, 'proxy')
+    .delete(prefix, { recursive: true })
+    .catch(() => undefined);
   for (const c of opened) c.close();
   rmSync(scratch, { recursive: true, force: true });
 });
@@ -58,14 +65,19 @@ describe('etcd through the lab proxy (TLS + basic auth) and local ports', () => 
     const proxy = client(config, master, 'proxy');
     await proxy.create(`${prefix}/cas`, 'a');
     await expect(proxy.create(`${prefix}/cas`, 'b')).rejects.toMatchObject({ errorCode: 105 });
-    await expect(proxy.compareAndSwap(`${prefix}/cas`, 'c', { prevValue: 'b' })).rejects.toMatchObject({ errorCode: 101 });
+    await expect(proxy.compareAndSwap(`${prefix}/cas`, 'c', { prevValue: 'b' })).rejects.toMatchObject({
+      errorCode: 101,
+    });
     await expect(proxy.get(`${prefix}/nope`)).rejects.toBeInstanceOf(EtcdKeyNotFoundError);
   });
 
   test('long-poll and stream watches work through the proxy', async () => {
     const proxy = client(config, master, 'proxy');
     const first = await proxy.set(`${prefix}/watch/a`, '1');
-    expect((await proxy.watch(`${prefix}/watch`, { recursive: true, waitIndex: first.node.modifiedIndex })).node.value).toBe('1');
+    expect(
+      (await proxy.watch(`${prefix}/watch`, { recursive: true, waitIndex: first.node.modifiedIndex })).node
+        .value,
+    ).toBe('1');
     const got: string[] = [];
     const done = (async () => {
       for await (const ev of proxy.watchStream(`${prefix}/watch`, { recursive: true })) {
@@ -82,7 +94,9 @@ describe('etcd through the lab proxy (TLS + basic auth) and local ports', () => 
   test('members, leader stats and health are answered through the proxy', async () => {
     const proxy = client(config, master, 'proxy');
     const members = await proxy.members();
-    expect(members.map((m) => m.name).sort()).toEqual([...(config.etcd.clusters[master]?.members ?? [])].sort());
+    expect(members.map((m) => m.name).sort()).toEqual(
+      [...(config.etcd.clusters[master]?.members ?? [])].sort(),
+    );
     const stats = await Promise.all(proxy.endpoints.map((_, i) => proxy.forEndpoint(i).leaderStats()));
     expect(stats.filter((s) => s.isLeader)).toHaveLength(1);
     expect((await proxy.health()).healthy).toBe(true);
@@ -101,9 +115,14 @@ describe('etcd through the lab proxy (TLS + basic auth) and local ports', () => 
     process.env.GALLEY_TEST_WRONG_ETCD_PASSWORD = 'definitely-not-the-password';
     const wrong: GalleyConfig = {
       ...config,
-      etcd: { ...config.etcd, credentials: { username: 'root', password: new Secret({ env: 'GALLEY_TEST_WRONG_ETCD_PASSWORD' }) } },
+      etcd: {
+        ...config.etcd,
+        credentials: { username: 'root', password: new Secret({ env: 'GALLEY_TEST_WRONG_ETCD_PASSWORD' }) },
+      },
     };
-    const e = await client(wrong, master, 'proxy').get('/').catch((x: unknown) => x);
+    const e = await client(wrong, master, 'proxy')
+      .get('/')
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(EtcdAuthError);
     expect((e as Error).message).toContain('refused the credentials of user "root" (HTTP 401)');
     expect((e as Error).message).not.toContain('definitely-not-the-password');
@@ -116,9 +135,31 @@ describe('etcd through the lab proxy (TLS + basic auth) and local ports', () => 
 
   test('a CA that did not sign the proxy certificate fails the TLS handshake with a TLS error', async () => {
     const caFile = join(scratch, 'other-ca.crt');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(scratch, 'other-ca.key'), '-out', caFile, '-days', '1', '-subj', '/CN=Not the lab CA'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        join(scratch, 'other-ca.key'),
+        '-out',
+        caFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=Not the lab CA',
+      ],
+      { stdio: 'ignore' },
+    );
     const otherCa: GalleyConfig = { ...config, etcd: { ...config.etcd, caFile } };
-    const e = await client(otherCa, master, 'proxy').get('/').catch((x: unknown) => x);
+    const e = await client(otherCa, master, 'proxy')
+      .get('/')
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(EtcdTlsError);
     expect((e as Error).message).toMatch(/TLS handshake with https:\/\/conf\d+.*failed/);
     expect((e as EtcdTlsError).suggestions.join(' ')).toContain(caFile);
@@ -128,20 +169,30 @@ describe('etcd through the lab proxy (TLS + basic auth) and local ports', () => 
     const [first, second] = config.etcd.clusters[master]?.members ?? [];
     const swapped: GalleyConfig = {
       ...config,
-      hosts: { ...config.hosts, [first!]: { ...config.hosts[first!]!, address: config.hosts[second!]!.address } },
+      hosts: {
+        ...config.hosts,
+        [first!]: { ...config.hosts[first!]!, address: config.hosts[second!]!.address },
+      },
     };
     const c = etcdClientFor(swapped, master, { via: 'proxy', members: [first!] });
     opened.push(c);
-    await expect(c.get('/')).rejects.toMatchObject({ name: 'EtcdTlsError', tlsCode: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    await expect(c.get('/')).rejects.toMatchObject({
+      name: 'EtcdTlsError',
+      tlsCode: 'ERR_TLS_CERT_ALTNAME_INVALID',
+    });
   });
 
   test('the etcd lock works through the proxy under the configured prefix', async () => {
     const locks = etcdLockManagerFor(config, { client: client(config, master, 'proxy') });
     const name = `galley-test-${process.pid}`;
     const held = await locks.acquire({ name, owner: 'alice@cumin1001 [1]', runId: 'lab-1' });
-    const listing = await client(config, master, 'local').get(`${config.etcd.lockPrefix}/${name}`, { quorum: true });
+    const listing = await client(config, master, 'local').get(`${config.etcd.lockPrefix}/${name}`, {
+      quorum: true,
+    });
     expect(listing.node.nodes).toHaveLength(1);
-    await expect(locks.acquire({ name, owner: 'bob@cumin2002 [2]', runId: 'lab-2' })).rejects.toBeInstanceOf(LockHeldError);
+    await expect(locks.acquire({ name, owner: 'bob@cumin2002 [2]', runId: 'lab-2' })).rejects.toBeInstanceOf(
+      LockHeldError,
+    );
     await held.release();
     const again = await locks.acquire({ name, owner: 'bob@cumin2002 [2]', runId: 'lab-2' });
     await again.release();

@@ -46,7 +46,10 @@ async function assertFree(clientUrl: string): Promise<void> {
     () => true,
     () => false,
   );
-  if (answered) throw new Error(`something already answers at ${clientUrl}: an etcd left over by an interrupted test run? Stop it first.`);
+  if (answered)
+    throw new Error(
+      `something already answers at ${clientUrl}: an etcd left over by an interrupted test run? Stop it first.`,
+    );
 }
 
 /** Waits until `/health` of a member says true (failing early if its process exits). */
@@ -54,7 +57,10 @@ export async function waitHealthy(clientUrl: string, timeoutMs = 20_000, proc?: 
   const end = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < end) {
-    if (proc && (proc.exitCode !== null || proc.signalCode !== null)) throw new Error(`etcd for ${clientUrl} exited (${proc.exitCode ?? proc.signalCode}) before it was healthy`);
+    if (proc && (proc.exitCode !== null || proc.signalCode !== null))
+      throw new Error(
+        `etcd for ${clientUrl} exited (${proc.exitCode ?? proc.signalCode}) before it was healthy`,
+      );
     try {
       const r = await get(`${clientUrl}/health`);
       if (r.status === 200 && r.body.includes('true')) return;
@@ -107,18 +113,29 @@ export class LocalEtcdCluster {
     m.process = spawn(
       ETCD,
       [
-        '--name', m.name,
-        '--data-dir', m.dataDir,
+        '--name',
+        m.name,
+        '--data-dir',
+        m.dataDir,
         '--enable-v2=true',
-        '--listen-client-urls', m.clientUrl,
-        '--advertise-client-urls', m.clientUrl,
-        '--listen-peer-urls', m.peerUrl,
-        '--initial-advertise-peer-urls', m.peerUrl,
-        '--initial-cluster', this.#initialCluster(cluster),
-        '--initial-cluster-state', state,
-        '--initial-cluster-token', this.#token,
-        '--heartbeat-interval', '50',
-        '--election-timeout', '500',
+        '--listen-client-urls',
+        m.clientUrl,
+        '--advertise-client-urls',
+        m.clientUrl,
+        '--listen-peer-urls',
+        m.peerUrl,
+        '--initial-advertise-peer-urls',
+        m.peerUrl,
+        '--initial-cluster',
+        this.#initialCluster(cluster),
+        '--initial-cluster-state',
+        state,
+        '--initial-cluster-token',
+        this.#token,
+        '--heartbeat-interval',
+        '50',
+        '--election-timeout',
+        '500',
       ],
       { stdio: ['ignore', log, log] },
     );
@@ -173,7 +190,11 @@ export class LocalEtcdCluster {
 
   /** Restarts a stopped member with its data. */
   async restart(m: LocalMember): Promise<void> {
-    this.#spawn(m, 'existing', this.members.filter((x) => x.process !== undefined || x === m));
+    this.#spawn(
+      m,
+      'existing',
+      this.members.filter((x) => x.process !== undefined || x === m),
+    );
     await waitHealthy(m.clientUrl);
   }
 
@@ -188,12 +209,18 @@ export class LocalEtcdCluster {
  * A real cluster for one test file: started before its tests (beforeAll), destroyed after
  * them (afterAll). `local.etcd` is a client of every member; `local.cluster` controls them.
  */
-export function useLocalCluster(subnet: number, size: number): { readonly cluster: LocalEtcdCluster; readonly etcd: EtcdClient } {
+export function useLocalCluster(
+  subnet: number,
+  size: number,
+): { readonly cluster: LocalEtcdCluster; readonly etcd: EtcdClient } {
   const local = {} as { cluster: LocalEtcdCluster; etcd: EtcdClient };
   beforeAll(async () => {
     local.cluster = new LocalEtcdCluster(subnet, size);
     await local.cluster.start();
-    local.etcd = new EtcdClient({ endpoints: local.cluster.clientUrls.map((url) => ({ url })), timeoutMs: 5000 });
+    local.etcd = new EtcdClient({
+      endpoints: local.cluster.clientUrls.map((url) => ({ url })),
+      timeoutMs: 5000,
+    });
   }, 60_000);
   afterAll(async () => {
     local.etcd?.close();

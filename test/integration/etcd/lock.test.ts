@@ -38,7 +38,9 @@ describe('the etcd-backed lock against a real etcd', () => {
     const e = await locks.acquire(request('etcd.switchover', 'run-2')).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LockHeldError);
     expect((e as LockHeldError).holders).toHaveLength(1);
-    expect((e as LockHeldError).holders[0]).toMatch(/^alice@cumin1001 \[run-1\] since \d{4}-\d\d-\d\dT.* \(run run-1\)$/);
+    expect((e as LockHeldError).holders[0]).toMatch(
+      /^alice@cumin1001 \[run-1\] since \d{4}-\d\d-\d\dT.* \(run run-1\)$/,
+    );
     expect((await locks.holders('etcd.switchover')).map((h) => h.runId)).toEqual(['run-1']);
     await held.release();
     const next = await locks.acquire(request('etcd.switchover', 'run-2'));
@@ -46,14 +48,21 @@ describe('the etcd-backed lock against a real etcd', () => {
   });
 
   test('the holder key is JSON with owner, run id, since and concurrency, under the configured prefix with a TTL', async () => {
-    const held = await locks.acquire(request('dns.switch:wmnet', 'run-json', { concurrency: 3, ttlMs: 30_000 }));
+    const held = await locks.acquire(
+      request('dns.switch:wmnet', 'run-json', { concurrency: 3, ttlMs: 30_000 }),
+    );
     const dir = await etcd.get(lockDir(prefix, 'dns.switch:wmnet'));
     const nodes = dir.node.nodes ?? [];
     expect(nodes).toHaveLength(1);
     expect(nodes[0]!.key.startsWith('/galley/locks/dns.switch:wmnet/')).toBe(true);
     expect(nodes[0]!.ttl).toBeGreaterThan(0);
     expect(nodes[0]!.ttl).toBeLessThanOrEqual(30);
-    expect(JSON.parse(nodes[0]!.value ?? '')).toEqual({ owner: 'alice@cumin1001 [run-json]', runId: 'run-json', since: expect.any(String), concurrency: 3 });
+    expect(JSON.parse(nodes[0]!.value ?? '')).toEqual({
+      owner: 'alice@cumin1001 [run-json]',
+      runId: 'run-json',
+      since: expect.any(String),
+      concurrency: 3,
+    });
     await held.release();
     await expect(etcd.get(lockDir(prefix, 'dns.switch:wmnet'))).rejects.toBeInstanceOf(EtcdKeyNotFoundError);
   });
@@ -93,9 +102,13 @@ describe('the etcd-backed lock against a real etcd', () => {
 
   test('the lock of a holder that died expires after its TTL and can then be taken', async () => {
     const fixture = fileURLToPath(new URL('./fixtures/hold-lock.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, cluster.clientUrls[0]!, prefix, 'deadly', 'dead-run', '2000'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fixture, cluster.clientUrls[0]!, prefix, 'deadly', 'dead-run', '2000'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
       child.once('exit', (code) => reject(new Error(`lock holder exited early with ${code}`)));

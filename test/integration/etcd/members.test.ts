@@ -18,7 +18,9 @@ describe('etcd v2 members, stats, health and version against a real 3-member clu
   });
 
   test('exactly one member answers leader stats; the others say they are not the leader', async () => {
-    const stats = await Promise.all(local.etcd.endpoints.map((_, i) => local.etcd.forEndpoint(i).leaderStats()));
+    const stats = await Promise.all(
+      local.etcd.endpoints.map((_, i) => local.etcd.forEndpoint(i).leaderStats()),
+    );
     const leaders = stats.filter((s) => s.isLeader);
     expect(leaders).toHaveLength(1);
     const leader = leaders[0]!;
@@ -59,7 +61,10 @@ describe('etcd v2 members, stats, health and version against a real 3-member clu
     expect((refused as EtcdMemberChangeError).suggestions.join(' ')).toMatch(/after a join/);
     // With a deadline, the client retries until etcd accepts.
     const retries: number[] = [];
-    const added5 = await local.etcd.addMember([m5.peerUrl], { deadlineMs: 20_000, onRetry: (n) => retries.push(n) });
+    const added5 = await local.etcd.addMember([m5.peerUrl], {
+      deadlineMs: 20_000,
+      onRetry: (n) => retries.push(n),
+    });
     expect(retries.length).toBeGreaterThan(0);
     expect(added5.peerURLs).toEqual([m5.peerUrl]);
 
@@ -72,7 +77,9 @@ describe('etcd v2 members, stats, health and version against a real 3-member clu
   test('peer URLs of a member are updated', async () => {
     const added = await local.etcd.addMember(['http://127.32.203.9:2380'], { deadlineMs: 15_000 });
     await local.etcd.updateMember(added.id, ['http://127.32.203.9:2390'], { deadlineMs: 15_000 });
-    expect((await local.etcd.members()).find((m) => m.id === added.id)?.peerURLs).toEqual(['http://127.32.203.9:2390']);
+    expect((await local.etcd.members()).find((m) => m.id === added.id)?.peerURLs).toEqual([
+      'http://127.32.203.9:2390',
+    ]);
     await local.etcd.removeMember(added.id, { deadlineMs: 15_000 });
     expect((await local.etcd.members()).some((m) => m.id === added.id)).toBe(false);
   }, 60_000);

@@ -31,7 +31,11 @@ describe('etcd v2 watch against a real etcd', () => {
     await new Promise((r) => setTimeout(r, 100));
     await local.etcd.set('/w2/k', 'new');
     const ev = await pending;
-    expect(ev).toMatchObject({ action: 'set', node: { key: '/w2/k', value: 'new' }, prevNode: { value: 'old' } });
+    expect(ev).toMatchObject({
+      action: 'set',
+      node: { key: '/w2/k', value: 'new' },
+      prevNode: { value: 'old' },
+    });
   });
 
   test('an aborted long-poll rejects and sends nothing more', async () => {
@@ -55,7 +59,10 @@ describe('etcd v2 watch against a real etcd', () => {
   test('a stream watch from a past index catches up on history, then keeps streaming live changes', async () => {
     const first = await local.etcd.set('/w4/h0', 'h0');
     for (let i = 1; i < 5; i++) await local.etcd.set(`/w4/h${i}`, `h${i}`);
-    const got = collect(local.etcd.watchStream('/w4', { recursive: true, waitIndex: first.node.modifiedIndex }), 8);
+    const got = collect(
+      local.etcd.watchStream('/w4', { recursive: true, waitIndex: first.node.modifiedIndex }),
+      8,
+    );
     await new Promise((r) => setTimeout(r, 300));
     for (let i = 0; i < 3; i++) await local.etcd.set(`/w4/live${i}`, `l${i}`);
     const events = await got;
@@ -68,7 +75,12 @@ describe('etcd v2 watch against a real etcd', () => {
     await new Promise((r) => setTimeout(r, 150));
     await local.etcd.delete('/w5/gone');
     await local.etcd.set('/w5/ttl', 'y', { ttlSeconds: 1 });
-    const events = await collect(local.etcd.watchStream('/w5/ttl', { waitIndex: (await local.etcd.get('/w5/ttl')).node.modifiedIndex + 1 }), 1);
+    const events = await collect(
+      local.etcd.watchStream('/w5/ttl', {
+        waitIndex: (await local.etcd.get('/w5/ttl')).node.modifiedIndex + 1,
+      }),
+      1,
+    );
     expect((await got).map((e) => e.action)).toEqual(['delete', 'set']);
     expect(events[0]?.action).toBe('expire');
   });
@@ -96,14 +108,18 @@ describe('etcd v2 watch against a real etcd', () => {
       if (writes.length === 32) await Promise.all(writes.splice(0));
     }
     await Promise.all(writes);
-    const e = await local.etcd.watch('/cleared', { recursive: true, waitIndex: start.node.modifiedIndex }).catch((x: unknown) => x);
+    const e = await local.etcd
+      .watch('/cleared', { recursive: true, waitIndex: start.node.modifiedIndex })
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(EtcdIndexClearedError);
     const cleared = e as EtcdIndexClearedError;
     expect(cleared.errorCode).toBe(401);
     expect(cleared.requestedIndex).toBe(start.node.modifiedIndex);
     expect(cleared.oldestIndex).toBeGreaterThan(start.node.modifiedIndex);
     expect(cleared.message).toContain(`[${cleared.oldestIndex}/${start.node.modifiedIndex}]`);
-    await expect(collect(local.etcd.watchStream('/cleared', { recursive: true, waitIndex: 1 }), 1)).rejects.toBeInstanceOf(EtcdIndexClearedError);
+    await expect(
+      collect(local.etcd.watchStream('/cleared', { recursive: true, waitIndex: 1 }), 1),
+    ).rejects.toBeInstanceOf(EtcdIndexClearedError);
   });
 });
 
@@ -199,7 +215,12 @@ describe('stream watch across a broken connection', () => {
     const ac = new AbortController();
     const values: string[] = [];
     const done = (async () => {
-      for await (const ev of viaRelay.watchStream('/silent', { recursive: true, stallCheckMs: 0, signal: ac.signal })) values.push(ev.node.value ?? '');
+      for await (const ev of viaRelay.watchStream('/silent', {
+        recursive: true,
+        stallCheckMs: 0,
+        signal: ac.signal,
+      }))
+        values.push(ev.node.value ?? '');
     })();
     await new Promise((r) => setTimeout(r, 150));
     await local.etcd.set('/silent/k', 'before');

@@ -35,13 +35,29 @@ export function httpsRequest(
   const body = o.form ? new URLSearchParams(o.form).toString() : undefined;
   const headers: Record<string, string> = {};
   if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
-  if (o.auth) headers.authorization = `Basic ${Buffer.from(`${lab.credentials.username}:${labPassword(lab)}`).toString('base64')}`;
+  if (o.auth)
+    headers.authorization = `Basic ${Buffer.from(`${lab.credentials.username}:${labPassword(lab)}`).toString('base64')}`;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: o.method ?? 'GET', headers, ca: readFileSync(lab.credentials.caFile), timeout: o.timeoutMs ?? 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
-    });
+    const req = request(
+      url,
+      {
+        method: o.method ?? 'GET',
+        headers,
+        ca: readFileSync(lab.credentials.caFile),
+        timeout: o.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            headers: res.headers,
+          }),
+        );
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
     req.on('error', reject);
     if (body) req.write(body);
@@ -65,7 +81,12 @@ export async function ssh(
 }
 
 /** One DNS question over UDP to one server. */
-export function dnsQuery(address: string, port: number, name: string, type: 'A' | 'SRV' | 'SOA'): Promise<dnsPacket.Packet> {
+export function dnsQuery(
+  address: string,
+  port: number,
+  name: string,
+  type: 'A' | 'SRV' | 'SOA',
+): Promise<dnsPacket.Packet> {
   return new Promise((resolve, reject) => {
     const socket = createSocket('udp4');
     const timer = setTimeout(() => {
@@ -78,7 +99,12 @@ export function dnsQuery(address: string, port: number, name: string, type: 'A' 
       resolve(dnsPacket.decode(msg));
     });
     socket.send(
-      dnsPacket.encode({ type: 'query', id: Math.floor(Math.random() * 65535), flags: 0, questions: [{ type, name, class: 'IN' }] }),
+      dnsPacket.encode({
+        type: 'query',
+        id: Math.floor(Math.random() * 65535),
+        flags: 0,
+        questions: [{ type, name, class: 'IN' }],
+      }),
       port,
       address,
     );

@@ -34,7 +34,9 @@ describe('lab up and lab down', () => {
 
   test('lab down leaves no process and no listener behind', async () => {
     const before = labProcesses(layout);
-    expect(before.map((p) => p.name)).toEqual(expect.arrayContaining(['etcd', 'nginx', 'sshd', 'gdnsd', 'knotd']));
+    expect(before.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['etcd', 'nginx', 'sshd', 'gdnsd', 'knotd']),
+    );
     await labDown({ dir, base });
     expect(before.filter((p) => processState(p.pid) === 'running')).toEqual([]);
     expect(labProcesses(layout)).toEqual([]);
@@ -46,7 +48,9 @@ describe('lab up and lab down', () => {
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(2380, `${base}.1.8`, r));
     try {
-      await expect(labUp({ dir, base })).rejects.toThrow(`${base}.1.8:2380/tcp is already in use (needed by conf1008.eqiad.wmnet)`);
+      await expect(labUp({ dir, base })).rejects.toThrow(
+        `${base}.1.8:2380/tcp is already in use (needed by conf1008.eqiad.wmnet)`,
+      );
     } finally {
       await new Promise((r) => blocker.close(r));
     }

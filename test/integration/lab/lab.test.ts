@@ -12,7 +12,10 @@ const unique = () => randomBytes(4).toString('hex');
 
 describe('the lab commands', () => {
   const cli = (args: string[]) =>
-    execa(process.execPath, ['bin/dev.js', ...args], { env: { GALLEY_LAB_DIR: lab.dir, NODE_OPTIONS: '' }, reject: false });
+    execa(process.execPath, ['bin/dev.js', ...args], {
+      env: { GALLEY_LAB_DIR: lab.dir, NODE_OPTIONS: '' },
+      reject: false,
+    });
 
   test('lab status --json names the environment file, the hosts, the URLs and the credential files, and reports the lab up', async () => {
     const r = await cli(['lab', 'status', '--json']);
@@ -20,7 +23,12 @@ describe('the lab commands', () => {
     const s = JSON.parse(r.stdout) as typeof lab;
     expect(s.config).toBe(process.env.GALLEY_TEST_CONFIG);
     expect(s.up).toBe(true);
-    expect(s.hosts).toContainEqual({ name: 'conf2004.codfw.wmnet', datacenter: 'codfw', role: 'etcd', address: config.hosts['conf2004.codfw.wmnet']!.address });
+    expect(s.hosts).toContainEqual({
+      name: 'conf2004.codfw.wmnet',
+      datacenter: 'codfw',
+      role: 'etcd',
+      address: config.hosts['conf2004.codfw.wmnet']!.address,
+    });
     expect(s.etcd.codfw!.proxyUrls).toHaveLength(3);
     expect(s.credentials.passwordFile).toBe(lab.credentials.passwordFile);
   });
@@ -35,13 +43,17 @@ describe('the lab commands', () => {
 describe('etcd clusters of the lab', () => {
   test('every member answers healthy on its local client URL', async () => {
     const urls = Object.values(lab.etcd).flatMap((e) => e.clientUrls);
-    const health = await Promise.all(urls.map(async (u) => ((await (await fetch(`${u}/health`)).json()) as { health: string }).health));
+    const health = await Promise.all(
+      urls.map(async (u) => ((await (await fetch(`${u}/health`)).json()) as { health: string }).health),
+    );
     expect(health).toEqual(urls.map(() => 'true'));
   });
 
   test('each cluster has exactly one leader and three members', async () => {
     for (const e of Object.values(lab.etcd)) {
-      const statuses = await Promise.all(e.clientUrls.map(async (u) => (await fetch(`${u}/v2/stats/leader`)).status));
+      const statuses = await Promise.all(
+        e.clientUrls.map(async (u) => (await fetch(`${u}/v2/stats/leader`)).status),
+      );
       expect(statuses.filter((s) => s === 200)).toHaveLength(1);
       const members = (await (await fetch(`${e.clientUrls[0]}/v2/members`)).json()) as { members: unknown[] };
       expect(members.members).toHaveLength(3);
@@ -51,7 +63,9 @@ describe('etcd clusters of the lab', () => {
   test('the master holds conftool pools and spicerack locks, and the replica a copy with the replication index', async () => {
     const master = lab.etcd.codfw!.clientUrls[0]!;
     const replica = lab.etcd.eqiad!.clientUrls[0]!;
-    const pool = (await (await fetch(`${master}/v2/keys/conftool/v1/pools/codfw/appserver/apache2?recursive=true`)).json()) as {
+    const pool = (await (
+      await fetch(`${master}/v2/keys/conftool/v1/pools/codfw/appserver/apache2?recursive=true`)
+    ).json()) as {
       node: { nodes: { value: string }[] };
     };
     expect(pool.node.nodes.length).toBeGreaterThan(0);
@@ -59,7 +73,9 @@ describe('etcd clusters of the lab', () => {
     expect((await fetch(`${master}/v2/keys/spicerack/locks/cookbooks/sre.hosts.reimage`)).status).toBe(200);
     const copy = await fetch(`${replica}/v2/keys/conftool/v1/pools/codfw/appserver/apache2?recursive=true`);
     expect(copy.status).toBe(200);
-    const index = (await (await fetch(`${replica}/v2/keys/__replication/__ROOT__`)).json()) as { node: { value: string } };
+    const index = (await (await fetch(`${replica}/v2/keys/__replication/__ROOT__`)).json()) as {
+      node: { value: string };
+    };
     expect(Number(index.node.value)).toBeGreaterThan(0);
   });
 });
@@ -78,7 +94,12 @@ describe('the nginx proxy in front of etcd', () => {
     const url = `${lab.etcd.eqiad!.proxyUrls[1]}/v2/keys/galley-lab-test/${unique()}`;
     const r = await httpsRequest(lab, url, { method: 'PUT', auth: true, form: { value: 'x' } });
     expect(r.status).toBe(403);
-    expect(JSON.parse(r.body)).toEqual({ errorCode: 107, message: 'This cluster is in read-only mode', cause: '', index: 0 });
+    expect(JSON.parse(r.body)).toEqual({
+      errorCode: 107,
+      message: 'This cluster is in read-only mode',
+      cause: '',
+      index: 0,
+    });
   });
 
   test('the eqiad proxy serves reads and long-poll watches', async () => {
@@ -97,7 +118,9 @@ describe('the nginx proxy in front of etcd', () => {
     const event = JSON.parse((await watch).body) as { action: string; node: { value: string } };
     expect(event).toMatchObject({ action: 'set', node: { value: 'seen' } });
     // Written into the replica directly: remove it, so that the replica holds only what replication put there.
-    expect((await fetch(`${lab.etcd.eqiad!.clientUrls[0]}/v2/keys${key}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await fetch(`${lab.etcd.eqiad!.clientUrls[0]}/v2/keys${key}`, { method: 'DELETE' })).status).toBe(
+      200,
+    );
   });
 
   test('the read-only switch of the environment file flips the eqiad proxy to read-write and back with an nginx reload', async () => {
@@ -105,16 +128,22 @@ describe('the nginx proxy in front of etcd', () => {
     const eqiad = config.etcd.clusters.eqiad!.members;
     const url = `${lab.etcd.eqiad!.proxyUrls[0]}/v2/keys/galley-lab-test/${unique()}`;
     const flip = (content: string) =>
-      Promise.all(eqiad.map((h) => ssh(lab, h, `cat > ${sw.file} && ${sw.reloadCommand.join(' ')}`, content)));
+      Promise.all(
+        eqiad.map((h) => ssh(lab, h, `cat > ${sw.file} && ${sw.reloadCommand.join(' ')}`, content)),
+      );
     try {
       expect((await flip(sw.readWriteContent)).map((r) => r.exitCode)).toEqual([0, 0, 0]);
       await new Promise((r) => setTimeout(r, 500));
-      expect((await httpsRequest(lab, url, { method: 'PUT', auth: true, form: { value: 'rw' } })).status).toBe(201);
+      expect(
+        (await httpsRequest(lab, url, { method: 'PUT', auth: true, form: { value: 'rw' } })).status,
+      ).toBe(201);
     } finally {
       expect((await flip(sw.readOnlyContent)).map((r) => r.exitCode)).toEqual([0, 0, 0]);
     }
     await new Promise((r) => setTimeout(r, 500));
-    expect((await httpsRequest(lab, url, { method: 'PUT', auth: true, form: { value: 'ro' } })).status).toBe(403);
+    expect((await httpsRequest(lab, url, { method: 'PUT', auth: true, form: { value: 'ro' } })).status).toBe(
+      403,
+    );
     // Written into the replica directly: remove it (on the local port, which the switch does not guard).
     const local = url.replace(lab.etcd.eqiad!.proxyUrls[0]!, lab.etcd.eqiad!.clientUrls[0]!);
     expect((await fetch(local, { method: 'DELETE' })).status).toBe(200);
@@ -122,7 +151,9 @@ describe('the nginx proxy in front of etcd', () => {
 
   test('the environment file names the read-only switch and the proxy credentials', () => {
     expect(config.proxy?.readOnlySwitch.file).toBe('/etc/nginx/etcd-readonly.conf');
-    expect(config.etcd.credentials?.password.reveal()).toBe(readFileSync(lab.credentials.passwordFile, 'utf8').trim());
+    expect(config.etcd.credentials?.password.reveal()).toBe(
+      readFileSync(lab.credentials.passwordFile, 'utf8').trim(),
+    );
   });
 });
 
@@ -141,7 +172,9 @@ describe('authoritative DNS of the lab', () => {
         expect(answers.every((a) => a.ttl === 300 && a.data.port === 4001)).toBe(true);
       }
       const rw = await dnsQuery(s.address, s.port, config.replication!.rwSrvRecord, 'SRV');
-      expect(((rw.answers ?? []) as SrvAnswer[]).map((a) => a.data.target).sort()).toEqual([...config.etcd.clusters.codfw!.members].sort());
+      expect(((rw.answers ?? []) as SrvAnswer[]).map((a) => a.data.target).sort()).toEqual(
+        [...config.etcd.clusters.codfw!.members].sort(),
+      );
     }
   });
 
@@ -149,7 +182,9 @@ describe('authoritative DNS of the lab', () => {
     for (const s of servers) {
       for (const name of [...config.etcd.clusters.eqiad!.members, ...config.etcd.clusters.codfw!.members]) {
         const r = await dnsQuery(s.address, s.port, name, 'A');
-        expect(((r.answers ?? []) as StringAnswer[]).map((a) => a.data)).toEqual([config.hosts[name]!.address]);
+        expect(((r.answers ?? []) as StringAnswer[]).map((a) => a.data)).toEqual([
+          config.hosts[name]!.address,
+        ]);
       }
     }
   });
@@ -163,12 +198,18 @@ describe('authoritative DNS of the lab', () => {
     const good = `published-${unique()}.eqiad.wmnet`;
     const bad = `unpublished-${unique()}.eqiad.wmnet`;
     try {
-      expect((await ssh(lab, editor, `echo '${good}. 300 IN A 10.64.0.1' >> ${zone} && authdns-update`)).exitCode).toBe(0);
+      expect(
+        (await ssh(lab, editor, `echo '${good}. 300 IN A 10.64.0.1' >> ${zone} && authdns-update`)).exitCode,
+      ).toBe(0);
       for (const s of servers) {
         const r = await dnsQuery(s.address, s.port, good, 'A');
         expect(((r.answers ?? []) as StringAnswer[]).map((a) => a.data)).toEqual(['10.64.0.1']);
       }
-      const broken = await ssh(lab, editor, `printf '%s\\n' '${bad}. 300 IN A 10.64.0.2' 'this is not a record' >> ${zone} && authdns-update`);
+      const broken = await ssh(
+        lab,
+        editor,
+        `printf '%s\\n' '${bad}. 300 IN A 10.64.0.2' 'this is not a record' >> ${zone} && authdns-update`,
+      );
       expect(broken.exitCode).not.toBe(0);
       expect(broken.stderr).toContain('nothing was published');
       for (const s of servers) {
@@ -203,7 +244,9 @@ describe('knot with RFC 2136 updates', () => {
     const r = await nsupdate(name);
     expect(r.exitCode).not.toBe(0);
     expect(`${r.stdout}${r.stderr}`).toContain('NOTAUTH');
-    expect(((await dnsQuery(knot.address, knot.port, name, 'A')) as { rcode?: string }).rcode).toBe('NXDOMAIN');
+    expect(((await dnsQuery(knot.address, knot.port, name, 'A')) as { rcode?: string }).rcode).toBe(
+      'NXDOMAIN',
+    );
   });
 });
 
@@ -212,18 +255,28 @@ describe('conf hosts are distinct hosts over SSH', () => {
 
   test('each conf host reports its own hostname and its own etcd data dir', async () => {
     const results = await Promise.all(
-      confHosts.map((h) => ssh(lab, h, '. /etc/default/etcd; hostname; echo "$ETCD_NAME $ETCD_DATA_DIR"; ls "$ETCD_DATA_DIR"')),
+      confHosts.map((h) =>
+        ssh(lab, h, '. /etc/default/etcd; hostname; echo "$ETCD_NAME $ETCD_DATA_DIR"; ls "$ETCD_DATA_DIR"'),
+      ),
     );
     results.forEach((r, i) => {
       const dc = config.hosts[confHosts[i]!]!.datacenter;
       expect(r.exitCode).toBe(0);
-      expect(r.stdout.split('\n')).toEqual([confHosts[i], `${confHosts[i]} /var/lib/etcd/${dc}.wmnet`, 'member']);
+      expect(r.stdout.split('\n')).toEqual([
+        confHosts[i],
+        `${confHosts[i]} /var/lib/etcd/${dc}.wmnet`,
+        'member',
+      ]);
     });
   });
 
-  test('systemctl restart etcd over SSH restarts only that host\'s etcd', async () => {
+  test("systemctl restart etcd over SSH restarts only that host's etcd", async () => {
     const mainPids = async () =>
-      Promise.all(confHosts.map(async (h) => (await ssh(lab, h, 'systemctl show -p MainPID --value etcd')).stdout.trim()));
+      Promise.all(
+        confHosts.map(async (h) =>
+          (await ssh(lab, h, 'systemctl show -p MainPID --value etcd')).stdout.trim(),
+        ),
+      );
     const before = await mainPids();
     const target = confHosts.indexOf('conf2005.codfw.wmnet');
     const r = await ssh(lab, confHosts[target]!, 'systemctl restart etcd && systemctl is-active etcd');
@@ -236,7 +289,11 @@ describe('conf hosts are distinct hosts over SSH', () => {
   });
 
   test('inside a host, lab names resolve and hostname -f is the FQDN', async () => {
-    const r = await ssh(lab, 'conf1008.eqiad.wmnet', 'hostname -f; getent hosts conf2004.codfw.wmnet authdns1001.eqiad.wmnet');
+    const r = await ssh(
+      lab,
+      'conf1008.eqiad.wmnet',
+      'hostname -f; getent hosts conf2004.codfw.wmnet authdns1001.eqiad.wmnet',
+    );
     expect(r.stdout.split('\n').map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual([
       'conf1008.eqiad.wmnet',
       `${config.hosts['conf2004.codfw.wmnet']!.address} conf2004.codfw.wmnet`,
@@ -246,9 +303,17 @@ describe('conf hosts are distinct hosts over SSH', () => {
 
   test("the host's systemctl stops, starts and reports a unit with systemd's exit codes", async () => {
     const host = 'conf2006.codfw.wmnet';
-    const stopped = await ssh(lab, host, 'systemctl stop nginx; systemctl is-active nginx; echo rc=$?; systemctl status nginx >/dev/null; echo rc=$?');
+    const stopped = await ssh(
+      lab,
+      host,
+      'systemctl stop nginx; systemctl is-active nginx; echo rc=$?; systemctl status nginx >/dev/null; echo rc=$?',
+    );
     expect(stopped.stdout.split('\n')).toEqual(['inactive', 'rc=3', 'rc=3']);
-    const started = await ssh(lab, host, 'systemctl start nginx && systemctl is-active nginx && systemctl status nginx');
+    const started = await ssh(
+      lab,
+      host,
+      'systemctl start nginx && systemctl is-active nginx && systemctl status nginx',
+    );
     expect(started.exitCode).toBe(0);
     expect(started.stdout).toContain('Active: active (running)');
     const unknown = await ssh(lab, host, 'systemctl start no-such-unit');
@@ -258,7 +323,11 @@ describe('conf hosts are distinct hosts over SSH', () => {
 
   test('the etcdmirror unit is defined on its host and known to its systemctl', async () => {
     const mirror = config.replication!.mirrors.eqiad!;
-    const r = await ssh(lab, mirror.host, `grep -c '^ExecStart=.*etcdmirror' /etc/systemd/system/${mirror.unit}.service; systemctl is-active ${mirror.unit}`);
+    const r = await ssh(
+      lab,
+      mirror.host,
+      `grep -c '^ExecStart=.*etcdmirror' /etc/systemd/system/${mirror.unit}.service; systemctl is-active ${mirror.unit}`,
+    );
     expect(r.stdout.split('\n')[0]).toBe('1');
     expect(['active', 'inactive']).toContain(r.stdout.split('\n')[1]);
   });

@@ -193,7 +193,11 @@ export async function write(
     method === 'POST'
       ? await client.createInOrder(key, params.value ?? '', { ttlSeconds })
       : method === 'DELETE'
-        ? await client.delete(key, { recursive: params.recursive === 'true', dir: params.dir === 'true' || undefined, prevValue: params.prevValue })
+        ? await client.delete(key, {
+            recursive: params.recursive === 'true',
+            dir: params.dir === 'true' || undefined,
+            prevValue: params.prevValue,
+          })
         : params.dir === 'true'
           ? await client.mkdir(key, { ttlSeconds })
           : await client.set(key, params.value ?? '', { ttlSeconds, prevValue: params.prevValue, prevExist });

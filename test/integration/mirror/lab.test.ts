@@ -20,7 +20,10 @@ jest.setTimeout(60_000);
 function localClient(cfg: GalleyConfig, dc: string): EtcdClient {
   const cluster = Object.values(cfg.etcd.clusters).find((c) => c.datacenter === dc)!;
   const host = cfg.hosts[cluster.members[0]!]!;
-  return etcdClientForUrl(`${cluster.clientScheme}://${host.address}:${cluster.clientPort}`, { timeoutMs: 10_000, maxSockets: 8 });
+  return etcdClientForUrl(`${cluster.clientScheme}://${host.address}:${cluster.clientPort}`, {
+    timeoutMs: 10_000,
+    maxSockets: 8,
+  });
 }
 
 describe('etcdmirror in the lab', () => {

@@ -15,7 +15,12 @@ describe('joining a member', () => {
 
   test('an environment file gets its variables replaced in place, or appended, other lines untouched', () => {
     const before = '# etcd\nETCD_NAME="a"\nETCD_INITIAL_CLUSTER_STATE="new"\n';
-    expect(withEnvironment(before, { ETCD_INITIAL_CLUSTER_STATE: 'existing', ETCD_INITIAL_CLUSTER: 'a=http://x:2380' })).toBe(
+    expect(
+      withEnvironment(before, {
+        ETCD_INITIAL_CLUSTER_STATE: 'existing',
+        ETCD_INITIAL_CLUSTER: 'a=http://x:2380',
+      }),
+    ).toBe(
       '# etcd\nETCD_NAME="a"\nETCD_INITIAL_CLUSTER_STATE="existing"\nETCD_INITIAL_CLUSTER="a=http://x:2380"\n',
     );
   });

@@ -42,7 +42,9 @@ describe('the cookbook CLI', () => {
   });
 
   test('a bad argument value exits 2 with a one-line reason', () => {
-    const r = cookbook(['examples.files', join(tmp(), 'x'), '--count', 'many', '-y'], { GALLEY_STATE_DIR: tmp() });
+    const r = cookbook(['examples.files', join(tmp(), 'x'), '--count', 'many', '-y'], {
+      GALLEY_STATE_DIR: tmp(),
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--count: "many" is not an integer');
   });
@@ -97,7 +99,10 @@ describe('the cookbook CLI', () => {
   test('a malformed config is refused with the path of every problem, exit 2', () => {
     const dir = tmp();
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'datacenters: [eqiad]\nhosts:\n  conf1.eqiad.wmnet: {address: 300.1.1.1, datacenter: esams}\nssh: {key_file: k, known_hosts: h}\netcd: {clusters: {}}\n');
+    writeFileSync(
+      file,
+      'datacenters: [eqiad]\nhosts:\n  conf1.eqiad.wmnet: {address: 300.1.1.1, datacenter: esams}\nssh: {key_file: k, known_hosts: h}\netcd: {clusters: {}}\n',
+    );
     const r = cookbook(['examples.files', join(dir, 'x'), '-y', '-c', file], { GALLEY_STATE_DIR: tmp() });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('hosts.conf1.eqiad.wmnet.address: must be an IPv4 address');

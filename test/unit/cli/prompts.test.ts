@@ -10,7 +10,11 @@ import { join } from 'node:path';
  */
 function answering(args: string[], answers: string[]) {
   const child = spawn(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
-    env: { ...process.env, NODE_OPTIONS: '', GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-prompt-')) },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '',
+      GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-prompt-')),
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -5,9 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Starts the real CLI on the fixture cookbooks; resolves with its exit code and output. */
-function start(args: string[], stateDir: string, onStdout: (text: string, send: (sig: NodeJS.Signals) => void) => void) {
+function start(
+  args: string[],
+  stateDir: string,
+  onStdout: (text: string, send: (sig: NodeJS.Signals) => void) => void,
+) {
   const child = spawn(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
-    env: { ...process.env, NODE_OPTIONS: '', GALLEY_COOKBOOKS_PATH: join(process.cwd(), 'fixtures', 'cookbooks'), GALLEY_STATE_DIR: stateDir },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '',
+      GALLEY_COOKBOOKS_PATH: join(process.cwd(), 'fixtures', 'cookbooks'),
+      GALLEY_STATE_DIR: stateDir,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -15,7 +24,9 @@ function start(args: string[], stateDir: string, onStdout: (text: string, send: 
     out += d.toString();
     onStdout(out, (sig) => child.kill(sig));
   });
-  return new Promise<{ code: number | null; out: string }>((resolve) => child.on('exit', (code) => resolve({ code, out })));
+  return new Promise<{ code: number | null; out: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, out })),
+  );
 }
 
 describe('Ctrl-C on a real run', () => {
@@ -41,12 +52,16 @@ describe('Ctrl-C on a real run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'galley-sig-'));
     const state = mkdtempSync(join(tmpdir(), 'galley-sig-state-'));
     let sent = false;
-    const r = await start(['fixture.slow-files', dir, '--delay', '1500ms', '-y', '--on-failure', 'abort'], state, (out, send) => {
-      if (!sent && out.includes('· slowly write')) {
-        sent = true;
-        send('SIGINT');
-      }
-    });
+    const r = await start(
+      ['fixture.slow-files', dir, '--delay', '1500ms', '-y', '--on-failure', 'abort'],
+      state,
+      (out, send) => {
+        if (!sent && out.includes('· slowly write')) {
+          sent = true;
+          send('SIGINT');
+        }
+      },
+    );
     expect(r.code).toBe(97);
     expect(existsSync(join(dir, 'fast.txt'))).toBe(true);
     const runId = readdirSync(join(state, 'runs'))[0]!.replace('.jsonl', '');

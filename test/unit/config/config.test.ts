@@ -22,7 +22,12 @@ describe('the environment file', () => {
     const { config, problems } = parseConfig(parse(good), '/x.yaml');
     expect(problems).toEqual([]);
     expect(config?.ssh.connectTimeoutMs).toBe(3000);
-    expect(config?.etcd.clusters.eqiad).toMatchObject({ clientPort: 2379, proxyPort: 4001, datacenter: 'eqiad', unit: 'etcd' });
+    expect(config?.etcd.clusters.eqiad).toMatchObject({
+      clientPort: 2379,
+      proxyPort: 4001,
+      datacenter: 'eqiad',
+      unit: 'etcd',
+    });
     expect(String(config?.etcd.credentials?.password)).toBe('***');
   });
 

@@ -39,7 +39,8 @@ export const setKey = defineAction<{ key: string; value: string }, { value: stri
   kind: 'test.set-key',
   describe: (p) => `set ${p.key} = ${p.value}`,
   observe: async (p) => ({ value: world.data.get(p.key) ?? null }),
-  plan: (p, before) => (before.value === p.value ? [] : [{ subject: p.key, from: before.value ?? 'absent', to: p.value }]),
+  plan: (p, before) =>
+    before.value === p.value ? [] : [{ subject: p.key, from: before.value ?? 'absent', to: p.value }],
   async apply(p) {
     world.log.push(`apply ${p.key}`);
     await world.onApply?.(p.key);

@@ -49,9 +49,11 @@ describe('dry-run', () => {
     const cb = defineCookbook({
       title: 'check',
       args: {},
-      steps: () => [check('a is set', async () => {
-        if (!world.data.has('a')) throw new CheckError('a is missing');
-      })],
+      steps: () => [
+        check('a is set', async () => {
+          if (!world.data.has('a')) throw new CheckError('a is missing');
+        }),
+      ],
     });
     const { o, text } = options(cb, { dryRun: true });
     const r = await runCookbook(o);
@@ -90,7 +92,11 @@ describe('confirmation', () => {
 
   test('an irreversible action is announced as such before it is confirmed', async () => {
     world.data.set('x', 'data');
-    const cb = defineCookbook({ title: 'wipe', args: {}, steps: () => [step('wipe x', [wipe({ key: 'x' })])] });
+    const cb = defineCookbook({
+      title: 'wipe',
+      args: {},
+      steps: () => [step('wipe x', [wipe({ key: 'x' })])],
+    });
     const prompter = scriptedPrompter(['go']);
     const { o, text } = options(cb, { yes: false, prompter });
     await runCookbook(o);
@@ -108,7 +114,16 @@ describe('failure and rollback', () => {
     const r = await runCookbook(o);
     expect(r.exitCode).toBe(ExitCode.FAILED);
     expect(r.outcome).toBe('rolled-back');
-    expect(world.log).toEqual(['apply a', 'apply b', 'apply c', 'apply d', 'undo d', 'undo c', 'undo b', 'undo a']);
+    expect(world.log).toEqual([
+      'apply a',
+      'apply b',
+      'apply c',
+      'apply d',
+      'undo d',
+      'undo c',
+      'undo b',
+      'undo a',
+    ]);
     expect([...world.data]).toEqual([['b', 'old']]);
     expect(text()).toContain('rollback complete');
   });
@@ -137,7 +152,10 @@ describe('failure and rollback', () => {
     world.onApply = (key) => {
       if (key === 'c' && world.log.filter((l) => l === 'apply c').length > 1) world.failApply.delete('c');
     };
-    const { o } = options(threeSteps, { yes: false, prompter: scriptedPrompter(['go', 'go', 'retry', 'go', 'go']) });
+    const { o } = options(threeSteps, {
+      yes: false,
+      prompter: scriptedPrompter(['go', 'go', 'retry', 'go', 'go']),
+    });
     const r = await runCookbook(o);
     expect(r.exitCode).toBe(0);
     expect(world.data.get('c')).toBe('3');
@@ -215,7 +233,9 @@ describe('journal, resume and rollback of a run', () => {
     const r = await runCookbook(o);
     const entries = readJournal(o.stateDir, r.runId);
     expect(entries[0]).toMatchObject({ type: 'run-start', task: 'T1', reason: 'test', dryRun: false });
-    expect(entries.find((e) => e.type === 'action' && e.summary === 'set a = 1')).toMatchObject({ before: { value: 'was' } });
+    expect(entries.find((e) => e.type === 'action' && e.summary === 'set a = 1')).toMatchObject({
+      before: { value: 'was' },
+    });
     expect(entries[entries.length - 1]).toMatchObject({ type: 'run-end', outcome: 'done', exitCode: 0 });
   });
 });
@@ -264,7 +284,9 @@ describe('locks, audit and secrets', () => {
     const { o, audit } = options(threeSteps, { task: 'T42', reason: 'because' });
     await runCookbook(o);
     expect(audit.lines).toHaveLength(2);
-    expect(audit.lines[0]).toMatch(/START run=\S+ user="[^"]+" host="[^"]+" cookbook=test.cookbook .*task="T42" reason="because"/);
+    expect(audit.lines[0]).toMatch(
+      /START run=\S+ user="[^"]+" host="[^"]+" cookbook=test.cookbook .*task="T42" reason="because"/,
+    );
     expect(audit.lines[1]).toMatch(/END .*outcome=done exit=0/);
   });
 
@@ -275,12 +297,17 @@ describe('locks, audit and secrets', () => {
     const cb = defineCookbook({
       title: 'secret',
       args: { token: arg.string({ description: 'a token', default: 'x' }) },
-      steps: ({ args }) => [step(`use password=${args.token}`, [setKey({ key: 'k', value: `https://root:${secret}@host/ ${secret}` })])],
+      steps: ({ args }) => [
+        step(`use password=${args.token}`, [
+          setKey({ key: 'k', value: `https://root:${secret}@host/ ${secret}` }),
+        ]),
+      ],
     });
     const { o, text, audit } = options(cb, { rawArgs: { token: secret } });
     const r = await runCookbook(o);
     const journal = readFileSync(r.journal, 'utf8');
-    for (const where of [text(), journal, audit.lines.join('\n'), r.message ?? '']) expect(where).not.toContain(secret);
+    for (const where of [text(), journal, audit.lines.join('\n'), r.message ?? ''])
+      expect(where).not.toContain(secret);
     expect(journal).toContain('***');
   });
 });
@@ -312,7 +339,11 @@ describe('interrupts', () => {
 
 describe('arguments', () => {
   test('a bad argument is a usage error before anything is journaled or changed', async () => {
-    const cb = defineCookbook({ title: 'n', args: { n: arg.integer({ description: 'n', min: 1 }) }, steps: () => [step('s', [setKey({ key: 'a', value: '1' })])] });
+    const cb = defineCookbook({
+      title: 'n',
+      args: { n: arg.integer({ description: 'n', min: 1 }) },
+      steps: () => [step('s', [setKey({ key: 'a', value: '1' })])],
+    });
     const { o, audit } = options(cb, { rawArgs: { n: 'zero' } });
     await expect(runCookbook(o)).rejects.toMatchObject({ exitCode: ExitCode.USAGE });
     expect(audit.lines).toEqual([]);

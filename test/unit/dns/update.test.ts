@@ -17,7 +17,18 @@ function sections(message: Buffer) {
 
 describe('building an RFC 2136 UPDATE that replaces a record set', () => {
   test('has opcode 5, the zone as its only question, then delete-RRset and one add per record', () => {
-    const m = buildUpdate({ zone: 'dyn.test.', name: '_etcd._tcp.dyn.test', type: 'SRV', records: [{ ttl: 60, data: srv('a.dyn.test') }, { ttl: 60, data: srv('b.dyn.test') }] }, 7);
+    const m = buildUpdate(
+      {
+        zone: 'dyn.test.',
+        name: '_etcd._tcp.dyn.test',
+        type: 'SRV',
+        records: [
+          { ttl: 60, data: srv('a.dyn.test') },
+          { ttl: 60, data: srv('b.dyn.test') },
+        ],
+      },
+      7,
+    );
     const { opcode, counts, decoded: decode } = sections(m);
     const decoded = decode();
     expect(opcode).toBe(5);
@@ -34,7 +45,16 @@ describe('building an RFC 2136 UPDATE that replaces a record set', () => {
   });
 
   test('an expected record set becomes value-dependent "RRset exists" prerequisites with TTL 0', () => {
-    const m = buildUpdate({ zone: 'dyn.test', name: 'x.dyn.test', type: 'A', records: [], expected: [{ ttl: 300, data: '127.0.0.1' }, { ttl: 300, data: '127.0.0.2' }] });
+    const m = buildUpdate({
+      zone: 'dyn.test',
+      name: 'x.dyn.test',
+      type: 'A',
+      records: [],
+      expected: [
+        { ttl: 300, data: '127.0.0.1' },
+        { ttl: 300, data: '127.0.0.2' },
+      ],
+    });
     const { counts, decoded: decode } = sections(m);
     const decoded = decode();
     expect(counts).toEqual([1, 2, 1, 0]);
@@ -45,17 +65,31 @@ describe('building an RFC 2136 UPDATE that replaces a record set', () => {
   });
 
   test('an expected empty set becomes the "RRset does not exist" prerequisite (class NONE, no data)', () => {
-    const m = buildUpdate({ zone: 'dyn.test', name: 'x.dyn.test', type: 'AAAA', records: [{ ttl: 30, data: '2001:db8::1' }], expected: [] });
+    const m = buildUpdate({
+      zone: 'dyn.test',
+      name: 'x.dyn.test',
+      type: 'AAAA',
+      records: [{ ttl: 30, data: '2001:db8::1' }],
+      expected: [],
+    });
     const { counts } = sections(m);
     expect(counts).toEqual([1, 1, 2, 0]);
     // header 12 + zone (10 + 4) + prerequisite: name (12) type class ttl rdlength
     const prereq = 12 + 14 + 12;
-    expect([m.readUInt16BE(prereq), m.readUInt16BE(prereq + 2), m.readUInt32BE(prereq + 4), m.readUInt16BE(prereq + 8)]).toEqual([28, 254, 0, 0]);
+    expect([
+      m.readUInt16BE(prereq),
+      m.readUInt16BE(prereq + 2),
+      m.readUInt32BE(prereq + 4),
+      m.readUInt16BE(prereq + 8),
+    ]).toEqual([28, 254, 0, 0]);
   });
 
   test('names are sent in lower case without compression', () => {
     // A fixed message id: a random one could itself hold the byte 0xc0.
-    const m = buildUpdate({ zone: 'DYN.test', name: 'X.Dyn.Test.', type: 'A', records: [{ ttl: 1, data: '127.0.0.1' }] }, 0x1234);
+    const m = buildUpdate(
+      { zone: 'DYN.test', name: 'X.Dyn.Test.', type: 'A', records: [{ ttl: 1, data: '127.0.0.1' }] },
+      0x1234,
+    );
     expect(m.includes(Buffer.from('\x01x\x03dyn\x04test\x00', 'latin1'))).toBe(true);
     expect(m.includes(0xc0)).toBe(false);
   });

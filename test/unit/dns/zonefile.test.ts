@@ -35,8 +35,12 @@ describe('reading records from a zone file', () => {
   });
 
   test('applies $TTL to records without a TTL and unit suffixes to those with one', () => {
-    expect(recordsInZoneFile(ZONE, 'example.test', 'ns1.example.test', 'A')).toEqual([{ ttl: 300, data: '127.31.0.1' }]);
-    expect(recordsInZoneFile(ZONE, 'example.test', 'conf1001.example.test.', 'A')).toEqual([{ ttl: 3600, data: '127.31.1.1' }]);
+    expect(recordsInZoneFile(ZONE, 'example.test', 'ns1.example.test', 'A')).toEqual([
+      { ttl: 300, data: '127.31.0.1' },
+    ]);
+    expect(recordsInZoneFile(ZONE, 'example.test', 'conf1001.example.test.', 'A')).toEqual([
+      { ttl: 3600, data: '127.31.1.1' },
+    ]);
   });
 
   test('a line without an owner belongs to the previous record', () => {
@@ -52,7 +56,9 @@ describe('reading records from a zone file', () => {
 });
 
 describe('replacing a record set in a zone file', () => {
-  const records = [{ ttl: 10, data: { priority: 5, weight: 2, port: 4001, target: 'conf2001.example.test' } }];
+  const records = [
+    { ttl: 10, data: { priority: 5, weight: 2, port: 4001, target: 'conf2001.example.test' } },
+  ];
 
   test('writes the new records where the old ones were and keeps every other line byte for byte', () => {
     const out = replaceRRsetInZoneFile(ZONE, 'example.test', SRV, 'SRV', records);
@@ -68,12 +74,16 @@ describe('replacing a record set in a zone file', () => {
     const out = replaceRRsetInZoneFile(ZONE, 'example.test', SRV, 'SRV', []);
     expect(out).toContain('_etcd._tcp.eqiad.example.test.                 AAAA 2001:db8::1');
     expect(recordsInZoneFile(out, 'example.test', SRV, 'AAAA')).toEqual([{ ttl: 300, data: '2001:db8::1' }]);
-    expect(recordsInZoneFile(out, 'example.test', 'ns1.example.test', 'A')).toEqual([{ ttl: 300, data: '127.31.0.1' }]);
+    expect(recordsInZoneFile(out, 'example.test', 'ns1.example.test', 'A')).toEqual([
+      { ttl: 300, data: '127.31.0.1' },
+    ]);
     expect(recordsInZoneFile(out, 'example.test', SRV, 'SRV')).toEqual([]);
   });
 
   test('a record set that did not exist is appended at the end with an absolute name', () => {
-    const out = replaceRRsetInZoneFile(ZONE, 'example.test', 'new.example.test', 'A', [{ ttl: 30, data: '127.31.9.9' }]);
+    const out = replaceRRsetInZoneFile(ZONE, 'example.test', 'new.example.test', 'A', [
+      { ttl: 30, data: '127.31.9.9' },
+    ]);
     expect(out).toBe(`${ZONE}new.example.test. 30 A 127.31.9.9\n`);
   });
 
@@ -85,7 +95,9 @@ describe('replacing a record set in a zone file', () => {
   });
 
   test('an unbalanced parenthesis is reported with its line', () => {
-    expect(() => replaceRRsetInZoneFile('@ SOA a. b. ( 1 2 3 4 5\n', 'example.test', SRV, 'SRV', [])).toThrow(/line 1/);
+    expect(() => replaceRRsetInZoneFile('@ SOA a. b. ( 1 2 3 4 5\n', 'example.test', SRV, 'SRV', [])).toThrow(
+      /line 1/,
+    );
   });
 });
 
@@ -104,7 +116,11 @@ describe('bumping the SOA serial', () => {
   });
 
   test('only the digits of the serial change, inside a multi-line SOA', () => {
-    const { text, oldSerial, newSerial } = bumpSoaSerial(ZONE, 'example.test', new Date('2026-11-22T00:00:00Z'));
+    const { text, oldSerial, newSerial } = bumpSoaSerial(
+      ZONE,
+      'example.test',
+      new Date('2026-11-22T00:00:00Z'),
+    );
     expect([oldSerial, newSerial]).toEqual([2026010101, 2026112200]);
     expect(text).toBe(ZONE.replace('2026010101 ; serial', '2026112200 ; serial'));
   });

@@ -14,8 +14,18 @@ function config(): GalleyConfig {
       etcd: { clusters: {} },
       dns: {
         zones: {
-          'example.test': { servers: ['authdns1', '127.31.0.2'], backend: { type: 'zonefile', host: 'authdns1', file: '/etc/gdnsd/zones/example.test' } },
-          'dyn.example.test': { servers: ['127.31.0.3:5353'], backend: { type: 'rfc2136', server: '127.31.0.3:5353', tsig: { name: 'k', secret: { env: 'NOPE' } } } },
+          'example.test': {
+            servers: ['authdns1', '127.31.0.2'],
+            backend: { type: 'zonefile', host: 'authdns1', file: '/etc/gdnsd/zones/example.test' },
+          },
+          'dyn.example.test': {
+            servers: ['127.31.0.3:5353'],
+            backend: {
+              type: 'rfc2136',
+              server: '127.31.0.3:5353',
+              tsig: { name: 'k', secret: { env: 'NOPE' } },
+            },
+          },
         },
       },
     },
@@ -38,7 +48,9 @@ describe('choosing the zone of a name', () => {
 
   test('a zone matches on label boundaries only', () => {
     expect(() => zoneFor(config(), 'notexample.test')).toThrow(DnsZoneNotConfiguredError);
-    expect(() => zoneFor(config(), 'notexample.test')).toThrow('no zone of the config contains notexample.test (zones: example.test, dyn.example.test)');
+    expect(() => zoneFor(config(), 'notexample.test')).toThrow(
+      'no zone of the config contains notexample.test (zones: example.test, dyn.example.test)',
+    );
   });
 });
 
@@ -54,6 +66,8 @@ describe('the backend of a zone', () => {
   });
 
   test('an unknown zone is a config error', () => {
-    expect(() => zoneBackendFor(config(), 'nope.test', noRunner)).toThrow('no zone "nope.test" under dns.zones in /tmp/env.yaml');
+    expect(() => zoneBackendFor(config(), 'nope.test', noRunner)).toThrow(
+      'no zone "nope.test" under dns.zones in /tmp/env.yaml',
+    );
   });
 });

@@ -17,7 +17,12 @@ import {
   type RequestContext,
 } from '../../../src/etcd/errors.js';
 
-const ctx: RequestContext = { endpoint: 'https://conf1001.eqiad.wmnet:4001', method: 'PUT', path: '/v2/keys/conftool/x', key: '/conftool/x' };
+const ctx: RequestContext = {
+  endpoint: 'https://conf1001.eqiad.wmnet:4001',
+  method: 'PUT',
+  path: '/v2/keys/conftool/x',
+  key: '/conftool/x',
+};
 
 describe('errorFromResponse', () => {
   test.each([
@@ -25,10 +30,27 @@ describe('errorFromResponse', () => {
     [412, { errorCode: 101, message: 'Compare failed', cause: '[a != b]', index: 7 }, EtcdCompareFailedError],
     [403, { errorCode: 102, message: 'Not a file', cause: '/conftool', index: 7 }, EtcdNotAFileError],
     [400, { errorCode: 104, message: 'Not a directory', cause: '/conftool/x', index: 7 }, EtcdNotADirError],
-    [412, { errorCode: 105, message: 'Key already exists', cause: '/conftool/x', index: 7 }, EtcdNodeExistsError],
+    [
+      412,
+      { errorCode: 105, message: 'Key already exists', cause: '/conftool/x', index: 7 },
+      EtcdNodeExistsError,
+    ],
     [403, { errorCode: 107, message: 'This cluster is in read-only mode' }, EtcdReadOnlyError],
-    [403, { errorCode: 108, message: 'Directory not empty', cause: '/conftool', index: 7 }, EtcdDirNotEmptyError],
-    [400, { errorCode: 401, message: 'The event in requested index is outdated and cleared', cause: 'the requested history has been cleared [1008/3]', index: 2007 }, EtcdIndexClearedError],
+    [
+      403,
+      { errorCode: 108, message: 'Directory not empty', cause: '/conftool', index: 7 },
+      EtcdDirNotEmptyError,
+    ],
+    [
+      400,
+      {
+        errorCode: 401,
+        message: 'The event in requested index is outdated and cleared',
+        cause: 'the requested history has been cleared [1008/3]',
+        index: 2007,
+      },
+      EtcdIndexClearedError,
+    ],
     [500, { errorCode: 300, message: 'Raft Internal Error' }, EtcdOtherError],
   ])('an HTTP %i body with errorCode %j becomes its own typed error', (status, body, type) => {
     const e = errorFromResponse(ctx, status, JSON.stringify(body));
@@ -39,24 +61,48 @@ describe('errorFromResponse', () => {
   });
 
   test('the errorCode, HTTP status and etcd index are kept on the error', () => {
-    const e = errorFromResponse(ctx, 412, '{"errorCode":101,"message":"Compare failed","cause":"[a != b]","index":42}');
-    expect(e).toMatchObject({ errorCode: 101, httpStatus: 412, etcdIndex: 42, etcdCause: '[a != b]', key: '/conftool/x', endpoint: ctx.endpoint });
+    const e = errorFromResponse(
+      ctx,
+      412,
+      '{"errorCode":101,"message":"Compare failed","cause":"[a != b]","index":42}',
+    );
+    expect(e).toMatchObject({
+      errorCode: 101,
+      httpStatus: 412,
+      etcdIndex: 42,
+      etcdCause: '[a != b]',
+      key: '/conftool/x',
+      endpoint: ctx.endpoint,
+    });
     expect(e.message).toContain('[a != b]');
   });
 
   test('the X-Etcd-Index header stands in when the body has no index', () => {
-    const e = errorFromResponse(ctx, 403, '{"errorCode":107,"message":"This cluster is in read-only mode"}', { headerIndex: 99 });
+    const e = errorFromResponse(ctx, 403, '{"errorCode":107,"message":"This cluster is in read-only mode"}', {
+      headerIndex: 99,
+    });
     expect(e).toMatchObject({ errorCode: 107, etcdIndex: 99 });
-    expect(e.message).toBe(`write refused on key /conftool/x on ${ctx.endpoint}: the cluster is in read-only mode`);
+    expect(e.message).toBe(
+      `write refused on key /conftool/x on ${ctx.endpoint}: the cluster is in read-only mode`,
+    );
   });
 
   test('a proxy canned error with index 0 takes the X-Etcd-Index header instead', () => {
-    const e = errorFromResponse(ctx, 403, '{"errorCode":107,"message":"This cluster is in read-only mode","cause":"","index":0}', { headerIndex: 12 });
+    const e = errorFromResponse(
+      ctx,
+      403,
+      '{"errorCode":107,"message":"This cluster is in read-only mode","cause":"","index":0}',
+      { headerIndex: 12 },
+    );
     expect(e).toMatchObject({ errorCode: 107, etcdIndex: 12 });
   });
 
   test('an index-cleared error reads the oldest and requested index out of its cause', () => {
-    const e = errorFromResponse(ctx, 400, '{"errorCode":401,"message":"The event in requested index is outdated and cleared","cause":"the requested history has been cleared [1008/3]","index":2007}');
+    const e = errorFromResponse(
+      ctx,
+      400,
+      '{"errorCode":401,"message":"The event in requested index is outdated and cleared","cause":"the requested history has been cleared [1008/3]","index":2007}',
+    );
     expect(e).toBeInstanceOf(EtcdIndexClearedError);
     expect(e).toMatchObject({ oldestIndex: 1008, requestedIndex: 3 });
     expect(e.message).toContain('[1008/3]');
@@ -64,7 +110,12 @@ describe('errorFromResponse', () => {
   });
 
   test('HTTP 401 is bad credentials, naming the user but never a password', () => {
-    const e = errorFromResponse(ctx, 401, '<html><head><title>401 Authorization Required</title></head></html>', { username: 'root' });
+    const e = errorFromResponse(
+      ctx,
+      401,
+      '<html><head><title>401 Authorization Required</title></head></html>',
+      { username: 'root' },
+    );
     expect(e).toBeInstanceOf(EtcdAuthError);
     expect(e.message).toContain('"root"');
     expect(e.suggestions.join(' ')).toContain('etcd.credentials');
@@ -76,7 +127,11 @@ describe('errorFromResponse', () => {
   });
 
   test('a 403 with an HTML body came from the proxy, not from etcd', () => {
-    const e = errorFromResponse(ctx, 403, '<html>\r\n<head><title>403 Forbidden</title></head>\r\n<center>nginx/1.22.1</center></html>');
+    const e = errorFromResponse(
+      ctx,
+      403,
+      '<html>\r\n<head><title>403 Forbidden</title></head>\r\n<center>nginx/1.22.1</center></html>',
+    );
     expect(e).toBeInstanceOf(EtcdProxyForbiddenError);
     expect(e.message).toContain('from the proxy, not from etcd');
   });
@@ -89,7 +144,11 @@ describe('errorFromResponse', () => {
   });
 
   test('a bare 500 keeps its status and a short excerpt of the body', () => {
-    const e = errorFromResponse({ endpoint: 'http://a:2379', method: 'DELETE', path: '/v2/members/abc' }, 500, 'x'.repeat(500));
+    const e = errorFromResponse(
+      { endpoint: 'http://a:2379', method: 'DELETE', path: '/v2/members/abc' },
+      500,
+      'x'.repeat(500),
+    );
     expect(e).toBeInstanceOf(EtcdHttpError);
     expect((e as EtcdHttpError).httpStatus).toBe(500);
     expect(e.message.length).toBeLessThan(300);

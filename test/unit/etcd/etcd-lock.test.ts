@@ -25,7 +25,12 @@ describe('etcd lock keys', () => {
 
   test('a holder value is read back; a foreign value still names its key', () => {
     const node = { key: '/l/x/1', createdIndex: 1, modifiedIndex: 1 };
-    expect(parseHolder({ ...node, value: '{"owner":"a@h [1]","runId":"r","since":"2026-01-01T00:00:00.000Z","concurrency":2}' })).toEqual({
+    expect(
+      parseHolder({
+        ...node,
+        value: '{"owner":"a@h [1]","runId":"r","since":"2026-01-01T00:00:00.000Z","concurrency":2}',
+      }),
+    ).toEqual({
       owner: 'a@h [1]',
       runId: 'r',
       since: '2026-01-01T00:00:00.000Z',

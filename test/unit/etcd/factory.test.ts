@@ -14,7 +14,14 @@ function config(): GalleyConfig {
       ssh: { key_file: '/k', known_hosts: '/kh' },
       etcd: {
         credentials: { username: 'root', password: { env: 'GALLEY_TEST_ETCD_PASSWORD' } },
-        clusters: { eqiad: { members: ['conf1001.eqiad.wmnet', 'conf1002.eqiad.wmnet'], srv_record: '_etcd._tcp.eqiad.wmnet', proxy_port: 4001, client_port: 2379 } },
+        clusters: {
+          eqiad: {
+            members: ['conf1001.eqiad.wmnet', 'conf1002.eqiad.wmnet'],
+            srv_record: '_etcd._tcp.eqiad.wmnet',
+            proxy_port: 4001,
+            client_port: 2379,
+          },
+        },
       },
     },
     '/tmp/galley-test.yaml',
@@ -32,17 +39,28 @@ describe('etcdEndpointsFor', () => {
   });
 
   test('via local: the client scheme and port of each member', () => {
-    expect(etcdEndpointsFor(config(), 'eqiad', { via: 'local' }).map((e) => e.url)).toEqual(['http://127.32.1.1:2379', 'http://127.32.1.2:2379']);
+    expect(etcdEndpointsFor(config(), 'eqiad', { via: 'local' }).map((e) => e.url)).toEqual([
+      'http://127.32.1.1:2379',
+      'http://127.32.1.2:2379',
+    ]);
   });
 
   test('a subset of members keeps the order asked for', () => {
-    expect(etcdEndpointsFor(config(), 'eqiad', { via: 'local', members: ['conf1002.eqiad.wmnet'] }).map((e) => e.hostName)).toEqual(['conf1002.eqiad.wmnet']);
+    expect(
+      etcdEndpointsFor(config(), 'eqiad', { via: 'local', members: ['conf1002.eqiad.wmnet'] }).map(
+        (e) => e.hostName,
+      ),
+    ).toEqual(['conf1002.eqiad.wmnet']);
   });
 
   test('an unknown cluster or member is a config error naming the known ones', () => {
     expect(() => etcdEndpointsFor(config(), 'codfw', { via: 'proxy' })).toThrow(ConfigError);
-    expect(() => etcdEndpointsFor(config(), 'codfw', { via: 'proxy' })).toThrow('unknown etcd cluster "codfw"');
-    expect(() => etcdEndpointsFor(config(), 'eqiad', { via: 'proxy', members: ['conf2001.codfw.wmnet'] })).toThrow(/not a member/);
+    expect(() => etcdEndpointsFor(config(), 'codfw', { via: 'proxy' })).toThrow(
+      'unknown etcd cluster "codfw"',
+    );
+    expect(() =>
+      etcdEndpointsFor(config(), 'eqiad', { via: 'proxy', members: ['conf2001.codfw.wmnet'] }),
+    ).toThrow(/not a member/);
   });
 });
 
@@ -56,7 +74,9 @@ describe('etcdClientFor', () => {
   test('an unreadable CA file is a config error saying which file', () => {
     const cfg = config();
     cfg.etcd.caFile = '/nonexistent/ca.pem';
-    expect(() => etcdClientFor(cfg, 'eqiad', { via: 'proxy' })).toThrow('cannot read etcd.ca_file /nonexistent/ca.pem: ENOENT');
+    expect(() => etcdClientFor(cfg, 'eqiad', { via: 'proxy' })).toThrow(
+      'cannot read etcd.ca_file /nonexistent/ca.pem: ENOENT',
+    );
   });
 });
 
@@ -65,7 +85,14 @@ describe('lockClusterOf', () => {
     const cfg = config();
     expect(lockClusterOf(cfg)).toBe('eqiad');
     cfg.etcd.clusters.codfw = { ...cfg.etcd.clusters.eqiad!, name: 'codfw', datacenter: 'codfw' };
-    cfg.replication = { master: 'codfw', srcPrefix: '/', dstPrefix: '/', ignoreKeysRegex: '', mirrors: {}, rwSrvRecord: '' };
+    cfg.replication = {
+      master: 'codfw',
+      srcPrefix: '/',
+      dstPrefix: '/',
+      ignoreKeysRegex: '',
+      mirrors: {},
+      rwSrvRecord: '',
+    };
     expect(lockClusterOf(cfg)).toBe('codfw');
   });
 });

@@ -32,7 +32,12 @@ describe('EagerLineReader', () => {
     stream.end('three\n');
     await new Promise((r) => setImmediate(r));
     expect(reader.buffered).toBe(3);
-    expect([await reader.next(), await reader.next(), await reader.next(), await reader.next()]).toEqual(['one', 'two', 'three', undefined]);
+    expect([await reader.next(), await reader.next(), await reader.next(), await reader.next()]).toEqual([
+      'one',
+      'two',
+      'three',
+      undefined,
+    ]);
   });
 
   test('a reader waiting for a line is woken by the next chunk', async () => {

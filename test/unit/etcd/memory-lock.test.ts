@@ -1,8 +1,18 @@
 import { describe, expect, test } from '@jest/globals';
 import { LockHeldError } from '../../../src/core/errors.js';
-import { InMemoryLockManager, currentOwner, describeHolder, normalizeLockRequest } from '../../../src/core/lock.js';
+import {
+  InMemoryLockManager,
+  currentOwner,
+  describeHolder,
+  normalizeLockRequest,
+} from '../../../src/core/lock.js';
 
-const req = (runId: string, extra: { concurrency?: number; ttlMs?: number } = {}) => ({ name: 'etcd.switchover', owner: `alice@cumin1001 [${runId}]`, runId, ...extra });
+const req = (runId: string, extra: { concurrency?: number; ttlMs?: number } = {}) => ({
+  name: 'etcd.switchover',
+  owner: `alice@cumin1001 [${runId}]`,
+  runId,
+  ...extra,
+});
 
 describe('InMemoryLockManager', () => {
   test('a second run is refused while the first holds the lock, with the holder named', async () => {
@@ -10,7 +20,9 @@ describe('InMemoryLockManager', () => {
     await locks.acquire(req('r1'));
     const e = await locks.acquire(req('r2')).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LockHeldError);
-    expect((e as LockHeldError).holders).toEqual(['alice@cumin1001 [r1] since 2026-11-22T03:00:00.000Z (run r1)']);
+    expect((e as LockHeldError).holders).toEqual([
+      'alice@cumin1001 [r1] since 2026-11-22T03:00:00.000Z (run r1)',
+    ]);
     expect((e as LockHeldError).message).toContain('lock etcd.switchover is held by alice@cumin1001 [r1]');
   });
 
@@ -44,18 +56,30 @@ describe('InMemoryLockManager', () => {
   test('different lock names do not block each other', async () => {
     const locks = new InMemoryLockManager();
     await locks.acquire(req('r1'));
-    await expect(locks.acquire({ ...req('r2'), name: 'dns.switch' })).resolves.toMatchObject({ name: 'dns.switch' });
+    await expect(locks.acquire({ ...req('r2'), name: 'dns.switch' })).resolves.toMatchObject({
+      name: 'dns.switch',
+    });
   });
 });
 
 describe('lock helpers', () => {
   test('a holder is shown as "owner since TIME (run ID)"', () => {
-    expect(describeHolder({ owner: 'bob@host [12]', since: '2026-01-01T00:00:00.000Z', runId: 'abc' })).toBe('bob@host [12] since 2026-01-01T00:00:00.000Z (run abc)');
+    expect(describeHolder({ owner: 'bob@host [12]', since: '2026-01-01T00:00:00.000Z', runId: 'abc' })).toBe(
+      'bob@host [12] since 2026-01-01T00:00:00.000Z (run abc)',
+    );
   });
 
   test('a request gets concurrency 1 and a 60 s TTL by default, and bad values are refused', () => {
-    expect(normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r' })).toEqual({ name: 'x', owner: 'o', runId: 'r', concurrency: 1, ttlMs: 60_000 });
-    expect(() => normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r', concurrency: 0 })).toThrow(/at least 1/);
+    expect(normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r' })).toEqual({
+      name: 'x',
+      owner: 'o',
+      runId: 'r',
+      concurrency: 1,
+      ttlMs: 60_000,
+    });
+    expect(() => normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r', concurrency: 0 })).toThrow(
+      /at least 1/,
+    );
     expect(() => normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r', ttlMs: -1 })).toThrow(/positive/);
   });
 

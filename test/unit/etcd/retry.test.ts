@@ -5,7 +5,13 @@ class Refused extends Error {}
 
 function fakeClock() {
   let t = 0;
-  return { now: () => t, sleep: async (ms: number) => void (t += ms), get elapsed() { return t; } };
+  return {
+    now: () => t,
+    sleep: async (ms: number) => void (t += ms),
+    get elapsed() {
+      return t;
+    },
+  };
 }
 
 describe('retryUntilDeadline', () => {

@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../../../src/core/errors.js';
 import { Secret } from '../../../src/core/secrets.js';
 import { EtcdClient } from '../../../src/etcd/client.js';
-import { EtcdAllEndpointsFailedError, EtcdKeyNotFoundError, EtcdUnreachableError } from '../../../src/etcd/errors.js';
+import {
+  EtcdAllEndpointsFailedError,
+  EtcdKeyNotFoundError,
+  EtcdUnreachableError,
+} from '../../../src/etcd/errors.js';
 
 /**
  * The transport's own logic (fail-over, timeouts, headers) against a small local HTTP server
@@ -42,7 +46,10 @@ afterAll(async () => {
 
 describe('EtcdClient transport', () => {
   test('a refused connection fails over to the next endpoint, which is then tried first', async () => {
-    const c = new EtcdClient({ endpoints: [{ url: 'http://127.32.250.2:9' }, { url: base }], timeoutMs: 2000 });
+    const c = new EtcdClient({
+      endpoints: [{ url: 'http://127.32.250.2:9' }, { url: base }],
+      timeoutMs: 2000,
+    });
     const r = await c.get('/a');
     expect(r).toMatchObject({ endpoint: base, etcdIndex: 9, node: { value: '1' } });
     seen.length = 0;
@@ -52,13 +59,19 @@ describe('EtcdClient transport', () => {
   });
 
   test('an etcd error is not failed over: the first endpoint that answers decides', async () => {
-    const c = new EtcdClient({ endpoints: [{ url: base }, { url: 'http://127.32.250.2:9' }], timeoutMs: 2000 });
+    const c = new EtcdClient({
+      endpoints: [{ url: base }, { url: 'http://127.32.250.2:9' }],
+      timeoutMs: 2000,
+    });
     await expect(c.get('/missing')).rejects.toBeInstanceOf(EtcdKeyNotFoundError);
     c.close();
   });
 
   test('a request without an answer in time fails over, and when all fail every endpoint is named', async () => {
-    const c = new EtcdClient({ endpoints: [{ url: base }, { url: 'http://127.32.250.2:9' }], timeoutMs: 300 });
+    const c = new EtcdClient({
+      endpoints: [{ url: base }, { url: 'http://127.32.250.2:9' }],
+      timeoutMs: 300,
+    });
     const e = await c.get('/slow').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(EtcdAllEndpointsFailedError);
     const failures = (e as EtcdAllEndpointsFailedError).failures;
@@ -93,7 +106,9 @@ describe('EtcdClient transport', () => {
     seen.length = 0;
     const e = await c.get('/a').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ConfigError);
-    expect((e as Error).message).toBe('cannot use the etcd password of user "root": secret environment variable GALLEY_UNIT_ETCD_PW_UNSET is not set: export it or use a file');
+    expect((e as Error).message).toBe(
+      'cannot use the etcd password of user "root": secret environment variable GALLEY_UNIT_ETCD_PW_UNSET is not set: export it or use a file',
+    );
     expect(seen).toHaveLength(0);
     c.close();
   });

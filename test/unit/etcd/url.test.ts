@@ -14,7 +14,9 @@ describe('etcd URL building', () => {
   });
 
   test('each part of a key path is percent-encoded, slashes kept', () => {
-    expect(keyPath('/conftool/v1/pools/eqiad/a b/c?d#e')).toBe('/v2/keys/conftool/v1/pools/eqiad/a%20b/c%3Fd%23e');
+    expect(keyPath('/conftool/v1/pools/eqiad/a b/c?d#e')).toBe(
+      '/v2/keys/conftool/v1/pools/eqiad/a%20b/c%3Fd%23e',
+    );
     expect(keyPath('/')).toBe('/v2/keys/');
   });
 
@@ -34,7 +36,9 @@ describe('etcd URL building', () => {
   });
 
   test('form parameters leave out undefined values and encode the rest', () => {
-    expect(encodeParams({ value: 'a=b&c', ttl: 5, prevExist: false, prevIndex: undefined })).toBe('value=a%3Db%26c&ttl=5&prevExist=false');
+    expect(encodeParams({ value: 'a=b&c', ttl: 5, prevExist: false, prevIndex: undefined })).toBe(
+      'value=a%3Db%26c&ttl=5&prevExist=false',
+    );
   });
 
   test('X-Etcd-Index is read as a number, absent when missing', () => {

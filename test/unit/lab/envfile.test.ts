@@ -12,11 +12,31 @@ describe('the environment files of the lab', () => {
     const { config, problems } = parseConfig(labEnvironment(t, layout, 'zonefile'), '/tmp/lab-x/galley.yaml');
     expect(problems).toEqual([]);
     expect(Object.keys(config!.hosts)).toHaveLength(6 + 2 + 50);
-    expect(Object.keys(config!.aliases).sort()).toEqual(['authdns', 'bench', 'conf', 'conf-codfw', 'conf-eqiad']);
-    expect(config!.etcd.clusters.codfw).toMatchObject({ srvRecord: '_etcd._tcp.codfw.wmnet', proxyPort: 4001, clientPort: 2379 });
-    expect(config!.replication).toMatchObject({ master: 'codfw', rwSrvRecord: '_etcd-client-ssl._tcp.conftool.wmnet' });
-    expect(config!.replication!.mirrors.eqiad).toMatchObject({ host: 'conf1007.eqiad.wmnet', unit: 'etcdmirror-conftool-eqiad-wmnet' });
-    expect(config!.dns!.zones.wmnet!.backend).toMatchObject({ type: 'zonefile', host: 'authdns1001.eqiad.wmnet', publishCommand: ['authdns-update'] });
+    expect(Object.keys(config!.aliases).sort()).toEqual([
+      'authdns',
+      'bench',
+      'conf',
+      'conf-codfw',
+      'conf-eqiad',
+    ]);
+    expect(config!.etcd.clusters.codfw).toMatchObject({
+      srvRecord: '_etcd._tcp.codfw.wmnet',
+      proxyPort: 4001,
+      clientPort: 2379,
+    });
+    expect(config!.replication).toMatchObject({
+      master: 'codfw',
+      rwSrvRecord: '_etcd-client-ssl._tcp.conftool.wmnet',
+    });
+    expect(config!.replication!.mirrors.eqiad).toMatchObject({
+      host: 'conf1007.eqiad.wmnet',
+      unit: 'etcdmirror-conftool-eqiad-wmnet',
+    });
+    expect(config!.dns!.zones.wmnet!.backend).toMatchObject({
+      type: 'zonefile',
+      host: 'authdns1001.eqiad.wmnet',
+      publishCommand: ['authdns-update'],
+    });
     expect(config!.dns!.zones.wmnet!.servers.map((s) => s.address)).toEqual(['127.22.3.1', '127.22.3.2']);
     expect(config!.etcd.credentials?.password.origin).toBe('file /tmp/lab-x/pki/etcd-password');
   });
@@ -26,7 +46,10 @@ describe('the environment files of the lab', () => {
     const knot = labEnvironment(t, layout, 'rfc2136');
     const { config, problems } = parseConfig(knot, '/tmp/lab-x/galley-rfc2136.yaml');
     expect(problems).toEqual([]);
-    expect(config!.dns!.zones.wmnet!.backend).toMatchObject({ type: 'rfc2136', server: { address: '127.22.3.53', port: 53 } });
+    expect(config!.dns!.zones.wmnet!.backend).toMatchObject({
+      type: 'rfc2136',
+      server: { address: '127.22.3.53', port: 53 },
+    });
     expect({ ...knot, name: 'x', dns: undefined }).toEqual({ ...gdnsd, name: 'x', dns: undefined });
   });
 });

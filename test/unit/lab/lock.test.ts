@@ -18,7 +18,9 @@ describe('the lab directory lock', () => {
   test('a live holder makes a second command fail at once, naming its PID', async () => {
     const l = layout();
     writeFileSync(join(l.dir, '.lock'), `${process.ppid}\n`);
-    await expect(withLabLock(l, async () => 'ran')).rejects.toThrow(`another lab command (pid ${process.ppid}) is working on ${l.dir}`);
+    await expect(withLabLock(l, async () => 'ran')).rejects.toThrow(
+      `another lab command (pid ${process.ppid}) is working on ${l.dir}`,
+    );
   });
 
   test('a lock left by a dead process is taken over', async () => {

@@ -2,7 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
-import { isRunning, mountNamespace, processName, processState, readPidFile } from '../../../src/lab/processes.js';
+import {
+  isRunning,
+  mountNamespace,
+  processName,
+  processState,
+  readPidFile,
+} from '../../../src/lab/processes.js';
 
 describe('lab processes by PID', () => {
   test('this process is running, with a name and a mount namespace', () => {

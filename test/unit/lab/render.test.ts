@@ -27,7 +27,12 @@ describe('files the lab writes', () => {
   });
 
   test('the read-only switch answers non-GET/HEAD requests with the etcd-style 107 error', () => {
-    expect(JSON.parse(READ_ONLY_BODY)).toEqual({ errorCode: 107, message: 'This cluster is in read-only mode', cause: '', index: 0 });
+    expect(JSON.parse(READ_ONLY_BODY)).toEqual({
+      errorCode: 107,
+      message: 'This cluster is in read-only mode',
+      cause: '',
+      index: 0,
+    });
     expect(READ_ONLY_CONTENT).toContain('return 403');
     expect(READ_ONLY_CONTENT).toContain('GET|HEAD');
   });
@@ -76,7 +81,7 @@ describe('files the lab writes', () => {
     expect(unit).toContain('\nRestartPreventExitStatus=2 3 4\n');
   });
 
-  test('reload-etcdmirror runs etcdmirror with the unit\'s arguments plus --reload, and refuses while the unit runs', () => {
+  test("reload-etcdmirror runs etcdmirror with the unit's arguments plus --reload, and refuses while the unit runs", () => {
     const script = renderMirrorReloadScript(t, t.mirrors[0]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
     expect(script).toContain(
       'exec /usr/bin/node /repo/bin/etcdmirror.js --reload --src-prefix / --dst-prefix / --listen 127.22.1.7:8000 http://127.22.2.4:2379 http://127.22.1.7:2379 "$@"',

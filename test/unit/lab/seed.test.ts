@@ -7,7 +7,9 @@ describe('lab seed data', () => {
     expect(pools.length).toBeGreaterThanOrEqual(24);
     expect(new Set(pools.map((k) => k.key)).size).toBe(pools.length);
     expect(pools.every((k) => k.value === '{"pooled":"yes","weight":10}')).toBe(true);
-    expect(pools.map((k) => k.key)).toContainEqual(expect.stringMatching(/^\/conftool\/v1\/pools\/codfw\/appserver\/apache2\/mw\d+\.codfw\.wmnet$/));
+    expect(pools.map((k) => k.key)).toContainEqual(
+      expect.stringMatching(/^\/conftool\/v1\/pools\/codfw\/appserver\/apache2\/mw\d+\.codfw\.wmnet$/),
+    );
   });
 
   test('spicerack locks live under /spicerack/locks', () => {

@@ -18,7 +18,14 @@ describe('lab ssh', () => {
 
   test("ssh uses the lab's key and known_hosts, checks the host key under the host's name, and runs the command", () => {
     const args = sshArgs(status, { name: 'conf1007.eqiad.wmnet', address: '127.22.1.7' }, ['hostname']);
-    expect(args).toEqual(expect.arrayContaining(['-i', '/nonexistent/lab-unit/ssh/id_ed25519', 'HostKeyAlias=conf1007.eqiad.wmnet', 'StrictHostKeyChecking=yes']));
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '-i',
+        '/nonexistent/lab-unit/ssh/id_ed25519',
+        'HostKeyAlias=conf1007.eqiad.wmnet',
+        'StrictHostKeyChecking=yes',
+      ]),
+    );
     expect(args.slice(-2)).toEqual(['root@127.22.1.7', 'hostname']);
   });
 
@@ -28,7 +35,10 @@ describe('lab ssh', () => {
   });
 
   test('lab options default from GALLEY_LAB_DIR and GALLEY_LAB_BASE, then from the built-in defaults', () => {
-    expect(resolveLabOptions({}, { GALLEY_LAB_DIR: '/d', GALLEY_LAB_BASE: '127.40' })).toMatchObject({ dir: '/d', base: '127.40' });
+    expect(resolveLabOptions({}, { GALLEY_LAB_DIR: '/d', GALLEY_LAB_BASE: '127.40' })).toMatchObject({
+      dir: '/d',
+      base: '127.40',
+    });
     expect(resolveLabOptions({}, {})).toMatchObject({ dir: '/var/lib/galley/lab', base: '127.20' });
     expect(resolveLabOptions({ base: '127.5' }, { GALLEY_LAB_BASE: '127.40' }).base).toBe('127.5');
   });

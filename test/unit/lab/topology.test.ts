@@ -5,8 +5,16 @@ describe('lab topology', () => {
   test('conf hosts keep their production names on addresses derived from the base', () => {
     const t = labTopology('127.22');
     expect(t.clusters.map((c) => c.members.map((m) => `${m.name}=${m.address}`))).toEqual([
-      ['conf1007.eqiad.wmnet=127.22.1.7', 'conf1008.eqiad.wmnet=127.22.1.8', 'conf1009.eqiad.wmnet=127.22.1.9'],
-      ['conf2004.codfw.wmnet=127.22.2.4', 'conf2005.codfw.wmnet=127.22.2.5', 'conf2006.codfw.wmnet=127.22.2.6'],
+      [
+        'conf1007.eqiad.wmnet=127.22.1.7',
+        'conf1008.eqiad.wmnet=127.22.1.8',
+        'conf1009.eqiad.wmnet=127.22.1.9',
+      ],
+      [
+        'conf2004.codfw.wmnet=127.22.2.4',
+        'conf2005.codfw.wmnet=127.22.2.5',
+        'conf2006.codfw.wmnet=127.22.2.6',
+      ],
     ]);
     expect(t.authdns.map((h) => h.address)).toEqual(['127.22.3.1', '127.22.3.2']);
     expect(t.knot.address).toBe('127.22.3.53');
@@ -40,7 +48,16 @@ describe('lab topology', () => {
 
   test('the listeners to check cover ssh, etcd, peers and proxy of each conf host and DNS over UDP and TCP', () => {
     const l = labListeners(labTopology('127.22', 0)).map((x) => `${x.address}:${x.port}/${x.proto}`);
-    expect(l).toEqual(expect.arrayContaining(['127.22.1.7:22/tcp', '127.22.1.7:2379/tcp', '127.22.1.7:2380/tcp', '127.22.1.7:4001/tcp']));
-    expect(l).toEqual(expect.arrayContaining(['127.22.3.1:53/udp', '127.22.3.1:53/tcp', '127.22.3.53:53/udp']));
+    expect(l).toEqual(
+      expect.arrayContaining([
+        '127.22.1.7:22/tcp',
+        '127.22.1.7:2379/tcp',
+        '127.22.1.7:2380/tcp',
+        '127.22.1.7:4001/tcp',
+      ]),
+    );
+    expect(l).toEqual(
+      expect.arrayContaining(['127.22.3.1:53/udp', '127.22.3.1:53/tcp', '127.22.3.53:53/udp']),
+    );
   });
 });

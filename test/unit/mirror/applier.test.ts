@@ -10,7 +10,10 @@ import { type WritePlan, planEvent } from '../../../src/mirror/write-plan.js';
 class MemoryEtcd extends EtcdTransport {
   readonly files = new Map<string, string>();
   readonly requests: string[] = [];
-  readonly client = new EtcdClient({ endpoints: [{ url: 'http://memory.invalid:2379' }], timeoutMs: 0 }, this);
+  readonly client = new EtcdClient(
+    { endpoints: [{ url: 'http://memory.invalid:2379' }], timeoutMs: 0 },
+    this,
+  );
 
   constructor() {
     super({ endpoints: [{ url: 'http://memory.invalid:2379' }], timeoutMs: 0 });
@@ -20,7 +23,8 @@ class MemoryEtcd extends EtcdTransport {
     const { method } = req;
     const key = decodeURIComponent(req.path.replace(/^\/v2\/keys/, ''));
     const params: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.form ?? req.query ?? {})) if (v !== undefined) params[k] = String(v);
+    for (const [k, v] of Object.entries(req.form ?? req.query ?? {}))
+      if (v !== undefined) params[k] = String(v);
     this.requests.push(`${method} ${key} ${new URLSearchParams(params).toString()}`);
     const has = this.files.has(key);
     const answer = (status: number, body: unknown): EtcdHttpResponse => ({

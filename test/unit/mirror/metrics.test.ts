@@ -23,21 +23,25 @@ function filled(): MirrorMetrics {
   return m;
 }
 
-describe('/metrics speaks both Galley\'s names and those of the Python etcdmirror', () => {
+describe("/metrics speaks both Galley's names and those of the Python etcdmirror", () => {
   test('etcdmirror_lag is the lag in events, labelled with the destination url and prefix as the Python daemon does', () => {
     const text = filled().render();
     expect(text).toContain('# TYPE etcdmirror_lag gauge\n');
-    expect(samples(text, 'etcdmirror_lag')).toEqual(['etcdmirror_lag{url="http://127.0.0.1:2379",prefix="/conftool"} 20']);
+    expect(samples(text, 'etcdmirror_lag')).toEqual([
+      'etcdmirror_lag{url="http://127.0.0.1:2379",prefix="/conftool"} 20',
+    ]);
     expect(text).toContain('\netcdmirror_lag_events 20\n');
   });
 
   test('etcdmirror_replicated_events_total counts every source event treated, replicated or ignored', () => {
     const text = filled().render();
     expect(text).toContain('# TYPE etcdmirror_replicated_events_total counter\n');
-    expect(samples(text, 'etcdmirror_replicated_events_total')).toEqual(['etcdmirror_replicated_events_total 7']);
+    expect(samples(text, 'etcdmirror_replicated_events_total')).toEqual([
+      'etcdmirror_replicated_events_total 7',
+    ]);
   });
 
-  test('etcdmirror_write_latency is a histogram in seconds with prometheus_client\'s default buckets, cumulative', () => {
+  test("etcdmirror_write_latency is a histogram in seconds with prometheus_client's default buckets, cumulative", () => {
     const text = filled().render();
     expect(text).toContain('# TYPE etcdmirror_write_latency histogram\n');
     const labels = 'url="http://127.0.0.1:2379",prefix="/conftool"';
@@ -65,10 +69,13 @@ describe('/metrics speaks both Galley\'s names and those of the Python etcdmirro
   test('etcdmirror_load_time summarises the --reload runs', () => {
     const text = filled().render();
     expect(text).toContain('# TYPE etcdmirror_load_time summary\n');
-    expect(samples(text, 'etcdmirror_load_time')).toEqual(['etcdmirror_load_time_count 1', 'etcdmirror_load_time_sum 1.5']);
+    expect(samples(text, 'etcdmirror_load_time')).toEqual([
+      'etcdmirror_load_time_count 1',
+      'etcdmirror_load_time_sum 1.5',
+    ]);
   });
 
-  test('Galley\'s own names are still there', () => {
+  test("Galley's own names are still there", () => {
     const text = filled().render();
     expect(text).toContain('etcdmirror_events_applied_total{action="set"} 2\n');
     expect(text).toContain('etcdmirror_events_ignored_total 4\n');

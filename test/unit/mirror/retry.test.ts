@@ -1,5 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
-import { EtcdClient, EtcdCompareFailedError, EtcdUnreachableError, retryTransient } from '../../../src/etcd/index.js';
+import {
+  EtcdClient,
+  EtcdCompareFailedError,
+  EtcdUnreachableError,
+  retryTransient,
+} from '../../../src/etcd/index.js';
 import { EtcdTransport, type EtcdHttpRequest, type EtcdHttpResponse } from '../../../src/etcd/http.js';
 
 const URL = 'http://scripted.invalid:2379';
@@ -28,7 +33,8 @@ const reply = (status: number, body: unknown): EtcdHttpResponse => ({
   etcdIndex: 1,
 });
 const ok = reply(200, { action: 'set', node: { key: '/a', value: 'v', modifiedIndex: 2, createdIndex: 2 } });
-const refused = () => new EtcdUnreachableError({ endpoint: URL, method: 'PUT', path: '/v2/keys/a' }, 'refused', 'ECONNREFUSED');
+const refused = () =>
+  new EtcdUnreachableError({ endpoint: URL, method: 'PUT', path: '/v2/keys/a' }, 'refused', 'ECONNREFUSED');
 const write = (t: Scripted) => () => t.client.write({ method: 'PUT', key: '/a', params: { value: 'v' } });
 
 describe('the mirror retries a request while its cluster is unavailable (retryTransient)', () => {
@@ -39,14 +45,19 @@ describe('the mirror retries a request while its cluster is unavailable (retryTr
   });
 
   test('an etcd error is returned at once, not retried', async () => {
-    const t = new Scripted([reply(412, { errorCode: 101, message: 'Compare failed', cause: '[x != y]' }), ok]);
+    const t = new Scripted([
+      reply(412, { errorCode: 101, message: 'Compare failed', cause: '[x != y]' }),
+      ok,
+    ]);
     await expect(retryTransient('PUT /a', write(t))).rejects.toBeInstanceOf(EtcdCompareFailedError);
     expect(t.calls).toBe(1);
   });
 
   test('it gives up with the last failure once the retry time is spent', async () => {
     const t = new Scripted([refused()]);
-    await expect(retryTransient('GET /a', write(t), { retryForMs: 200 })).rejects.toThrow('connection refused');
+    await expect(retryTransient('GET /a', write(t), { retryForMs: 200 })).rejects.toThrow(
+      'connection refused',
+    );
     expect(t.calls).toBeGreaterThan(1);
   });
 

@@ -123,7 +123,10 @@ describe('planEvent maps each source action to a strict destination write', () =
 
   test('ignored and hidden keys are skipped with their reason and index', () => {
     expect(
-      planEvent(event({ action: 'set', node: { key: '/src/locks/x', value: '1', modifiedIndex: 20 } }), mapper),
+      planEvent(
+        event({ action: 'set', node: { key: '/src/locks/x', value: '1', modifiedIndex: 20 } }),
+        mapper,
+      ),
     ).toEqual({
       kind: 'skip',
       reason: 'ignored',

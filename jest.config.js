@@ -18,5 +18,14 @@ export default {
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
     },
+    {
+      // Known to fail, kept visible: `npm run test:pending` (not part of `npm test`).
+      ...common,
+      displayName: 'pending',
+      testMatch: ['<rootDir>/test/pending/**/*.test.ts'],
+      testTimeout: 60_000,
+      globalSetup: '<rootDir>/test/integration/global-setup.ts',
+      globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
+    },
   ],
 };

@@ -3,7 +3,7 @@
 // writes them, with the machine they ran on, into bench/RESULTS.md.
 // Usage: npm run bench [-- NAME…]   (e.g. `npm run bench -- cli ssh`)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ for (const f of benches) {
   const r = spawnSync(process.execPath, [join(here, f)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 15 * 60_000,
+    timeout: 90 * 60_000,
   });
   const secs = ((Date.now() - started) / 1000).toFixed(0);
   if (r.status !== 0) {
@@ -29,13 +29,24 @@ for (const f of benches) {
     process.stderr.write(`bench: ${f} failed (exit ${r.status ?? r.signal})\n`);
   } else sections.push(r.stdout.trim());
 }
+// A run of some benches replaces their sections and keeps the others of the last run, so that
+// `npm run bench -- ssh` does not erase the rest of the file.
+const results = join(here, 'RESULTS.md');
+const previous = existsSync(results) ? readFileSync(results, 'utf8') : '';
+const titleOf = (section) => section.split('\n', 1)[0];
+const kept = previous
+  .split(/\n(?=## )/)
+  .slice(1)
+  .map((s) => s.trim())
+  .filter((s) => !sections.some((n) => titleOf(n) === titleOf(s)));
+const measured = new Date().toISOString();
 const header = [
   '# Benchmark results',
   '',
-  `Measured ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
-  'Shared, noisy machine: compare ratios measured side by side in one run, not absolute times across runs.',
-  'Regenerate with `npm run bench` (or `npm run bench -- NAME` for one section; this file then holds only that section).',
+  `Last run ${measured} (${only.length ? only.join(', ') : 'every bench'}) on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
+  'Each section says when and under what load it was measured: compare ratios measured side by side in one run, not absolute times across runs.',
+  'Regenerate with `npm run bench` (or `npm run bench -- NAME…` to re-measure some sections and keep the others).',
   '',
 ].join('\n');
-writeFileSync(join(here, 'RESULTS.md'), `${header}\n${sections.join('\n\n')}\n`);
-process.stderr.write(`bench: wrote ${join(here, 'RESULTS.md')}\n`);
+writeFileSync(results, `${header}\n${[...sections, ...kept].join('\n\n')}\n`);
+process.stderr.write(`bench: wrote ${results}\n`);

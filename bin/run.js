@@ -5,7 +5,7 @@
 const argv = process.argv.slice(2);
 const beforeDashes = argv.indexOf('--') === -1 ? argv : argv.slice(0, argv.indexOf('--'));
 if (argv[0] === 'exec' && !beforeDashes.includes('--help') && !beforeDashes.includes('-h')) {
-  const { execMain } = await import('../dist/src/ssh/exec-main.js');
+  const { execMain } = await import('../dist/src/cli/exec.js');
   process.exitCode = await execMain(argv.slice(1));
 } else {
   const { execute } = await import('@oclif/core');

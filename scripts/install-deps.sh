@@ -3,7 +3,7 @@
 # Debian's packages, then the npm dependencies. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(etcd-server etcd-client gdnsd knot knot-dnsutils dnsutils nginx openssh-server openssh-client openssl iproute2 procps util-linux)
+packages=(etcd-server etcd-client gdnsd knot knot-dnsutils dnsutils nginx openssh-server openssh-client openssl iproute2 procps util-linux prometheus prometheus-alertmanager ngircd socat)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,59 +1,38 @@
-import { setRecordSet } from '../../src/actions/dns.js';
-import { readMembers, removeMember } from '../../src/actions/etcd.js';
-import { checkClusterHealthy, memberOf, membershipLock } from '../../src/actions/membership.js';
-import { ensureService } from '../../src/actions/remote.js';
-import { arg, check, defineCookbook, step } from '../../src/core/cookbook.js';
-import { CheckError } from '../../src/core/errors.js';
-import { observeRRset } from '../../src/dns/index.js';
+import {
+  membershipLockOfHost,
+  membershipSafeState,
+  memberOf,
+  removeMemberSteps,
+} from '../../src/actions/membership.js';
+import { arg, defineCookbook } from '../../src/core/cookbook.js';
 
 /**
- * "Removing a member from the cluster" of the Etcd runbook: check it is not the leader, take
- * it out of the clients' SRV record, remove it from the cluster, stop its etcd.
+ * "Removing a member from the cluster" of the Etcd runbook, made safe: one membership change
+ * per cluster at a time, never below the minimum size or without quorum, every host checked
+ * before the first change, leadership moved away first, replication re-pointed, HOST taken
+ * out of every SRV record that lists it.
  */
 export default defineCookbook({
-  title: 'Remove a member from its etcd cluster (refusing the leader)',
-  description:
-    'Checks the cluster is healthy and HOST is not its leader, removes HOST from the SRV record clients use, removes the member, stops etcd on HOST and checks the cluster is healthy without it. Removing a member is irreversible: it rejoins with etcd.member-add.',
+  title: 'Remove a member from its etcd cluster (moving leadership and replication away first)',
+  description: [
+    'Pre-flight, before any change: the cluster has its quorum and stays at or above its minimum size (etcd.clusters.X.min_members, default a majority of the configured members) with a quorum; no running etcdmirror runs on HOST or writes into it; HOST, the DNS publisher and the mirror hosts answer over SSH with their known host keys, with the etcd unit and data directory present.',
+    "Then: moves leadership to another healthy member if HOST leads (asked; --yes does it), points every etcdmirror reading from HOST at another member (asked), removes HOST from every SRV record that lists it (its datacenter's and the conftool one), removes the member (irreversible: asked explicitly), stops etcd on HOST, checks the cluster and prints the settings to give the site's configuration management.",
+    'Re-runnable: a host that is no longer a member is reported as already done. It rejoins with etcd.member-add.',
+  ].join('\n\n'),
   examples: [
     'cookbook etcd.member-remove conf2006.codfw.wmnet --dry-run',
     'cookbook etcd.member-remove conf2006.codfw.wmnet -t T332010',
+    'cookbook etcd.member-remove conf2005.codfw.wmnet --allow-below-minimum -r "decommission codfw"',
   ],
   args: {
     host: arg.host({ description: 'the member to remove', positional: true }),
+    'allow-below-minimum': arg.boolean({
+      description:
+        'accept leaving fewer members than the minimum, or too few healthy ones for a quorum (the removal still asks)',
+    }),
   },
-  lock: (args) => membershipLock(args.host),
-  steps: (ctx) => {
-    const { host } = ctx.args;
-    const { cluster, config: c, peerUrl } = memberOf(ctx, host);
-    const members = async () => (await readMembers(ctx, cluster)).members;
-    return [
-      check(`${cluster} is healthy and ${host} is a member, not the leader`, async () => {
-        const now = await members();
-        const me = now.find((m) => m.peerURLs.includes(peerUrl));
-        if (!me) throw new CheckError(`${host} (${peerUrl}) is not a member of ${cluster}`);
-        if (now.length < 2)
-          throw new CheckError(
-            `${host} is the only member of ${cluster}: removing it would destroy the cluster`,
-          );
-        const health = await checkClusterHealthy(ctx, cluster);
-        if (health.endsWith(`leader ${me.name}`))
-          throw new CheckError(
-            `${host} is the leader of ${cluster}: move leadership first (restart etcd on it), as the runbook says`,
-          );
-        return health;
-      }),
-      step(`Remove ${host} from ${c.srvRecord}`, async () => {
-        const current = (await observeRRset(ctx.config(), c.srvRecord, 'SRV')).records ?? [];
-        const kept = current.filter(
-          (r) => typeof r.data !== 'object' || !('target' in r.data) || r.data.target !== host,
-        );
-        return [setRecordSet({ name: c.srvRecord, type: 'SRV', records: kept })];
-      }),
-      step(`Remove ${host} from the ${cluster} cluster`, [removeMember({ cluster, host, peerUrl })]),
-      step(`Stop etcd on ${host}`, [ensureService({ host, unit: c.unit, state: 'inactive' })]),
-      check(`${cluster} is healthy without ${host}`, async () => checkClusterHealthy(ctx, cluster), {
-        timeoutMs: 20_000,
-      }),
-    ];
-  },
+  lock: (args, ctx) => membershipLockOfHost(ctx, args.host),
+  safeState: (ctx) => membershipSafeState(ctx, memberOf(ctx, ctx.args.host).cluster),
+  steps: (ctx) =>
+    removeMemberSteps(ctx, ctx.args.host, { allowBelowMinimum: ctx.args['allow-below-minimum'] }),
 });

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { arg, check, defineCookbook, step } from '../../src/core/cookbook.js';
 import { CheckError } from '../../src/core/errors.js';
-import { ensureDirectory, readText, removeFile, writeFile } from '../../src/local/files.js';
+import { ensureDirectory, readText, removeFile, writeFile } from '../../src/actions/files.js';
 
 /**
  * A sample that needs no server: makes sure DIR holds COUNT numbered files with the given

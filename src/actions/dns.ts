@@ -10,6 +10,7 @@ import {
   type ZoneBackend,
 } from '../dns/index.js';
 import { CheckError } from '../core/errors.js';
+import { sleep } from '../util/wait.js';
 import { remoteOf } from './remote.js';
 
 /**
@@ -33,8 +34,7 @@ function backendOf(env: ActionEnv, name: string): ZoneBackend {
 async function observeAgreed(env: ActionEnv, name: string, type: RecordType): Promise<RRsetState> {
   const o = await observeRRset(env.config(), name, type);
   const down = o.servers.filter((s) => s.error !== undefined);
-  if (down.length)
-    throw new CheckError(`${name} ${type}: ${down.map((s) => `${s.server.name}: ${s.error}`).join('; ')}`);
+  if (down.length) throw unreachable(name, type, down);
   if (!o.agree) {
     throw new CheckError(
       `${name} ${type}: the authoritative servers disagree: ${o.servers.map((s) => `${s.server.name}: ${describeRecords(type, s.records ?? [])}`).join('; ')}`,
@@ -44,6 +44,58 @@ async function observeAgreed(env: ActionEnv, name: string, type: RecordType): Pr
     );
   }
   return { records: o.records ?? [] };
+}
+
+function unreachable(
+  name: string,
+  type: RecordType,
+  down: { server: { name: string; address: string; port: number }; error?: string }[],
+): CheckError {
+  return new CheckError(
+    `${name} ${type}: authoritative DNS server${down.length === 1 ? '' : 's'} ${down.map((s) => `${s.server.name} (${s.server.address}:${s.server.port})`).join(', ')} unreachable: ${down.map((s) => s.error).join('; ')}`,
+    {
+      suggestions: [
+        `start the DNS server again (systemctl start gdnsd on ${down.map((s) => s.server.name).join(', ')}); nothing can be published while it is down`,
+      ],
+    },
+  );
+}
+
+/**
+ * Changes a record set through the zone's backend. When the backend refuses because a server
+ * does not answer, the error names that server as unreachable (instead of blaming the records);
+ * when the backend restored the previous records itself, it says so (nothing is left applied).
+ */
+async function replaceOrExplain(
+  env: ActionEnv,
+  name: string,
+  type: RecordType,
+  records: RecordValue[],
+  expected: RecordValue[],
+): Promise<void> {
+  try {
+    await backendOf(env, name).replaceRRset(name, type, records, expected);
+  } catch (e) {
+    const o = await observeRRset(env.config(), name, type);
+    const down = o.servers.filter((s) => s.error !== undefined);
+    if (!down.length) throw e;
+    const restored = o.servers.every(
+      (s) => s.records === undefined || canonical(type, s.records) === canonical(type, expected),
+    );
+    throw new CheckError(
+      `${unreachable(name, type, down).message}; the change was not published${restored ? ' (the backend restored the previous records: nothing is left applied)' : ''}`,
+      {
+        suggestions: [
+          `start the DNS server again on ${down.map((s) => s.server.name).join(', ')}, then retry`,
+        ],
+      },
+    );
+  }
+}
+
+/** The record set every authoritative server agrees on; throws naming unreachable or disagreeing servers (read-only). */
+export async function readRecordSet(env: ActionEnv, name: string, type: RecordType): Promise<RecordValue[]> {
+  return (await observeAgreed(env, name, type)).records;
 }
 
 const canonical = (type: RecordType, records: readonly RecordValue[]) => describeRecords(type, [...records]);
@@ -56,7 +108,7 @@ async function restoreRRset(
 ): Promise<void> {
   const now = await observeAgreed(env, p.name, p.type);
   if (canonical(p.type, now.records) === canonical(p.type, b.records)) return;
-  await backendOf(env, p.name).replaceRRset(p.name, p.type, b.records, now.records);
+  await replaceOrExplain(env, p.name, p.type, b.records, now.records);
 }
 
 async function waitForRestoredRRset(
@@ -89,8 +141,10 @@ export const setRecordSet = defineAction<RRsetParams, RRsetState>({
           },
         ],
   async apply(p, b, env) {
-    await backendOf(env, p.name).replaceRRset(p.name, p.type, p.records, b.records);
+    await replaceOrExplain(env, p.name, p.type, p.records, b.records);
   },
+  resource: (p) => `dns:${p.name}:${p.type}`,
+  after: (p) => ({ records: p.records }),
   async verify(p, _b, env) {
     await waitForRRset(env.config(), p.name, p.type, p.records, Date.now() + 15_000);
   },
@@ -112,8 +166,10 @@ export const setRecordTtl = defineAction<{ name: string; type: RecordType; ttlSe
       : [{ subject: `${p.name} ${p.type} TTL`, from: `${ttls.join('/')}s`, to: `${p.ttlSeconds}s` }];
   },
   async apply(p, b, env) {
-    await backendOf(env, p.name).replaceRRset(p.name, p.type, withTtl(b.records, p.ttlSeconds), b.records);
+    await replaceOrExplain(env, p.name, p.type, withTtl(b.records, p.ttlSeconds), b.records);
   },
+  resource: (p) => `dns:${p.name}:${p.type}`,
+  after: (p, b) => ({ records: b.records.length ? withTtl(b.records, p.ttlSeconds) : b.records }),
   async verify(p, b, env) {
     await waitForRRset(env.config(), p.name, p.type, withTtl(b.records, p.ttlSeconds), Date.now() + 15_000);
   },
@@ -121,3 +177,36 @@ export const setRecordTtl = defineAction<{ name: string; type: RecordType; ttlSe
   verifyUndo: waitForRestoredRRset,
   comparable: (s) => s.records,
 });
+
+/**
+ * Waits out a TTL (clients may cache the old record that long), capped at `capMs`, with a
+ * countdown on a terminal; ends at once on Ctrl-C. Returns a line for the operator.
+ */
+export async function waitOutTtl(
+  env: ActionEnv,
+  ttlSeconds: number,
+  capMs: number | undefined,
+  what: string,
+): Promise<string> {
+  const fullMs = ttlSeconds * 1000;
+  const ms = capMs === undefined ? fullMs : Math.min(fullMs, capMs);
+  const capped = ms < fullMs ? ` (capped at ${ms / 1000}s by replication.ttl_wait_max)` : '';
+  const tty = process.stderr.isTTY === true;
+  if (!tty) env.log.info(`waiting ${ms / 1000}s for the old TTL of ${what} (${ttlSeconds}s)${capped}`);
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (tty)
+      process.stderr.write(
+        `\r  waiting for the old TTL of ${what}: ${Math.ceil((until - Date.now()) / 1000)}s left${capped}   `,
+      );
+    await sleep(Math.min(1000, until - Date.now()), env.signal, `waiting for the old TTL of ${what}`);
+  }
+  if (tty) process.stderr.write('\n');
+  return `waited ${ms / 1000}s for the old TTL (${ttlSeconds}s) of ${what}${capped}`;
+}
+
+/** Fails unless every authoritative server answers with the same records, naming the unreachable ones (read-only). */
+export async function checkRecordSetAgreed(env: ActionEnv, name: string, type: RecordType): Promise<string> {
+  const records = await readRecordSet(env, name, type);
+  return `${name} ${type} identical on every authoritative server: ${describeRecords(type, records)}`;
+}

@@ -1,7 +1,9 @@
 import { defineAction, type ActionEnv } from '../core/action.js';
-import { CheckError } from '../core/errors.js';
+import { CheckError, GuardError } from '../core/errors.js';
 import {
+  EtcdHttpError,
   EtcdKeyNotFoundError,
+  etcdClientFor,
   sharedEtcdClient,
   type EtcdClient,
   type EtcdMember,
@@ -116,6 +118,16 @@ export async function readMembers(env: ActionEnv, cluster: string): Promise<Memb
   };
 }
 
+/** The run's client for a cluster's local ports, without one member (for changes that concern it). */
+function othersThan(env: ActionEnv, cluster: string, host: string): EtcdClient {
+  const members = env.config().etcd.clusters[cluster]!.members.filter((h) => h !== host);
+  return env.service(
+    `etcd:${cluster}:local:without:${host}`,
+    () => etcdClientFor(env.config(), cluster, { via: 'local', members }),
+    (c) => c.close(),
+  );
+}
+
 const hasPeer = (s: MembersState, url: string) => s.members.find((m) => m.peerURLs.includes(url));
 
 export interface MemberParams {
@@ -150,7 +162,23 @@ export const addMember = defineAction<MemberParams, MembersState>({
   async undo(p, _b, env) {
     const now = await readMembers(env, p.cluster);
     const m = hasPeer(now, p.peerUrl);
-    if (m) await etcdOf(env, p.cluster, 'local').removeMember(m.id);
+    if (m) await othersThan(env, p.cluster, p.host).removeMember(m.id);
+  },
+  /**
+   * Removing the added member is itself a member change: raft commits it only with a quorum.
+   * Without one (a 1-member cluster grown to 2 whose new member never started), etcd answers
+   * 500 for ever; say what would bring the quorum back instead.
+   */
+  async guardUndo(p, _b, env) {
+    const h = await clusterHealth(env, p.cluster);
+    if (h.quorum || !hasPeer({ members: h.members }, p.peerUrl)) return;
+    throw new GuardError(
+      `${p.cluster} has no quorum (${h.healthy} of ${h.size} members healthy, ${h.needed} needed): removing ${p.host} again needs one, so it stays a member`,
+      [
+        `start etcd on ${p.host} so that it joins and restores the quorum (cookbook etcd.member-add ${p.host} does it)`,
+        `or recover ${p.cluster} from a backup (etcd.disaster-recovery)`,
+      ],
+    );
   },
   comparable: (s) => s.members.map((m) => m.peerURLs.join(',')).sort(),
 });
@@ -160,24 +188,207 @@ export const addMember = defineAction<MemberParams, MembersState>({
  * the runbook says). Irreversible: a removed member comes back only through etcd.member-add
  * (its data wiped, etcd restarted with ETCD_INITIAL_CLUSTER_STATE=existing).
  */
-export const removeMember = defineAction<MemberParams, MembersState>({
+export const removeMember = defineAction<MemberParams & { minimum?: number }, MembersState>({
   kind: 'etcd.remove-member',
   describe: (p) => `${p.cluster}: remove member ${p.host} (${p.peerUrl})`,
   irreversibleBecause: 'a removed member rejoins only through etcd.member-add (wiped data, state existing)',
   observe: (p, env) => readMembers(env, p.cluster),
   plan: (p, b) => {
     const m = hasPeer(b, p.peerUrl);
-    return m ? [{ subject: `${p.cluster} members`, from: `${p.host} (id ${m.id})`, to: 'removed' }] : [];
+    if (!m) return [];
+    const after = b.members.length - 1;
+    const size = {
+      subject: `${p.cluster} size`,
+      from: String(b.members.length),
+      to: `${after}${p.minimum !== undefined && after < p.minimum ? ` (BELOW THE MINIMUM OF ${p.minimum}: --allow-below-minimum)` : ''}`,
+    };
+    return [{ subject: `${p.cluster} members`, from: `${p.host} (id ${m.id})`, to: 'removed' }, size];
   },
   async apply(p, b, env) {
     const m = hasPeer(b, p.peerUrl);
     if (!m) return;
-    const leader = (await etcdOf(env, p.cluster, 'local').selfStats()).leaderId;
+    // Asked of the other members: the removed one shuts down as it answers, and a retry on
+    // the next member would then be told 410 "permanently removed".
+    const others = othersThan(env, p.cluster, p.host);
+    const leader = (await others.selfStats()).leaderId;
     if (leader === m.id)
       throw new CheckError(
-        `${p.host} is the leader of ${p.cluster}: transfer leadership (restart it) before removing it`,
+        `${p.host} is the leader of ${p.cluster}: move leadership to another member first (etcd.member-remove offers it)`,
       );
-    await etcdOf(env, p.cluster, 'local').removeMember(m.id);
+    try {
+      await others.removeMember(m.id);
+    } catch (e) {
+      if (e instanceof EtcdHttpError && e.httpStatus === 410) return; // removed already (an earlier attempt got through)
+      throw e;
+    }
   },
   comparable: (s) => s.members.map((m) => m.peerURLs.join(',')).sort(),
+});
+
+/** One member as the cluster and the member itself report it. */
+export interface MemberHealth {
+  id: string;
+  /** Empty while the member was added and has not started yet. */
+  name: string;
+  peerURLs: string[];
+  /** The configured host with this peer URL (undefined: not a host of the config). */
+  host?: string;
+  started: boolean;
+  /** Its /health answered true. */
+  healthy: boolean;
+  /** The leader it follows (hex id), as its /v2/stats/self says. */
+  leaderId?: string;
+  /** Why it is not healthy (connection refused, 503…). */
+  error?: string;
+}
+
+/** A cluster's health, structured: who the members are, who leads, and whether there is a quorum. */
+export interface ClusterHealth {
+  cluster: string;
+  members: MemberHealth[];
+  /** The member most healthy members follow; undefined if none (no quorum, or an election). */
+  leader?: MemberHealth;
+  size: number;
+  /** Members whose /health is true. */
+  healthy: number;
+  /** A majority of `size`: what raft needs to commit anything, a member change included. */
+  needed: number;
+  quorum: boolean;
+}
+
+/** A majority of n members. */
+export const majorityOf = (n: number): number => Math.floor(n / 2) + 1;
+
+/**
+ * Reads a cluster's members (through any member's local port), then asks each configured
+ * member itself for its /health and its leader (short timeout: a stopped member answers
+ * "connection refused" at once). Read-only; throws CheckError when no member answers.
+ */
+export async function clusterHealth(
+  env: ActionEnv,
+  cluster: string,
+  o: { timeoutMs?: number } = {},
+): Promise<ClusterHealth> {
+  const config = env.config();
+  const c = config.etcd.clusters[cluster];
+  if (!c) throw new CheckError(`unknown etcd cluster "${cluster}" (etcd.clusters in ${config.file})`);
+  const client = etcdOf(env, cluster, 'local');
+  let raw: EtcdMember[];
+  try {
+    raw = await client.members({ signal: env.signal });
+  } catch (e) {
+    throw new CheckError(`no member of ${cluster} answers: ${(e as Error).message}`, { cause: e });
+  }
+  const timeoutMs = o.timeoutMs ?? 3000;
+  const hostOfPeer = new Map(c.members.map((h) => [peerUrlOf(env, cluster, h), h] as const));
+  const members = await Promise.all(
+    raw
+      .map((m) => ({ id: m.id, name: m.name, peerURLs: [...m.peerURLs].sort() }))
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map(async (m): Promise<MemberHealth> => {
+        const host = m.peerURLs.map((u) => hostOfPeer.get(u)).find((h) => h !== undefined);
+        const started = m.name !== '';
+        if (host === undefined)
+          return { ...m, started, healthy: false, error: 'not a configured host: cannot ask it' };
+        const one = client.forEndpoint(c.members.indexOf(host));
+        try {
+          const [h, self] = await Promise.all([
+            one.health({ timeoutMs, signal: env.signal }),
+            one.selfStats({ timeoutMs, signal: env.signal }),
+          ]);
+          return {
+            ...m,
+            host,
+            started,
+            healthy: h.healthy,
+            leaderId: self.leaderId,
+            ...(h.healthy ? {} : { error: 'unhealthy (/health is false)' }),
+          };
+        } catch (e) {
+          return {
+            ...m,
+            host,
+            started,
+            healthy: false,
+            error: started ? (e as Error).message : 'added, not started yet',
+          };
+        }
+      }),
+  );
+  const size = members.length;
+  const healthyMembers = members.filter((m) => m.healthy);
+  const votes = new Map<string, number>();
+  for (const m of healthyMembers) if (m.leaderId) votes.set(m.leaderId, (votes.get(m.leaderId) ?? 0) + 1);
+  const [leaderId] = [...votes.entries()].sort((a, b) => b[1] - a[1])[0] ?? [];
+  const needed = majorityOf(size);
+  const leader = members.find((m) => m.id === leaderId && m.healthy);
+  return {
+    cluster,
+    members,
+    leader,
+    size,
+    healthy: healthyMembers.length,
+    needed,
+    quorum: healthyMembers.length >= needed && leader !== undefined,
+  };
+}
+
+/** One line: "codfw: 3 members (a, b, c), 3 healthy, leader b". */
+export function describeHealth(h: ClusterHealth): string {
+  const names = h.members.map(
+    (m) => `${m.host ?? (m.name || m.id)}${m.healthy ? '' : ` (${m.error ?? 'unhealthy'})`}`,
+  );
+  return `${h.cluster}: ${h.size} member${h.size === 1 ? '' : 's'} (${names.join(', ')}), ${h.healthy} healthy, ${h.quorum ? `quorum (${h.needed} needed)` : `NO QUORUM (${h.needed} needed)`}, leader ${h.leader ? (h.leader.host ?? h.leader.name) : 'none'}`;
+}
+
+interface LeaderState {
+  /** Peer URLs of the leader (empty: no leader). */
+  leaderPeerURLs: string[];
+  leader?: string;
+}
+
+/**
+ * Moves raft leadership away from `from` to `to` (both hosts of the cluster), with the v3
+ * API's transfer-leadership, sent to the leader. Planned only while `from` leads. Undo
+ * gives nothing back on purpose: which healthy member leads is not state to restore (an
+ * election may move it at any time), so the undo only checks there is a leader.
+ */
+export const moveLeader = defineAction<
+  { cluster: string; from: string; fromPeerUrl: string; to: string; toPeerUrl: string },
+  LeaderState
+>({
+  kind: 'etcd.move-leader',
+  describe: (p) => `${p.cluster}: move leadership from ${p.from} to ${p.to}`,
+  async observe(p, env) {
+    const h = await clusterHealth(env, p.cluster);
+    return {
+      leaderPeerURLs: h.leader?.peerURLs ?? [],
+      ...(h.leader ? { leader: h.leader.host ?? h.leader.name } : {}),
+    };
+  },
+  plan: (p, b) =>
+    b.leaderPeerURLs.includes(p.fromPeerUrl)
+      ? [{ subject: `${p.cluster} leader`, from: p.from, to: p.to }]
+      : [],
+  async apply(p, _b, env) {
+    const config = env.config();
+    const h = await clusterHealth(env, p.cluster);
+    if (!h.leader?.peerURLs.includes(p.fromPeerUrl)) return; // already moved (an election)
+    const target = h.members.find((m) => m.peerURLs.includes(p.toPeerUrl));
+    if (!target?.healthy)
+      throw new CheckError(`${p.to} is not a healthy member of ${p.cluster}: cannot move leadership to it`);
+    const members = config.etcd.clusters[p.cluster]!.members;
+    await etcdOf(env, p.cluster, 'local')
+      .forEndpoint(members.indexOf(p.from))
+      .moveLeader(target.id, { signal: env.signal, timeoutMs: 15_000 });
+  },
+  async undo() {
+    // Nothing to give back: see above.
+  },
+  comparable: () => null,
+  async verifyUndo(p, _b, env) {
+    const h = await clusterHealth(env, p.cluster);
+    if (!h.leader) throw new CheckError(`${p.cluster} has no leader`);
+  },
+  verifyTimeoutMs: 20_000,
 });

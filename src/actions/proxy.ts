@@ -3,12 +3,16 @@ import type { GalleyConfig } from '../config/schema.js';
 import { defineAction, type ActionEnv } from '../core/action.js';
 import { CheckError, ConfigError } from '../core/errors.js';
 import {
+  EtcdAllEndpointsFailedError,
   EtcdCompareFailedError,
+  EtcdHttpError,
   EtcdKeyNotFoundError,
+  EtcdUnreachableError,
   EtcdReadOnlyError,
   etcdClientFor,
   type EtcdClient,
 } from '../etcd/index.js';
+import { waitUntil } from '../util/wait.js';
 import { argvCommand } from '../ssh/command.js';
 import { mutateOn, readRemoteFile } from './remote.js';
 
@@ -68,6 +72,41 @@ export async function probeProxyMode(env: ActionEnv, cluster: string, host: stri
 interface SwitchState {
   /** Per member: the switch file's content (undefined: absent). */
   files: Record<string, string | null>;
+  /** Members whose etcd does not answer (their proxy is switched, but cannot be verified). */
+  down?: string[];
+}
+
+/** Whether a member's etcd answers healthy on its local client port (1 s, no retries). */
+export async function memberAnswers(env: ActionEnv, cluster: string, host: string): Promise<boolean> {
+  const c = env.service(
+    `etcd:${cluster}:local:${host}`,
+    () => etcdClientFor(env.config(), cluster, { via: 'local', members: [host], timeoutMs: 1000 }),
+    (x) => x.close(),
+  );
+  try {
+    return (await c.health()).healthy;
+  } catch {
+    return false;
+  }
+}
+
+/** The members of a cluster whose etcd does not answer (read-only). */
+export async function downMembers(env: ActionEnv, cluster: string): Promise<string[]> {
+  const members = env.config().etcd.clusters[cluster]?.members ?? [];
+  const ok = await Promise.all(members.map((h) => memberAnswers(env, cluster, h)));
+  return members.filter((_, i) => !ok[i]);
+}
+
+/**
+ * Checks a guard before an undo; the switchover uses it on "make TO read-write": undone only
+ * when FROM holds everything TO acknowledged (see checkCaughtUp in replication.ts).
+ */
+export type ProxyUndoGuard = (params: ReadOnlyParams, env: ActionEnv) => Promise<void>;
+const undoGuards = new Map<string, ProxyUndoGuard>();
+
+/** Registers a named undo guard for proxy switches (named, so that a journal can name it). */
+export function registerProxyUndoGuard(name: string, guard: ProxyUndoGuard): void {
+  undoGuards.set(name, guard);
 }
 
 function modeOf(config: GalleyConfig, content: string | null): ProxyMode | 'unknown' {
@@ -85,6 +124,8 @@ export interface ReadOnlyParams {
   hosts: string[];
   readOnlyContent: string;
   readWriteContent: string;
+  /** A guard (registered with {@link registerProxyUndoGuard}) checked before the undo. */
+  undoGuard?: { name: string; args: Record<string, string> };
 }
 
 /** Sets a datacenter's proxies read-only or read-write. */
@@ -93,10 +134,14 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
   describe: (p) => `${p.datacenter}: make the etcd proxies ${p.mode}`,
   async observe(p, env) {
     const file = switchConfig(env.config()).readOnlySwitch.file;
-    const entries = await Promise.all(
-      p.hosts.map(async (h) => [h, (await readRemoteFile(env, h, file)).content ?? null] as const),
-    );
-    return { files: Object.fromEntries(entries) };
+    const cluster = clusterOfDatacenter(env.config(), p.datacenter);
+    const [entries, down] = await Promise.all([
+      Promise.all(
+        p.hosts.map(async (h) => [h, (await readRemoteFile(env, h, file)).content ?? null] as const),
+      ),
+      downMembers(env, cluster),
+    ]);
+    return { files: Object.fromEntries(entries), down: down.filter((h) => p.hosts.includes(h)) };
   },
   plan(p, b) {
     const want = p.mode === 'read-only' ? p.readOnlyContent : p.readWriteContent;
@@ -110,8 +155,28 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
             : c.trim() === p.readWriteContent.trim()
               ? 'read-write'
               : `unknown (${JSON.stringify(c)})`;
-        return { subject: `${h} proxy`, from: now, to: p.mode };
+        const down = (b.down ?? []).includes(h);
+        return {
+          subject: `${h} proxy`,
+          from: now,
+          to: p.mode,
+          ...(down ? { detail: `etcd on ${h} is down: switched, verified only on the live members` } : {}),
+        };
       });
+  },
+  resource: (p) => `proxy:${p.datacenter}`,
+  after: (p, b) => ({
+    ...b,
+    files: Object.fromEntries(
+      p.hosts.map((h) => [h, p.mode === 'read-only' ? p.readOnlyContent : p.readWriteContent]),
+    ),
+  }),
+  comparable: (s) => s.files,
+  async guardUndo(p, _b, env) {
+    if (!p.undoGuard) return;
+    const g = undoGuards.get(p.undoGuard.name);
+    if (!g) throw new Error(`unknown proxy undo guard ${p.undoGuard.name}`);
+    await g(p, env);
   },
   async apply(p, _b, env) {
     const s = switchConfig(env.config()).readOnlySwitch;
@@ -120,11 +185,11 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
   },
   async verify(p, _b, env) {
     const cluster = clusterOfDatacenter(env.config(), p.datacenter);
-    await Promise.all(p.hosts.map((h) => waitForMode(env, cluster, h, p.mode)));
+    const live = await verifyLive(env, cluster, p.hosts, p.mode);
     if (p.mode === 'read-write') {
       // The runbook's check: a real write through the proxy succeeds.
       const canary = switchConfig(env.config()).canaryKey;
-      for (const h of p.hosts)
+      for (const h of live)
         await memberProxyClient(env, cluster, h).set(
           canary,
           `written through ${h} at ${new Date().toISOString()}`,
@@ -145,15 +210,56 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
   },
   async verifyUndo(p, b, env) {
     const cluster = clusterOfDatacenter(env.config(), p.datacenter);
+    const modes = new Set(p.hosts.map((h) => modeOf(env.config(), b.files[h] ?? null)));
+    const was = [...modes][0];
+    if (modes.size === 1 && was && was !== 'unknown') {
+      await verifyLive(env, cluster, p.hosts, was);
+      return;
+    }
     await Promise.all(
       p.hosts.map(async (h) => {
-        const was = modeOf(env.config(), b.files[h] ?? null);
-        if (was === 'unknown') return;
-        await waitForMode(env, cluster, h, was);
+        const m = modeOf(env.config(), b.files[h] ?? null);
+        if (m !== 'unknown') await verifyLive(env, cluster, [h], m);
       }),
     );
   },
 });
+
+/**
+ * Waits until the proxy of every live member answers as `mode`; a member whose etcd does not
+ * answer (its proxy gives 502) is named in a warning and left out. Returns the live members.
+ * Fails when no member answers at all.
+ */
+async function verifyLive(
+  env: ActionEnv,
+  cluster: string,
+  hosts: string[],
+  mode: ProxyMode,
+): Promise<string[]> {
+  const results = await Promise.all(
+    hosts.map(async (h) => {
+      if (!(await memberAnswers(env, cluster, h))) return { h, ok: false as const };
+      try {
+        await waitForMode(env, cluster, h, mode);
+        return { h, ok: true as const };
+      } catch (e) {
+        if (await memberAnswers(env, cluster, h)) throw e;
+        return { h, ok: false as const };
+      }
+    }),
+  );
+  const dead = results.filter((r) => !r.ok).map((r) => r.h);
+  const live = results.filter((r) => r.ok).map((r) => r.h);
+  if (!live.length)
+    throw new CheckError(
+      `${cluster}: no member answers (${dead.join(', ')} down): cannot verify the proxies are ${mode}`,
+    );
+  if (dead.length)
+    env.log.warn(
+      `${cluster}: etcd on ${dead.join(', ')} does not answer: its proxy was switched to ${mode} but could not be verified; verified on ${live.join(', ')}`,
+    );
+  return live;
+}
 
 /**
  * Waits until a member's proxy answers as `mode` several times in a row: right after
@@ -166,19 +272,22 @@ async function waitForMode(
   mode: ProxyMode,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let streak = 0;
-  let last: ProxyMode | undefined;
-  while (streak < 3) {
-    last = await probeProxyMode(env, cluster, host);
-    streak = last === mode ? streak + 1 : 0;
-    if (streak >= 3) return;
-    if (Date.now() > deadline)
-      throw new CheckError(
-        `${host}'s proxy still answers ${last}, expected ${mode} (waited ${timeoutMs / 1000}s after the reload)`,
-      );
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntil({
+    what: `${host}'s proxy answers ${mode}`,
+    probe: () => probeProxyMode(env, cluster, host),
+    until: (m) => (streak = m === mode ? streak + 1 : 0) >= 3,
+    timeoutMs,
+    intervalMs: 100,
+    maxIntervalMs: 100,
+    retryOn: (e) =>
+      e instanceof EtcdHttpError ||
+      e instanceof EtcdUnreachableError ||
+      e instanceof EtcdAllEndpointsFailedError,
+    signal: env.signal,
+    describe: (m) => `${host}'s proxy still answers ${m}, expected ${mode} (after the reload)`,
+    timeoutError: (m) => new CheckError(m),
+  });
 }
 
 async function writeAndReload(
@@ -198,7 +307,12 @@ async function writeAndReload(
 }
 
 /** The action that makes a datacenter's proxies read-only or read-write (its members come from the config). */
-export function setProxyMode(config: GalleyConfig, datacenter: string, mode: ProxyMode) {
+export function setProxyMode(
+  config: GalleyConfig,
+  datacenter: string,
+  mode: ProxyMode,
+  o: { undoGuard?: ReadOnlyParams['undoGuard'] } = {},
+) {
   const s = switchConfig(config).readOnlySwitch;
   const cluster = config.etcd.clusters[clusterOfDatacenter(config, datacenter)]!;
   return setProxyModeAction({
@@ -207,22 +321,62 @@ export function setProxyMode(config: GalleyConfig, datacenter: string, mode: Pro
     hosts: cluster.members,
     readOnlyContent: s.readOnlyContent,
     readWriteContent: s.readWriteContent,
+    ...(o.undoGuard ? { undoGuard: o.undoGuard } : {}),
   });
 }
 
-/** Fails unless every proxy of the datacenter behaves as `mode` (a read-only check). */
-export async function checkProxyMode(env: ActionEnv, datacenter: string, mode: ProxyMode): Promise<string> {
+/** The mode of every member's proxy of a datacenter; `down` for a member whose etcd does not answer. */
+export async function proxyModes(
+  env: ActionEnv,
+  datacenter: string,
+): Promise<Record<string, ProxyMode | 'down'>> {
   const config = env.config();
   const cluster = clusterOfDatacenter(config, datacenter);
-  const modes = await Promise.all(
-    config.etcd.clusters[cluster]!.members.map(
-      async (h) => [h, await probeProxyMode(env, cluster, h)] as const,
-    ),
+  const entries = await Promise.all(
+    config.etcd.clusters[cluster]!.members.map(async (h) => {
+      try {
+        return [h, await probeProxyMode(env, cluster, h)] as const;
+      } catch (e) {
+        if (await memberAnswers(env, cluster, h)) throw e;
+        return [h, 'down' as const] as const;
+      }
+    }),
   );
-  const wrong = modes.filter(([, m]) => m !== mode);
+  return Object.fromEntries(entries);
+}
+
+/**
+ * Fails unless every live member's proxy of the datacenter behaves as `mode` (a read-only
+ * check); members whose etcd is down are named, and fail the check only when no member lives.
+ */
+export async function checkProxyMode(env: ActionEnv, datacenter: string, mode: ProxyMode): Promise<string> {
+  const modes = Object.entries(await proxyModes(env, datacenter));
+  const wrong = modes.filter(([, m]) => m !== mode && m !== 'down');
+  const down = modes.filter(([, m]) => m === 'down').map(([h]) => h);
   if (wrong.length)
     throw new CheckError(
       `${datacenter}: ${wrong.map(([h, m]) => `${h} is ${m}`).join(', ')}; expected ${mode}`,
     );
-  return `${datacenter}: every proxy is ${mode}`;
+  if (down.length === modes.length)
+    throw new CheckError(`${datacenter}: no member answers (${down.join(', ')} down)`);
+  return `${datacenter}: every live proxy is ${mode}${down.length ? ` (etcd down on ${down.join(', ')})` : ''}`;
+}
+
+/** Fails unless a majority of the datacenter's members answer (quorum); names the dead ones (read-only). */
+export async function checkQuorum(
+  env: ActionEnv,
+  datacenter: string,
+): Promise<{ line: string; down: string[] }> {
+  const cluster = clusterOfDatacenter(env.config(), datacenter);
+  const members = env.config().etcd.clusters[cluster]!.members;
+  const down = await downMembers(env, cluster);
+  const up = members.length - down.length;
+  if (up <= members.length / 2)
+    throw new CheckError(
+      `${datacenter}: quorum lost: only ${up} of ${members.length} members answer (${down.join(', ')} down)`,
+    );
+  return {
+    line: `${datacenter}: ${up}/${members.length} members healthy${down.length ? `, ${down.join(', ')} DOWN (quorum holds)` : ''}`,
+    down,
+  };
 }

@@ -1,8 +1,18 @@
 import type { GalleyConfig } from '../config/schema.js';
 import { defineAction, type ActionEnv } from '../core/action.js';
-import { CheckError, ConfigError } from '../core/errors.js';
-import { EtcdKeyNotFoundError, type EtcdNode } from '../etcd/index.js';
+import { CheckError, ConfigError, GuardError } from '../core/errors.js';
+import {
+  EtcdAllEndpointsFailedError,
+  EtcdHttpError,
+  EtcdKeyNotFoundError,
+  EtcdUnreachableError,
+  type EtcdNode,
+  type EtcdVia,
+} from '../etcd/index.js';
+import { argvCommand } from '../ssh/command.js';
+import { waitUntil } from '../util/wait.js';
 import { etcdOf } from './etcd.js';
+import { mutateOn, unitState } from './remote.js';
 import { clusterOfDatacenter } from './proxy.js';
 
 /**
@@ -23,7 +33,7 @@ export function replicationIndexKey(dstPrefix: string): string {
 
 /** A cluster's current etcd index (X-Etcd-Index), read through its proxy. */
 export async function etcdIndexOf(env: ActionEnv, cluster: string): Promise<number> {
-  const r = await etcdOf(env, cluster).get('/', { quorum: true });
+  const r = await etcdOf(env, cluster, 'local').get('/', { quorum: true });
   if (r.etcdIndex === undefined)
     throw new CheckError(`${cluster} did not say its etcd index (no X-Etcd-Index header)`);
   return r.etcdIndex;
@@ -39,7 +49,7 @@ async function replicatedKeys(
   const out = new Map<string, string>();
   let root: EtcdNode;
   try {
-    root = (await etcdOf(env, cluster).get(prefix, { recursive: true, quorum: true })).node;
+    root = (await etcdOf(env, cluster, 'local').get(prefix, { recursive: true, quorum: true })).node;
   } catch (e) {
     if (e instanceof EtcdKeyNotFoundError) return out;
     throw e;
@@ -93,33 +103,224 @@ export async function checkReplicaHoldsSource(
   return `${replicaDc} holds the ${src.size} replicated keys of ${sourceDc}${note}`;
 }
 
-/** Writes a canary through `fromDc`'s proxy and waits until it shows in `toDc`. */
+/** Transient etcd errors worth another attempt inside a wait (a member restarting, an election, a proxy reload). */
+export const transientEtcd = (e: unknown): boolean =>
+  e instanceof EtcdHttpError || e instanceof EtcdUnreachableError || e instanceof EtcdAllEndpointsFailedError;
+
+/** Writes a canary through `fromDc` (its proxy, or its local client port) and waits until it shows in `toDc`. */
 export async function checkReplicationFlows(
   env: ActionEnv,
   fromDc: string,
   toDc: string,
   runId: string,
   timeoutMs = 15_000,
+  via: EtcdVia = 'proxy',
 ): Promise<string> {
   const config = env.config();
   const key = config.proxy?.canaryKey ?? '/galley/canary';
   const value = `replication check of run ${runId} at ${new Date().toISOString()}`;
-  await etcdOf(env, clusterOfDatacenter(config, fromDc)).set(key, value);
-  const dst = etcdOf(env, clusterOfDatacenter(config, toDc));
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const seen = await dst.get(key).then(
-      (x) => x.node.value,
-      () => undefined,
-    );
-    if (seen === value) return `a write through ${fromDc} reached ${toDc}`;
-    if (Date.now() > deadline)
-      throw new CheckError(
-        `a write through ${fromDc} (${key}) did not reach ${toDc} within ${timeoutMs / 1000}s`,
-      );
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  await waitUntil({
+    what: `a write through ${fromDc}`,
+    probe: () => etcdOf(env, clusterOfDatacenter(config, fromDc), via).set(key, value),
+    timeoutMs: 10_000,
+    retryOn: transientEtcd,
+    signal: env.signal,
+    timeoutError: (m) => new CheckError(m),
+  });
+  const dst = etcdOf(env, clusterOfDatacenter(config, toDc), 'local');
+  await waitUntil({
+    what: `a write through ${fromDc} (${key}) reaching ${toDc}`,
+    probe: () =>
+      dst.get(key).then(
+        (x) => x.node.value,
+        () => undefined,
+      ),
+    until: (seen) => seen === value,
+    timeoutMs,
+    intervalMs: 50,
+    maxIntervalMs: 200,
+    signal: env.signal,
+    timeoutError: () =>
+      new CheckError(
+        `a write through ${fromDc} (${key}) did not reach ${toDc} within ${timeoutMs / 1000}s: replication ${fromDc} → ${toDc} does not flow`,
+      ),
+  });
+  return `a write through ${fromDc} reached ${toDc}`;
 }
+
+/** How far replication `sourceDc` → `replicaDc` is behind: the source's etcd index minus the index the mirror recorded in the replica. */
+export async function replicationLag(
+  env: ActionEnv,
+  sourceDc: string,
+  replicaDc: string,
+): Promise<{ sourceIndex: number; applied: number | undefined; lag: number }> {
+  const config = env.config();
+  const r = replication(config);
+  const [sourceIndex, applied] = await Promise.all([
+    etcdIndexOf(env, clusterOfDatacenter(config, sourceDc)),
+    etcdOf(env, clusterOfDatacenter(config, replicaDc), 'local')
+      .get(replicationIndexKey(r.dstPrefix), { quorum: true })
+      .then(
+        (x) => Number(x.node.value),
+        (e) => (e instanceof EtcdKeyNotFoundError ? undefined : Promise.reject(e)),
+      ),
+  ]);
+  return {
+    sourceIndex,
+    applied,
+    lag:
+      applied === undefined || Number.isNaN(applied)
+        ? Number.POSITIVE_INFINITY
+        : Math.max(0, sourceIndex - applied),
+  };
+}
+
+/**
+ * Waits until `replicaDc` provably holds everything `sourceDc` acknowledged: the mirror's
+ * recorded index reached the source's index as read now, and the replicated prefixes compare
+ * equal. The proof a rollback needs before it gives the writes back to the other side.
+ */
+export async function checkCaughtUp(
+  env: ActionEnv,
+  sourceDc: string,
+  replicaDc: string,
+  timeoutMs = 15_000,
+): Promise<string> {
+  const target = await waitUntil({
+    what: `${sourceDc}'s etcd index`,
+    probe: () => etcdIndexOf(env, clusterOfDatacenter(env.config(), sourceDc)),
+    timeoutMs: 10_000,
+    retryOn: transientEtcd,
+    signal: env.signal,
+  });
+  let last: Awaited<ReturnType<typeof replicationLag>> | undefined;
+  await waitUntil({
+    what: `replication ${sourceDc} → ${replicaDc} caught up to index ${target}`,
+    probe: async () => (last = await replicationLag(env, sourceDc, replicaDc)),
+    until: (l) => l.applied !== undefined && l.applied >= target,
+    timeoutMs,
+    intervalMs: 50,
+    maxIntervalMs: 250,
+    retryOn: transientEtcd,
+    signal: env.signal,
+    timeoutError: () =>
+      new CheckError(
+        `replication ${sourceDc} → ${replicaDc} did not catch up to ${sourceDc}'s index ${target} within ${timeoutMs / 1000}s (it recorded ${last?.applied ?? 'nothing'})`,
+        {
+          suggestions: [
+            'cookbook etcd.status: is etcdmirror running, is it lagging, did it stop on an inconsistency?',
+          ],
+        },
+      ),
+  });
+  const held = await checkReplicaHoldsSource(env, sourceDc, replicaDc);
+  return `${held}; replication caught up to index ${target}`;
+}
+
+/** Fails unless replication `sourceDc` → `replicaDc` runs with its lag under `maxLag` events (read-only; retried for a few seconds). */
+export async function checkReplicationRunning(
+  env: ActionEnv,
+  sourceDc: string,
+  replicaDc: string,
+  maxLag: number,
+  timeoutMs = 5000,
+): Promise<string> {
+  const config = env.config();
+  const m = replication(config).mirrors[replicaDc];
+  if (!m) throw new CheckError(`no mirror into ${replicaDc} in ${config.file} (replication.mirrors)`);
+  const active = await unitState(env, m.host, m.unit);
+  if (active !== 'active')
+    throw new CheckError(
+      `${m.unit} on ${m.host} is ${active}: replication ${sourceDc} → ${replicaDc} is not running`,
+    );
+  let last: Awaited<ReturnType<typeof replicationLag>> | undefined;
+  await waitUntil({
+    what: `replication ${sourceDc} → ${replicaDc} with a lag under ${maxLag}`,
+    probe: async () => (last = await replicationLag(env, sourceDc, replicaDc)),
+    until: (l) => l.lag <= maxLag,
+    timeoutMs,
+    intervalMs: 100,
+    maxIntervalMs: 500,
+    retryOn: transientEtcd,
+    signal: env.signal,
+    timeoutError: () =>
+      new CheckError(
+        `replication ${sourceDc} → ${replicaDc} is ${last?.lag ?? '?'} events behind (bound ${maxLag}, replication.max_lag): ${m.unit} on ${m.host} is stalled or slow`,
+        {
+          suggestions: ["cookbook etcd.status; look at the unit's log on " + m.host],
+        },
+      ),
+  });
+  return `${m.unit} on ${m.host} active, ${last?.lag ?? 0} events behind`;
+}
+
+interface MirrorState {
+  active: string;
+}
+
+export interface StartReplicationParams {
+  host: string;
+  unit: string;
+  sourceDc: string;
+  replicaDc: string;
+  /** The lag (events) under which the mirror counts as caught up after the probe write. */
+  maxLag: number;
+  runId: string;
+}
+
+/**
+ * Starts replication into a datacenter, verified by its effect: a probe write into the
+ * source (through its local client port, which the read-only switch does not guard) arrives
+ * in the replica, and the lag is back under the bound. The unit being active proves nothing.
+ * Its undo stops the mirror only once the replica provably holds everything the source
+ * acknowledged (guard): stopping it earlier would strand the source's writes.
+ */
+export const startReplication = defineAction<StartReplicationParams, MirrorState>({
+  kind: 'replication.start',
+  describe: (p) => `${p.host}: start ${p.unit} (replication ${p.sourceDc} → ${p.replicaDc})`,
+  observe: async (p, env) => ({ active: await unitState(env, p.host, p.unit) }),
+  plan: (p, b) =>
+    b.active === 'active'
+      ? []
+      : [
+          {
+            subject: `${p.host} ${p.unit}`,
+            from: b.active,
+            to: `active, replicating ${p.sourceDc} → ${p.replicaDc}`,
+          },
+        ],
+  resource: (p) => `unit:${p.host}:${p.unit}`,
+  after: () => ({ active: 'active' }),
+  async apply(p, _b, env) {
+    await mutateOn(env, p.host, argvCommand(['systemctl', 'start', p.unit]));
+  },
+  async verify(p, _b, env) {
+    await checkReplicationFlows(env, p.sourceDc, p.replicaDc, p.runId, 20_000, 'local');
+    await checkReplicationRunning(env, p.sourceDc, p.replicaDc, p.maxLag, 10_000);
+  },
+  verifyTimeoutMs: 30_000,
+  async guardUndo(p, _b, env) {
+    try {
+      await checkCaughtUp(env, p.sourceDc, p.replicaDc, 15_000);
+    } catch (e) {
+      throw new GuardError(
+        `stopping replication ${p.sourceDc} → ${p.replicaDc} now would lose writes ${p.sourceDc} acknowledged: ${e instanceof Error ? e.message : String(e)}`,
+        [
+          `repair replication into ${p.replicaDc} (cookbook etcd.status; ${p.unit} on ${p.host}), then run the rollback again`,
+        ],
+      );
+    }
+  },
+  async undo(p, b, env) {
+    if (b.active !== 'active') await mutateOn(env, p.host, argvCommand(['systemctl', 'stop', p.unit]));
+  },
+  async verifyUndo(p, b, env) {
+    const now = await unitState(env, p.host, p.unit);
+    if ((now === 'active') !== (b.active === 'active'))
+      throw new CheckError(`${p.unit} on ${p.host} is ${now}, expected ${b.active}`);
+  },
+  comparable: (s) => s.active === 'active',
+});
 
 interface IndexState {
   exists: boolean;

@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { defaultConfigPaths, loadConfig } from '../config/load.js';
 import type { GalleyConfig } from '../config/schema.js';
 import type { ActionEnv } from '../core/action.js';
-import { type AuditLog, fileAuditLog } from '../core/audit.js';
+import { type Announcer, announcerFor } from '../announce/index.js';
+import { waitingPrompter } from '../announce/prompter.js';
 import { ConfigError } from '../core/errors.js';
 import { FileLockManager } from '../core/file-lock.js';
 import { defaultStateDir } from '../core/journal.js';
@@ -17,7 +18,10 @@ export interface CliContext {
   configFile?: string;
   loadConfig(): GalleyConfig;
   stateDir: string;
-  audit: AuditLog;
+  /** The audit file and the announcement sinks (`announce` in the environment file). */
+  audit: Announcer;
+  /** Announce a prompt unanswered for this long (announce.waiting_for_input_after). */
+  waitingForInputAfterMs?: number;
   locks(env: ActionEnv): Promise<LockManager>;
 }
 
@@ -40,35 +44,14 @@ export function cliContext(flags: { config?: string; 'state-dir'?: string }): Cl
       ]);
     },
     stateDir,
-    audit: fileAuditLog(config?.auditLog ?? join(stateDir, 'audit.log')),
-    // Locks live in etcd, in the read-write (master) cluster: the configured master first, then
-    // the others (after a switchover the configured master is read-only); else in files.
+    audit: announcerFor(config?.announce, config?.auditLog ?? join(stateDir, 'audit.log')),
+    waitingForInputAfterMs: config?.announce?.waitingForInputAfterMs,
+    // Locks live in etcd, in every cluster (see runLockManager); else in files.
     locks: async (env) => {
       if (!config || !Object.keys(config.etcd.clusters).length)
         return new FileLockManager(join(stateDir, 'locks'));
       const etcd = await import('../etcd/index.js');
-      const master = etcd.lockClusterOf(config);
-      const order = [master, ...Object.keys(config.etcd.clusters).filter((c) => c !== master)];
-      const managerOf = (cluster: string) =>
-        etcd.etcdLockManagerFor(config, {
-          client: etcd.sharedEtcdClient(env, cluster, 'proxy'),
-          releaseClient: etcd.sharedEtcdClient(env, cluster, 'local'),
-          warn: (m) => env.log.warn(m),
-        });
-      return {
-        async acquire(request) {
-          let readOnly: unknown;
-          for (const cluster of order) {
-            try {
-              return await managerOf(cluster).acquire(request);
-            } catch (e) {
-              if (!(e instanceof etcd.EtcdReadOnlyError)) throw e;
-              readOnly = e;
-            }
-          }
-          throw readOnly;
-        },
-      };
+      return etcd.runLockManager(config, env);
     },
   };
 }
@@ -79,7 +62,7 @@ export function terminalRunOptions(
   out: Output = process.stdout,
 ): Pick<
   RunOptions,
-  'configFile' | 'loadConfig' | 'stateDir' | 'audit' | 'locks' | 'prompter' | 'out' | 'log'
+  'configFile' | 'loadConfig' | 'stateDir' | 'audit' | 'locks' | 'prompter' | 'out' | 'errOut' | 'log'
 > {
   return {
     configFile: ctx.configFile,
@@ -87,8 +70,14 @@ export function terminalRunOptions(
     stateDir: ctx.stateDir,
     audit: ctx.audit,
     locks: ctx.locks,
-    prompter: terminalPrompter(),
+    prompter:
+      ctx.waitingForInputAfterMs === undefined
+        ? terminalPrompter()
+        : waitingPrompter(terminalPrompter(), ctx.waitingForInputAfterMs, (q, ms) =>
+            ctx.audit.waitingForInput(q, ms),
+          ),
     out,
+    errOut: process.stderr,
     log: streamLogger(process.stderr),
   };
 }

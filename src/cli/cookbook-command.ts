@@ -79,6 +79,7 @@ export function cookbookCommand(name: string, cookbook: Cookbook): Command.Class
         });
         if (f.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         code = result.exitCode;
+        await ctx.audit.flush(); // announcements still in flight (each bounded by its timeout)
       } catch (e) {
         code = reportError(e);
       }

@@ -1,16 +1,28 @@
 import { Args, Command, Flags } from '@oclif/core';
+import { EXEC_FLAGS } from '../cli/exec-flags.js';
 
-/** `cookbook exec HOSTS -- CMD…`: the cumin-like ad-hoc command. Thin: the work is in src/ssh/adhoc.ts. */
+/** oclif flags made from the one table of `exec` flags (src/cli/exec-flags.ts). */
+const flags = Object.fromEntries(
+  Object.entries(EXEC_FLAGS).map(([name, f]) => {
+    const common = { description: f.description, ...('char' in f ? { char: f.char as 'c' } : {}) };
+    if (f.type === 'boolean')
+      return [name, Flags.boolean({ ...common, ...('allowNo' in f ? { allowNo: f.allowNo } : {}) })];
+    return [name, Flags.string({ ...common, ...('env' in f ? { env: f.env } : {}) })];
+  }),
+);
+
+/** `cookbook exec HOSTS -- CMD…`: the cumin-like ad-hoc command. Thin: the work is in src/cli/exec.ts. */
 export default class Exec extends Command {
   static override summary = 'Run an ad-hoc command on a set of hosts over SSH';
   static override description = `HOSTS is a host set in ClusterShell syntax: conf200[4-6].codfw.wmnet, comma lists, ranges with leading zeros (bench[001-050].lab.wmnet) and aliases from the config (A:bench).
 The command comes after --. One argument is a shell command line ('uptime; df -h'); several arguments are words, each quoted.
+New connections go through a fan-out window: at most --fanout SSH handshakes in flight, a new one starting as soon as one ends; each host's connect timeout (ssh.connect_timeout) counts from its own handshake, and a refused or reset connection is retried with backoff. Batches (-b, -s, -p) keep their meaning on top of it.
 Output is grouped by identical output. The exit code is 0 when the success threshold is met, 1 when it is not, 2 for bad input.`;
 
   static override examples = [
     '<%= config.bin %> exec "conf200[4-6].codfw.wmnet" -- systemctl is-active etcd',
     '<%= config.bin %> exec A:bench --batch-size 10% --batch-sleep 5s --success-threshold 90% -- "uptime"',
-    '<%= config.bin %> exec A:bench --json -- true',
+    '<%= config.bin %> exec A:bench --fanout 64 --json -- true',
   ];
 
   static override usage = 'exec HOSTS [flags] -- CMD...';
@@ -21,62 +33,16 @@ Output is grouped by identical output. The exit code is 0 when the success thres
     hosts: Args.string({ description: 'host set (ClusterShell syntax or A:alias)', required: true }),
   };
 
-  static override flags = {
-    config: Flags.string({
-      char: 'c',
-      description: 'environment file (default: $GALLEY_CONFIG, then ~/.config/galley/config.yaml)',
-      env: 'GALLEY_CONFIG',
-    }),
-    'batch-size': Flags.string({
-      char: 'b',
-      description: 'hosts at once: a number or a percentage (10%); all by default',
-    }),
-    'batch-sleep': Flags.string({ char: 's', description: 'pause between batches, with a unit (10s)' }),
-    'success-threshold': Flags.string({
-      char: 'p',
-      description: 'fraction (0.9) or percentage (90%) of hosts that must succeed; default 100%',
-    }),
-    timeout: Flags.string({
-      char: 't',
-      description: 'timeout of the command on each host, with a unit (30s); default ssh.command_timeout',
-    }),
-    json: Flags.boolean({ description: 'print the results as JSON' }),
-    'dry-run': Flags.boolean({
-      char: 'd',
-      description: 'show what would run; ad-hoc commands are never sent in dry-run',
-    }),
-    progress: Flags.boolean({
-      description: 'show progress on stderr (default: only when stderr is a terminal)',
-      allowNo: true,
-    }),
-  };
+  static override flags = flags;
 
   async run(): Promise<void> {
-    const { args, argv, flags } = await this.parse(Exec);
-    const command = (argv as string[]).slice(1);
+    await this.parse(Exec);
     // Loaded here, not at start-up (oclif imports every command to list them).
-    const { defaultConfigPaths } = await import('../config/load.js');
-    const { runAdHoc } = await import('../ssh/adhoc.js');
-    const code = await runAdHoc(
-      {
-        hosts: args.hosts,
-        command,
-        configPath: flags.config,
-        batchSize: flags['batch-size'],
-        batchSleep: flags['batch-sleep'],
-        successThreshold: flags['success-threshold'],
-        timeout: flags.timeout,
-        json: flags.json,
-        dryRun: flags['dry-run'],
-        progress: flags.progress,
-      },
-      {
-        stdout: (t) => process.stdout.write(t),
-        stderr: (t) => process.stderr.write(t),
-        stderrIsTty: process.stderr.isTTY === true,
-        defaultConfigPath: () => defaultConfigPaths()[0],
-      },
-    );
+    const { parseExecArgv, processIo, runAdHoc } = await import('../cli/exec.js');
+    // The fast path's parser, on the raw arguments: oclif's non-strict argv does not keep the
+    // order of the words after `--` (`-- echo --json` came back as `--json echo`).
+    const request = parseExecArgv(this.argv);
+    const code = await runAdHoc(request, processIo());
     if (code !== 0) this.exit(code);
   }
 }

@@ -1,13 +1,12 @@
 import { Args } from '@oclif/core';
 import { GalleyCommand, reportError } from '../cli/base.js';
 import { runFlags } from '../cli/flags.js';
-import { EXIT_CODES_HELP, UsageError } from '../core/errors.js';
-import { readJournal, summarize } from '../core/journal.js';
+import { EXIT_CODES_HELP } from '../core/errors.js';
 
 /** `cookbook resume RUN`: continue a failed or interrupted run where it stopped. */
 export default class Resume extends GalleyCommand {
   static override summary = 'Continue a failed or interrupted run from where it stopped.';
-  static override description = `Runs the same cookbook with the same arguments. Steps the journal records as done are not re-applied; the others are observed afresh, planned, confirmed and applied. A later rollback undoes the actions of every attempt.\n\n${EXIT_CODES_HELP}`;
+  static override description = `Runs the same cookbook with the same arguments. First the steps the journal records as done are observed again: if the world is no longer what the journal recorded (someone changed it by hand), resume refuses, shows the drift and changes nothing (exit 1). Undos journaled as failed are observed again too. Then the remaining steps are observed afresh, planned, confirmed and applied. A later rollback undoes the actions of every attempt.\n\n${EXIT_CODES_HELP}`;
   static override examples = ['<%= config.bin %> resume 20261122-030916-ece4'];
   static override args = {
     run: Args.string({ description: 'run id (see `cookbook runs`)', required: true }),
@@ -26,14 +25,10 @@ export default class Resume extends GalleyCommand {
     try {
       const { loadCookbook } = await import('../cli/catalog.js');
       const { runCookbook } = await import('../core/runner.js');
+      const { resumableRun } = await import('../core/session.js');
       const { cliContext, terminalRunOptions } = await import('../cli/context.js');
       const ctx = cliContext(flags);
-      const s = summarize(readJournal(ctx.stateDir, args.run));
-      if (!s) throw new UsageError(`run ${args.run} has no start record`);
-      if (s.dryRun)
-        throw new UsageError(`run ${args.run} was a dry-run: there is nothing to resume; run the cookbook`);
-      if (s.outcome === 'done' || s.outcome === 'rolled-back')
-        throw new UsageError(`run ${args.run} is ${s.outcome}: there is nothing to resume`);
+      const s = resumableRun(ctx.stateDir, args.run).summary;
       const result = await runCookbook({
         name: s.cookbook,
         cookbook: await loadCookbook(s.cookbook),
@@ -48,6 +43,7 @@ export default class Resume extends GalleyCommand {
         resumeRunId: args.run,
       });
       code = result.exitCode;
+      await ctx.audit.flush(); // announcements still in flight (each bounded by its timeout)
     } catch (e) {
       code = reportError(e);
     }

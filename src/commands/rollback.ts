@@ -1,15 +1,15 @@
 import { Args } from '@oclif/core';
 import { GalleyCommand, reportError } from '../cli/base.js';
 import { runFlags } from '../cli/flags.js';
-import { EXIT_CODES_HELP, UsageError } from '../core/errors.js';
-import { readJournal, summarize } from '../core/journal.js';
+import { EXIT_CODES_HELP } from '../core/errors.js';
+import { checkRunId, readJournal, summarize } from '../core/journal.js';
 import { streamLogger } from '../core/log.js';
 
 /** `cookbook rollback RUN`: undo a run, newest action first. */
 export default class Rollback extends GalleyCommand {
   static override summary =
     'Undo what a finished, failed or interrupted run applied, newest first, verifying each.';
-  static override description = `Each action is restored to the state the journal observed before it ran. An action that cannot be undone, or whose undo fails, stops the rollback with exit 93 and a list of what is left.\n\n${EXIT_CODES_HELP}`;
+  static override description = `Each action is restored to the state the journal observed before it ran, newest first, and verified. An undo that fails, an action that cannot be undone, or an undo guard that refuses (data would be lost) does not stop the rollback: every action that does not depend on it is still undone, then the rollback ends with exit 93 and the list of what is still applied. Run it again once the cause is fixed. The action kinds come with Galley, so a run whose cookbook was renamed or removed can still be rolled back.\n\n${EXIT_CODES_HELP}`;
   static override examples = [
     '<%= config.bin %> rollback 20261122-030916-ece4',
     '<%= config.bin %> rollback 20261122-030916-ece4 --yes',
@@ -28,9 +28,10 @@ export default class Rollback extends GalleyCommand {
       const { terminalPrompter } = await import('../core/prompt.js');
       const { cliContext } = await import('../cli/context.js');
       const ctx = cliContext(flags);
-      const s = summarize(readJournal(ctx.stateDir, args.run));
-      if (!s) throw new UsageError(`run ${args.run} has no start record`);
-      await loadCookbook(s.cookbook); // registers the action kinds its journal names
+      await import('../actions/index.js'); // registers every action kind a journal can name
+      const s = summarize(readJournal(ctx.stateDir, checkRunId(args.run)));
+      // A cookbook may define action kinds of its own; one that no longer exists is fine.
+      if (s) await loadCookbook(s.cookbook).catch(() => undefined);
       const result = await rollbackRun({
         runId: args.run,
         stateDir: ctx.stateDir,
@@ -38,10 +39,12 @@ export default class Rollback extends GalleyCommand {
         yes: flags.yes,
         prompter: terminalPrompter(),
         out: process.stdout,
+        errOut: process.stderr,
         log: streamLogger(),
         audit: ctx.audit,
       });
       code = result.exitCode;
+      await ctx.audit.flush(); // announcements still in flight (each bounded by its timeout)
     } catch (e) {
       code = reportError(e);
     }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { GalleyCommand, reportError } from '../cli/base.js';
-import { journalState, listRuns, readJournal } from '../core/journal.js';
+import { checkRunId, journalState, listRuns, readJournalFile } from '../core/journal.js';
 
 /** `cookbook runs`: past runs with their outcome, newest first. */
 export default class Runs extends GalleyCommand {
@@ -30,7 +30,8 @@ export default class Runs extends GalleyCommand {
       const ctx = cliContext(flags);
       const runId = argv[0] as string | undefined;
       if (runId) {
-        const entries = readJournal(ctx.stateDir, runId);
+        const { entries, warnings } = readJournalFile(ctx.stateDir, checkRunId(runId));
+        for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
         if (flags.json) {
           this.log(
             JSON.stringify(
@@ -48,7 +49,7 @@ export default class Runs extends GalleyCommand {
             );
           else if (e.type === 'step') this.log(`${e.time}   step ${e.step + 1} "${e.title}": ${e.status}`);
           else if (e.type === 'action')
-            this.log(`${e.time}     ${e.status.padEnd(11)} ${e.summary}${e.error ? ` — ${e.error}` : ''}`);
+            this.log(`${e.time}     ${e.status.padEnd(13)} ${e.summary}${e.error ? ` — ${e.error}` : ''}`);
           else if (e.type === 'fact') this.log(`${e.time}   fact ${e.key} = ${JSON.stringify(e.value)}`);
           else
             this.log(`${e.time} END ${e.outcome} (exit ${e.exitCode})${e.message ? `: ${e.message}` : ''}`);

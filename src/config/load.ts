@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../base/errors.js';
 import { parseConfig, type GalleyConfig } from './schema.js';
 
 /** Where the CLI looks for its environment file when neither --config nor GALLEY_CONFIG is given. */

@@ -57,7 +57,9 @@ export class Reader {
 
   object(): Reader {
     if (!this.isObject())
-      this.problem(this.present ? `must be a mapping, got ${describe(this.value)}` : 'is required');
+      this.problem(
+        this.present ? `must be a mapping, got ${describe(this.value, this.path)}` : 'is required',
+      );
     return this;
   }
 
@@ -73,7 +75,7 @@ export class Reader {
 
   items(): Reader[] {
     if (!Array.isArray(this.value)) {
-      this.problem(this.present ? `must be a list, got ${describe(this.value)}` : 'is required');
+      this.problem(this.present ? `must be a list, got ${describe(this.value, this.path)}` : 'is required');
       return [];
     }
     return this.value.map((_, i) => this.child(i));
@@ -82,7 +84,9 @@ export class Reader {
   string(fallback?: string): string {
     if (!this.present && fallback !== undefined) return fallback;
     if (typeof this.value !== 'string' || this.value === '') {
-      this.problem(this.present ? `must be a non-empty string, got ${describe(this.value)}` : 'is required');
+      this.problem(
+        this.present ? `must be a non-empty string, got ${describe(this.value, this.path)}` : 'is required',
+      );
       return '';
     }
     return this.value;
@@ -108,7 +112,7 @@ export class Reader {
     ) {
       this.problem(
         this.present
-          ? `must be an integer from ${min} to ${max}, got ${describe(this.value)}`
+          ? `must be an integer from ${min} to ${max}, got ${describe(this.value, this.path)}`
           : 'is required',
       );
       return fallback ?? min;
@@ -119,7 +123,7 @@ export class Reader {
   boolean(fallback: boolean): boolean {
     if (!this.present) return fallback;
     if (typeof this.value !== 'boolean') {
-      this.problem(`must be true or false, got ${describe(this.value)}`);
+      this.problem(`must be true or false, got ${describe(this.value, this.path)}`);
       return fallback;
     }
     return this.value;
@@ -128,7 +132,7 @@ export class Reader {
   durationMs(fallback: string): number {
     const raw = this.present ? this.value : fallback;
     if (typeof raw !== 'string' && typeof raw !== 'number') {
-      this.problem(`must be a duration such as 10s or 5m, got ${describe(raw)}`);
+      this.problem(`must be a duration such as 10s or 5m, got ${describe(raw, this.path)}`);
       return 0;
     }
     try {
@@ -153,9 +157,13 @@ export class Reader {
   }
 }
 
-function describe(v: unknown): string {
+/** Keys whose values are credentials: a problem with one never prints the value. */
+const CREDENTIAL_KEY = /(^|\.)(password|passwd|secret|token|api[_-]?key|key)(\[\d+\])?$/i;
+
+function describe(v: unknown, path = ''): string {
   if (v === null || v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
+  if (CREDENTIAL_KEY.test(path)) return `a ${typeof v} (its value is not shown: it is a credential)`;
   return `${typeof v} ${JSON.stringify(v)}`;
 }

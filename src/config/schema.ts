@@ -1,4 +1,4 @@
-import { Secret } from '../core/secrets.js';
+import { Secret } from '../base/secrets.js';
 import { Reader } from './reader.js';
 
 /** One host of the inventory. */
@@ -17,6 +17,8 @@ export interface SshConfig {
   knownHosts: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** SSH handshakes in flight at once (the fan-out window); absent: the transport's default. */
+  fanout?: number;
 }
 
 /** One etcd cluster: its members are hosts of the inventory. */
@@ -38,7 +40,20 @@ export interface EtcdClusterConfig {
   dataDir: string;
   /** Environment file of etcd on each member (ETCD_INITIAL_CLUSTER_STATE lives there). */
   envFile: string;
+  /** Where etcd.backup writes its dated backups on the member it backs up (`DIR/CLUSTER/YYYYMMDD-HHMMSS`). */
   backupDir: string;
+  /** How many verified backups etcd.backup keeps per cluster on a member (older ones are pruned). */
+  backupKeep: number;
+  /**
+   * False for a cluster that is defined but not serving yet (before etcd.bootstrap): status and
+   * the other cookbooks leave it out. Default true.
+   */
+  inService: boolean;
+  /**
+   * The fewest members a membership change may leave (min_members; default: a majority of
+   * the configured members, so 3 allows 2 and 2 allows none fewer).
+   */
+  minMembers: number;
 }
 
 export interface EtcdConfig {
@@ -53,6 +68,11 @@ export interface MirrorConfig {
   host: string;
   unit: string;
   metricsUrl: string;
+  /**
+   * Runs etcdmirror once in the foreground with --reload on the mirror host (the unit stopped):
+   * erases the destination prefix and copies everything afresh. Used by etcd.replication-reload.
+   */
+  reloadCommand: string[];
 }
 
 export interface ReplicationConfig {
@@ -65,6 +85,13 @@ export interface ReplicationConfig {
   mirrors: Record<string, MirrorConfig>;
   /** SRV record of read-write (conftool) clients: points at the master datacenter. */
   rwSrvRecord: string;
+  /** The replication lag (events) under which a switchover may start (max_lag, default 100). */
+  maxLagEvents: number;
+  /**
+   * The longest a switchover waits for the old conftool TTL to pass before making the master
+   * read-only (ttl_wait_max; absent: the whole TTL). A lab sets a small cap.
+   */
+  ttlWaitMaxMs?: number;
 }
 
 export interface ReadOnlySwitchConfig {
@@ -106,6 +133,32 @@ export interface DnsConfig {
   zones: Record<string, ZoneConfig>;
 }
 
+/** Prometheus and Alertmanager: silences around risky steps, and "no alert firing" checks. */
+export interface AlertingConfig {
+  alertmanagerUrl: string;
+  prometheusUrl: string;
+  requestTimeoutMs: number;
+  /** How long a cookbook's silence lasts unless it is expired earlier (default 2h). */
+  silenceDurationMs: number;
+}
+
+/** Where each run's START and END are announced (besides the audit file). */
+export interface AnnounceConfig {
+  /** Also write them to the audit file (audit_log), as always (default true). */
+  auditFile: boolean;
+  syslog?: { socket: string; tag: string; facility: string };
+  webhook?: { url: string; timeoutMs: number };
+  irc?: { server: string; port: number; channel: string; nick: string; timeoutMs: number };
+  /** Announce a prompt that has waited longer than this ("waiting for input"); absent: never. */
+  waitingForInputAfterMs?: number;
+}
+
+/** Two-person review: which cookbooks need a plan approved by someone else than the runner. */
+export interface ReviewConfig {
+  /** `all`, or the names of the cookbooks that need it. */
+  required: 'all' | string[];
+}
+
 export interface GalleyConfig {
   /** Path the configuration was read from. */
   file: string;
@@ -120,6 +173,9 @@ export interface GalleyConfig {
   replication?: ReplicationConfig;
   proxy?: ProxyConfig;
   dns?: DnsConfig;
+  alerting?: AlertingConfig;
+  announce?: AnnounceConfig;
+  review?: ReviewConfig;
 }
 
 function secret(r: Reader): Secret {
@@ -141,6 +197,15 @@ function command(r: Reader, fallback?: string[]): string[] {
   return r.stringList();
 }
 
+/** An absolute path without `..` (backups are created and pruned under it). */
+function absolutePath(r: Reader, fallback: string): string {
+  const v = r.string(fallback);
+  if (v && (!v.startsWith('/') || v.split('/').includes('..') || v.split('/').filter(Boolean).length < 1)) {
+    r.problem(`must be an absolute path below / without "..", not "${v}"`);
+  }
+  return v.replace(/\/+$/, '') || v;
+}
+
 /** Validates a parsed YAML document; returns the config or every problem found, each with its path. */
 export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig; problems: string[] } {
   const problems: string[] = [];
@@ -157,6 +222,9 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     'replication',
     'proxy',
     'dns',
+    'alerting',
+    'announce',
+    'review',
   ]);
 
   const datacenters = root.child('datacenters').stringList();
@@ -191,13 +259,15 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   for (const [name, a] of root.child('aliases').entries()) aliases[name] = a.string();
 
   const sshR = root.child('ssh').object();
-  sshR.onlyKeys(['user', 'key_file', 'known_hosts', 'connect_timeout', 'command_timeout']);
+  sshR.onlyKeys(['user', 'key_file', 'known_hosts', 'connect_timeout', 'command_timeout', 'fanout']);
+  const fanoutR = sshR.child('fanout');
   const ssh: SshConfig = {
     user: sshR.child('user').string('root'),
     keyFile: sshR.child('key_file').optionalString(),
     knownHosts: sshR.child('known_hosts').string(),
     connectTimeoutMs: sshR.child('connect_timeout').durationMs('5s'),
     commandTimeoutMs: sshR.child('command_timeout').durationMs('5m'),
+    ...(fanoutR.present ? { fanout: fanoutR.integer(undefined, 1, 10_000) } : {}),
   };
 
   const etcdR = root.child('etcd').object();
@@ -219,6 +289,9 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       'data_dir',
       'env_file',
       'backup_dir',
+      'backup_keep',
+      'in_service',
+      'min_members',
     ]);
     const datacenter = c.child('datacenter').string(name);
     dcKnown(c.child('datacenter'), datacenter);
@@ -238,8 +311,15 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       unit: c.child('unit').string('etcd'),
       dataDir: c.child('data_dir').string('/var/lib/etcd'),
       envFile: c.child('env_file').string('/etc/default/etcd'),
-      backupDir: c.child('backup_dir').string('/srv/backup/etcd'),
+      backupDir: absolutePath(c.child('backup_dir'), '/srv/backup/etcd'),
+      backupKeep: c.child('backup_keep').integer(7, 1, 1000),
+      inService: c.child('in_service').boolean(true),
+      minMembers: c
+        .child('min_members')
+        .integer(Math.floor(members.length / 2) + 1, 1, Math.max(1, members.length)),
     };
+    if (clusters[name]!.dataDir && !clusters[name]!.dataDir.startsWith('/'))
+      c.child('data_dir').problem(`must be an absolute path, not "${clusters[name]!.dataDir}"`);
   }
   const etcd: EtcdConfig = {
     caFile: etcdR.child('ca_file').optionalString(),
@@ -254,17 +334,34 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
   let replication: ReplicationConfig | undefined;
   const replR = root.child('replication').optionalObject();
   if (replR) {
-    replR.onlyKeys(['master', 'src_prefix', 'dst_prefix', 'ignore_keys_regex', 'mirrors', 'rw_srv_record']);
+    replR.onlyKeys([
+      'master',
+      'src_prefix',
+      'dst_prefix',
+      'ignore_keys_regex',
+      'mirrors',
+      'rw_srv_record',
+      'max_lag',
+      'ttl_wait_max',
+    ]);
     const master = replR.child('master').string();
     dcKnown(replR.child('master'), master);
     const mirrors: Record<string, MirrorConfig> = {};
     for (const [dc, m] of replR.child('mirrors').object().entries()) {
       dcKnown(m, dc);
       m.object();
-      m.onlyKeys(['host', 'unit', 'metrics_url']);
+      m.onlyKeys(['host', 'unit', 'metrics_url', 'reload_command']);
       const host = m.child('host').string();
       hostKnown(m.child('host'), host);
-      mirrors[dc] = { host, unit: m.child('unit').string(), metricsUrl: m.child('metrics_url').string() };
+      const reloadCommand = command(m.child('reload_command'), ['reload-etcdmirror']);
+      if (m.child('reload_command').present && !reloadCommand.length)
+        m.child('reload_command').problem('must name a command');
+      mirrors[dc] = {
+        host,
+        unit: m.child('unit').string(),
+        metricsUrl: m.child('metrics_url').string(),
+        reloadCommand,
+      };
     }
     const ignore = replR.child('ignore_keys_regex').string('^/spicerack/locks/etcd');
     try {
@@ -279,6 +376,10 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
       ignoreKeysRegex: ignore,
       mirrors,
       rwSrvRecord: replR.child('rw_srv_record').string(),
+      maxLagEvents: replR.child('max_lag').integer(100, 0),
+      ...(replR.child('ttl_wait_max').present
+        ? { ttlWaitMaxMs: replR.child('ttl_wait_max').durationMs('0s') }
+        : {}),
     };
   }
 
@@ -358,6 +459,10 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     };
   }
 
+  const alerting = parseAlerting(root.child('alerting'));
+  const announce = parseAnnounce(root.child('announce'));
+  const review = parseReview(root.child('review'));
+
   const config: GalleyConfig = {
     file,
     name: root.child('name').string('default'),
@@ -371,6 +476,104 @@ export function parseConfig(raw: unknown, file: string): { config?: GalleyConfig
     replication,
     proxy,
     dns,
+    alerting,
+    announce,
+    review,
   };
   return problems.length ? { problems } : { config, problems };
+}
+
+/** An http(s) URL, or a problem naming the path. */
+function url(r: Reader): string {
+  const v = r.string();
+  if (v && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v)) r.problem(`"${v}" is not an http:// or https:// URL`);
+  return v.replace(/\/+$/, '');
+}
+
+function parseAlerting(r: Reader): AlertingConfig | undefined {
+  const a = r.optionalObject();
+  if (!a) return undefined;
+  a.onlyKeys(['alertmanager_url', 'prometheus_url', 'request_timeout', 'silence_duration']);
+  return {
+    alertmanagerUrl: url(a.child('alertmanager_url')),
+    prometheusUrl: url(a.child('prometheus_url')),
+    requestTimeoutMs: a.child('request_timeout').durationMs('5s'),
+    silenceDurationMs: a.child('silence_duration').durationMs('2h'),
+  };
+}
+
+/** Syslog facilities a sink may use. */
+const FACILITIES = [
+  'user',
+  'daemon',
+  'auth',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
+] as const;
+
+function parseAnnounce(r: Reader): AnnounceConfig | undefined {
+  const a = r.optionalObject();
+  if (!a) return undefined;
+  a.onlyKeys(['audit_file', 'syslog', 'webhook', 'irc', 'waiting_for_input_after']);
+  const out: AnnounceConfig = { auditFile: a.child('audit_file').boolean(true) };
+  const s = a.child('syslog');
+  if (s.present) {
+    // `syslog: true` means the defaults (/dev/log, tag galley, facility user).
+    const o = s.value === true ? undefined : s.object();
+    o?.onlyKeys(['socket', 'tag', 'facility']);
+    const facility = o ? o.child('facility').oneOf(FACILITIES, 'user') : 'user';
+    out.syslog = {
+      socket: o?.child('socket').string('/dev/log') ?? '/dev/log',
+      tag: o?.child('tag').string('galley') ?? 'galley',
+      facility,
+    };
+  }
+  const w = a.child('webhook').optionalObject();
+  if (w) {
+    w.onlyKeys(['url', 'timeout']);
+    out.webhook = { url: url(w.child('url')), timeoutMs: w.child('timeout').durationMs('3s') };
+  }
+  const i = a.child('irc').optionalObject();
+  if (i) {
+    i.onlyKeys(['server', 'port', 'channel', 'nick', 'timeout']);
+    const channel = i.child('channel').string();
+    if (channel && !/^[#&][^\s,\x07]+$/.test(channel))
+      i.child('channel').problem(
+        `"${channel}" is not an IRC channel (it starts with # and has no spaces or commas)`,
+      );
+    const nick = i.child('nick').string('galley');
+    if (!/^[A-Za-z_][A-Za-z0-9_-]{0,15}$/.test(nick))
+      i.child('nick').problem(
+        `"${nick}" is not a valid IRC nick (a letter or _, then letters, digits, _ or -; at most 16)`,
+      );
+    out.irc = {
+      server: i.child('server').string(),
+      port: i.child('port').integer(6667, 1, 65535),
+      channel,
+      nick,
+      timeoutMs: i.child('timeout').durationMs('5s'),
+    };
+  }
+  if (a.child('waiting_for_input_after').present)
+    out.waitingForInputAfterMs = a.child('waiting_for_input_after').durationMs('5m');
+  return out;
+}
+
+function parseReview(r: Reader): ReviewConfig | undefined {
+  const o = r.optionalObject();
+  if (!o) return undefined;
+  o.onlyKeys(['required']);
+  const req = o.child('required');
+  if (req.value === 'all') return { required: 'all' };
+  if (typeof req.value === 'string') {
+    req.problem('give "all" or a list of cookbook names, e.g. [etcd.switchover]');
+    return { required: [] };
+  }
+  return { required: req.stringList() };
 }

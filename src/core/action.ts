@@ -33,6 +33,20 @@ export interface ActionEnv {
    * never calls `apply` or `undo` in a dry-run, so actions never test it.
    */
   readonly dryRun: boolean;
+  /**
+   * Who runs this, and why: set by the Runner for the actions that record it (a silence's
+   * author and comment). Absent outside a run (tests, `cookbook rollback`).
+   */
+  run?: RunInfo;
+}
+
+/** The run an action belongs to. */
+export interface RunInfo {
+  id: string;
+  user: string;
+  host: string;
+  task?: string;
+  reason?: string;
 }
 
 /**
@@ -69,6 +83,21 @@ export interface ActionDefinition<P, S> {
   irreversibleBecause?: string;
   /** How long verify polls (default 10 s). */
   verifyTimeoutMs?: number;
+  /**
+   * Checked before the undo runs: throws (a GuardError, naming what is at stake) when undoing
+   * now would lose data, e.g. "the cluster that gets the writes back does not hold every
+   * write acknowledged since". A failing guard leaves the action applied; the rollback goes
+   * on with the actions that do not depend on it and the run ends with exit 93.
+   */
+  guardUndo?(params: P, before: S, env: ActionEnv): Promise<void>;
+  /**
+   * What the action changes, as a key shared by every action kind that changes the same
+   * thing with the same state shape (e.g. "dns:conftool.wmnet:SRV"). With `after`, it lets a
+   * dry-run plan a later action against the state earlier planned changes would leave.
+   */
+  resource?(params: P): string;
+  /** The state this action leaves, given the state before it (pure; for the dry-run's plan). */
+  after?(params: P, before: S): S;
 }
 
 /** An action instance: a definition and its parameters. */
@@ -76,6 +105,13 @@ export interface Action<P = unknown, S = unknown> {
   readonly definition: ActionDefinition<P, S>;
   readonly params: P;
   readonly summary: string;
+  /** A name unique in the run (journaled), for `undoBefore`. */
+  readonly id?: string;
+  /**
+   * Ids of earlier actions whose undo must wait for this one's: they are undone only after
+   * this action was undone and verified, and stay applied (reported) if it could not be.
+   */
+  readonly undoBefore?: readonly string[];
 }
 
 // Erased view for heterogeneous lists; JSON in, JSON out.
@@ -94,13 +130,34 @@ export function defineAction<P, S>(definition: ActionDefinition<P, S>): (params:
   return (params: P) => ({ definition, params, summary: definition.describe(params) });
 }
 
+/**
+ * Names an action and orders its undo before the undo of earlier actions that depend on it
+ * (the switchover: "make TO read-write" is undone before "make FROM read-only" may be).
+ */
+export function ordered<P, S>(
+  action: Action<P, S>,
+  o: { id: string; undoBefore?: readonly string[] },
+): Action<P, S> {
+  return { ...action, id: o.id, undoBefore: o.undoBefore };
+}
+
 /** Rebuilds an action from its journaled kind and parameters. */
-export function actionFromJournal(kind: string, params: unknown): AnyAction {
+export function actionFromJournal(
+  kind: string,
+  params: unknown,
+  order: { id?: string; undoBefore?: readonly string[] } = {},
+): AnyAction {
   const definition = registry.get(kind);
   if (!definition) {
     throw new Error(`unknown action kind "${kind}" in the journal: was the cookbook changed or removed?`);
   }
-  return { definition, params, summary: definition.describe(params) };
+  return {
+    definition,
+    params,
+    summary: definition.describe(params),
+    ...(order.id ? { id: order.id } : {}),
+    ...(order.undoBefore ? { undoBefore: order.undoBefore } : {}),
+  };
 }
 
 export function isReversible(action: AnyAction): boolean {

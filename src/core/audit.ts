@@ -15,11 +15,17 @@ export interface AuditRecord {
   dryRun: boolean;
   outcome?: string;
   exitCode?: number;
+  /** START: who approved the reviewed plan (`user@host`), when the run needed a second person. */
+  approvedBy?: string;
+  /** END: how long the run took (filled in by the announcer from its START). */
+  durationMs?: number;
 }
 
 /** Where START and END lines of every run go. */
 export interface AuditLog {
   record(r: AuditRecord): void;
+  /** Waits for announcements still being sent (each bounded by its sink's timeout). */
+  flush?(): Promise<void>;
 }
 
 const q = (v: string) => JSON.stringify(v);
@@ -38,7 +44,10 @@ export function formatAudit(r: AuditRecord, now = new Date()): string {
     `reason=${q(r.reason ?? '')}`,
     `mode=${r.dryRun ? 'dry-run' : 'live'}`,
   ];
+  if (r.approvedBy) parts.push(`approved_by=${q(r.approvedBy)}`);
   if (r.event === 'END') parts.push(`outcome=${r.outcome}`, `exit=${r.exitCode}`);
+  if (r.event === 'END' && r.durationMs !== undefined)
+    parts.push(`took=${(r.durationMs / 1000).toFixed(1)}s`);
   return redact(parts.join(' '));
 }
 
@@ -46,8 +55,8 @@ export function formatAudit(r: AuditRecord, now = new Date()): string {
 export function fileAuditLog(file: string): AuditLog {
   return {
     record(r) {
-      mkdirSync(dirname(file), { recursive: true });
-      appendFileSync(file, `${formatAudit(r)}\n`);
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      appendFileSync(file, `${formatAudit(r)}\n`, { mode: 0o600 });
     },
   };
 }

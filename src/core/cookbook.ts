@@ -167,6 +167,23 @@ export interface LockSpec {
   name: string;
   concurrency?: number;
   ttlMs?: number;
+  /** Lock stores (etcd clusters) this run repairs, which cannot hold its lock. */
+  without?: readonly string[];
+}
+
+/**
+ * An invariant that must hold whenever a run of the cookbook ends, whatever the outcome
+ * (the switchover: exactly one datacenter read-write, replication running into the other).
+ * The Runner checks it after every rollback, abort, failure or interruption; when it does
+ * not hold, it says so first and loudly, with what would restore it, and exits 93.
+ */
+export interface SafeState {
+  /** What must hold, in one line ("exactly one datacenter read-write, replication into the other"). */
+  title: string;
+  /** Read-only; throws (CheckError) saying what does not hold. Returns a line for the operator. */
+  check(): Promise<string | void>;
+  /** What to run to restore it, given what does not hold (commands, cookbooks, by hand). */
+  restore?(problem: string): string[] | Promise<string[]>;
 }
 
 export interface CookbookDefinition<S extends ArgsSpec> {
@@ -174,11 +191,13 @@ export interface CookbookDefinition<S extends ArgsSpec> {
   description?: string;
   examples?: string[];
   args: S;
-  /** A lock the Runner takes before the first step and releases at the end. */
-  lock?(args: ArgValues<S>): LockSpec | undefined;
+  /** A lock the Runner takes before the first step and releases at the end (it may depend on the config, e.g. the cluster of a host). */
+  lock?(args: ArgValues<S>, ctx: ArgContext): LockSpec | undefined;
   /** Extra validation once the arguments are parsed (e.g. --from differs from --to); throw UsageError. */
   validate?(args: ArgValues<S>, ctx: ArgContext): void;
   steps(ctx: CookbookContext<ArgValues<S>>): Step[];
+  /** The invariant that holds at every end of a run (see SafeState). */
+  safeState?(ctx: CookbookContext<ArgValues<S>>): SafeState;
 }
 
 export interface Cookbook<S extends ArgsSpec = ArgsSpec> extends CookbookDefinition<S> {

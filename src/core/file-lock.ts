@@ -40,7 +40,11 @@ export class FileLockManager implements LockManager {
       expiresAt: Date.now() + 7 * 24 * 3600 * 1000,
     };
     await this.#update(file, (holders) => {
-      if (holders.length >= r.concurrency) throw new LockHeldError(r.name, holders.map(describeHolder));
+      if (holders.length >= r.concurrency)
+        throw new LockHeldError(
+          r.name,
+          holders.map((h) => describeHolder(h)),
+        );
       return [...holders, me];
     });
     return {

@@ -1,16 +1,18 @@
 import {
-  appendFileSync,
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
-  existsSync,
-  openSync,
-  closeSync,
-  fsyncSync,
+  writeSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Change } from './action.js';
+import { GalleyError, UsageError } from './errors.js';
 import { redactValue } from './secrets.js';
 
 /** Where journals and the default audit log live: --state-dir, GALLEY_STATE_DIR, the config, or $XDG_STATE_HOME/galley. */
@@ -20,10 +22,33 @@ export function defaultStateDir(): string {
   return join(xdg, 'galley');
 }
 
-export type ActionStatus = 'applied' | 'verified' | 'failed' | 'undone' | 'undo-failed' | 'cannot-undo';
+/**
+ * An action's life in the journal. `applying` and `undoing` are written ahead, before the
+ * change is attempted: a crash in between leaves an action that was started and never
+ * finished, which rollback and resume treat as (possibly) applied.
+ */
+export type ActionStatus =
+  | 'applying'
+  | 'applied'
+  | 'verified'
+  | 'failed'
+  | 'undoing'
+  | 'undone'
+  | 'undo-failed'
+  | 'cannot-undo'
+  | 'guard-refused'
+  | 'undo-withheld';
 export type StepStatus = 'done' | 'already-done' | 'skipped' | 'failed' | 'planned';
 export type RunOutcome =
-  'done' | 'dry-run' | 'failed' | 'rolled-back' | 'rollback-failed' | 'aborted' | 'interrupted';
+  | 'done'
+  | 'dry-run'
+  | 'failed'
+  | 'refused'
+  | 'rolled-back'
+  | 'rollback-failed'
+  | 'aborted'
+  | 'interrupted'
+  | 'unsafe';
 
 export type JournalEntry =
   | {
@@ -40,6 +65,8 @@ export type JournalEntry =
       task?: string;
       reason?: string;
       resumed?: boolean;
+      /** Who approved the plan this run follows (two-person review). */
+      approvedBy?: string;
     }
   | { type: 'step'; time: string; step: number; title: string; status: StepStatus; changes?: number }
   | (AppliedAction & {
@@ -52,6 +79,19 @@ export type JournalEntry =
   | { type: 'fact'; time: string; key: string; value: unknown }
   | { type: 'run-end'; time: string; outcome: RunOutcome; exitCode: number; message?: string };
 
+/** Creates a private directory (0700): journals hold observed states, the audit log who did what. */
+export function privateDir(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  return dir;
+}
+
+/** The directory of a state directory's journals (created private). */
+export function runsDir(stateDir: string): string {
+  privateDir(stateDir);
+  return privateDir(join(stateDir, 'runs'));
+}
+
 /** An append-only JSON-lines journal of one run; every line is flushed to disk before the Runner goes on. */
 export class Journal {
   readonly file: string;
@@ -60,16 +100,14 @@ export class Journal {
     stateDir: string,
     readonly runId: string,
   ) {
-    const dir = join(stateDir, 'runs');
-    mkdirSync(dir, { recursive: true });
-    this.file = join(dir, `${runId}.jsonl`);
+    this.file = join(runsDir(stateDir), `${runId}.jsonl`);
   }
 
-  /** Appends an entry (redacted), synced so that a crash right after leaves it on disk. */
+  /** Appends an entry (redacted), synced so that a crash right after leaves it on disk. The file is 0600. */
   write(entry: JournalEntry): void {
-    appendFileSync(this.file, `${JSON.stringify(redactValue(entry))}\n`);
-    const fd = openSync(this.file, 'r');
+    const fd = openSync(this.file, 'a', 0o600);
     try {
+      writeSync(fd, `${JSON.stringify(redactValue(entry))}\n`);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -77,20 +115,69 @@ export class Journal {
   }
 }
 
-/** Reads a run's journal; unknown or truncated last lines (a crash mid-write) are ignored. */
-export function readJournal(stateDir: string, runId: string): JournalEntry[] {
-  const file = join(stateDir, 'runs', `${runId}.jsonl`);
-  if (!existsSync(file)) throw new Error(`no run ${runId} in ${join(stateDir, 'runs')}`);
-  const entries: JournalEntry[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      entries.push(JSON.parse(line) as JournalEntry);
-    } catch {
-      // a torn last line after a crash
-    }
+/** Run ids as `newRunId` makes them: `20261122-030916-ece4`. */
+export const RUN_ID_PATTERN = /^\d{8}-\d{6}-[0-9a-f]{4}$/;
+
+/** Checks a run id's format, so that nothing outside the state directory is ever read as a journal. */
+export function checkRunId(runId: string): string {
+  if (!RUN_ID_PATTERN.test(runId)) {
+    throw new UsageError(`"${runId}" is not a run id (they look like 20261122-030916-ece4)`, [
+      '`cookbook runs` lists the runs',
+    ]);
   }
-  return entries;
+  return runId;
+}
+
+/** What a journal file holds, with the problems found reading it. */
+export interface JournalRead {
+  entries: JournalEntry[];
+  /** A truncated last line (a crash mid-write): reported, then ignored. */
+  warnings: string[];
+}
+
+/**
+ * Reads a run's journal. A bad or unknown run id is a usage error (exit 2). A torn last
+ * line (a crash while it was written) is reported in `warnings` and ignored; a corrupt line
+ * anywhere else makes the journal unusable and is an error naming the line.
+ */
+export function readJournalFile(stateDir: string, runId: string): JournalRead {
+  checkRunId(runId);
+  const file = join(stateDir, 'runs', `${runId}.jsonl`);
+  if (!existsSync(file))
+    throw new UsageError(`no run ${runId} in ${join(stateDir, 'runs')}`, [
+      '`cookbook runs` lists the runs (with --state-dir for another directory)',
+    ]);
+  const lines = readFileSync(file, 'utf8').split('\n');
+  while (lines.length && !lines[lines.length - 1]!.trim()) lines.pop();
+  const entries: JournalEntry[] = [];
+  const warnings: string[] = [];
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      const e = JSON.parse(line) as JournalEntry;
+      if (typeof e !== 'object' || e === null || typeof (e as { type?: unknown }).type !== 'string')
+        throw new Error('not a journal entry');
+      entries.push(e);
+    } catch (err) {
+      const where = `${file} line ${i + 1}`;
+      if (i === lines.length - 1) {
+        warnings.push(`${where} is truncated (the process died while writing it); it was ignored`);
+        return;
+      }
+      throw new GalleyError(
+        `the journal ${where} is corrupt (${(err as Error).message}): the run cannot be resumed or rolled back from it`,
+        {
+          suggestions: ["read the journal by hand; the audit log has the run's START and END"],
+        },
+      );
+    }
+  });
+  return { entries, warnings };
+}
+
+/** Reads a run's journal entries (see readJournalFile). */
+export function readJournal(stateDir: string, runId: string): JournalEntry[] {
+  return readJournalFile(stateDir, runId).entries;
 }
 
 export interface RunSummary {
@@ -141,8 +228,14 @@ export function listRuns(stateDir: string): RunSummary[] {
   const dir = join(stateDir, 'runs');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .map((f) => summarize(readJournal(stateDir, f.slice(0, -'.jsonl'.length))))
+    .filter((f) => f.endsWith('.jsonl') && RUN_ID_PATTERN.test(f.slice(0, -'.jsonl'.length)))
+    .map((f) => {
+      try {
+        return summarize(readJournal(stateDir, f.slice(0, -'.jsonl'.length)));
+      } catch {
+        return undefined;
+      }
+    })
     .filter((s): s is RunSummary => s !== undefined)
     .sort((a, b) => (a.start < b.start ? 1 : -1));
 }
@@ -154,23 +247,38 @@ export interface AppliedAction {
   params: unknown;
   summary: string;
   before: unknown;
+  /** See Action.id / Action.undoBefore. */
+  id?: string;
+  undoBefore?: readonly string[];
 }
 
-/** What a journal says: steps finished, and actions applied and not yet undone (in order). */
+/** An applied action as the journal left it. */
+export interface JournaledAction extends AppliedAction {
+  /** The last thing the journal says about it. */
+  last: ActionStatus;
+}
+
+/**
+ * What a journal says: steps finished, facts, and the actions applied and not yet undone
+ * (in the order they were first applied). An action started and never finished
+ * (`applying`), or whose undo was started and never finished or failed, counts as applied:
+ * whoever continues observes it again.
+ */
 export function journalState(entries: JournalEntry[]): {
   doneSteps: Set<number>;
-  applied: AppliedAction[];
+  applied: JournaledAction[];
   facts: Map<string, unknown>;
 } {
   const doneSteps = new Set<number>();
   const facts = new Map<string, unknown>();
-  const applied = new Map<string, AppliedAction>();
+  const applied = new Map<string, JournaledAction>();
   for (const e of entries) {
     if (e.type === 'step' && (e.status === 'done' || e.status === 'already-done')) doneSteps.add(e.step);
     if (e.type === 'fact') facts.set(e.key, e.value);
     if (e.type === 'action') {
       const key = `${e.step}/${e.index}`;
-      if (e.status === 'applied' && !applied.has(key)) {
+      const found = applied.get(key);
+      if ((e.status === 'applying' || e.status === 'applied') && !found) {
         applied.set(key, {
           step: e.step,
           index: e.index,
@@ -178,9 +286,15 @@ export function journalState(entries: JournalEntry[]): {
           params: e.params,
           summary: e.summary,
           before: e.before,
+          id: e.id,
+          undoBefore: e.undoBefore,
+          last: e.status,
         });
-      }
-      if (e.status === 'undone') applied.delete(key);
+      } else if (e.status === 'undone') {
+        applied.delete(key);
+        // A step rolled back is no longer done: a resume runs it again.
+        doneSteps.delete(e.step);
+      } else if (found) found.last = e.status;
     }
   }
   return { doneSteps, applied: [...applied.values()], facts };

@@ -12,6 +12,11 @@ export interface LockRequest {
   concurrency?: number;
   /** How long the lock outlives a run that dies without releasing it (default 60 s). */
   ttlMs?: number;
+  /**
+   * Lock stores this run repairs and that cannot hold its lock (a disaster recovery of a
+   * cluster without quorum): the lock is taken in the others.
+   */
+  without?: readonly string[];
 }
 
 /** A held lock. */
@@ -33,6 +38,8 @@ export interface LockHolder {
   /** ISO 8601 time the holder took the lock. */
   since: string;
   concurrency: number;
+  /** ISO 8601 time the lock expires unless its holder refreshes it (when the store knows). */
+  expires?: string;
 }
 
 export const DEFAULT_LOCK_TTL_MS = 60_000;
@@ -55,9 +62,40 @@ export function currentOwner(): string {
   return `${currentUser()}@${hostname()} [${process.pid}]`;
 }
 
-/** How a holder is shown in a LockHeldError: "owner since TIME (run ID)". */
-export function describeHolder(h: Pick<LockHolder, 'owner' | 'since' | 'runId'>): string {
-  return `${h.owner} since ${h.since} (run ${h.runId})`;
+/**
+ * Whether an owner ("user@host [pid]") names a process of this host that no longer exists:
+ * its lock outlives it until the TTL passes. False when the host is another one, or the PID lives.
+ */
+export function ownerIsDead(
+  owner: string,
+  host: string = hostname(),
+  isAlive: (pid: number) => boolean = pidAlive,
+): boolean {
+  const m = /^[^@]*@(.+) \[(\d+)\]$/.exec(owner);
+  if (!m || m[1] !== host) return false;
+  return !isAlive(Number(m[2]));
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * How a holder is shown in a LockHeldError: "owner since TIME (run ID)", then when it
+ * expires, and that its holder is dead when it names a PID of this host that is gone.
+ */
+export function describeHolder(
+  h: Pick<LockHolder, 'owner' | 'since' | 'runId' | 'expires'>,
+  o: { host?: string; isAlive?: (pid: number) => boolean } = {},
+): string {
+  const dead = ownerIsDead(h.owner, o.host, o.isAlive);
+  const expires = h.expires ? `; it expires at ${h.expires} unless refreshed` : '';
+  return `${h.owner} since ${h.since} (run ${h.runId})${expires}${dead ? `; its holder is dead (no process ${/\[(\d+)\]$/.exec(h.owner)?.[1]} on this host): it frees itself ${h.expires ? `at ${h.expires}` : 'when its TTL passes'}` : ''}`;
 }
 
 /** Checks a request and fills in the defaults. */
@@ -71,7 +109,14 @@ export function normalizeLockRequest(request: LockRequest): Required<LockRequest
   const ttlMs = request.ttlMs ?? DEFAULT_LOCK_TTL_MS;
   if (!(ttlMs > 0)) throw new Error(`lock ${request.name}: ttlMs must be positive, not ${ttlMs}`);
   if (!request.name) throw new Error('a lock needs a name');
-  return { name: request.name, owner: request.owner, runId: request.runId, concurrency, ttlMs };
+  return {
+    name: request.name,
+    owner: request.owner,
+    runId: request.runId,
+    concurrency,
+    ttlMs,
+    without: request.without ?? [],
+  };
 }
 
 /**
@@ -100,7 +145,11 @@ export class InMemoryLockManager implements LockManager {
   async acquire(request: LockRequest): Promise<LockHandle> {
     const r = normalizeLockRequest(request);
     const live = this.#live(r.name);
-    if (live.length >= r.concurrency) throw new LockHeldError(r.name, live.map(describeHolder));
+    if (live.length >= r.concurrency)
+      throw new LockHeldError(
+        r.name,
+        live.map((h) => describeHolder({ ...h, expires: new Date(h.expiresAt).toISOString() })),
+      );
     const id = this.#nextId++;
     const now = this.#now();
     live.push({

@@ -10,6 +10,12 @@ export interface PlannedAction {
   params: unknown;
   changes: Change[];
   irreversible?: string;
+  /**
+   * The change cannot be known before the earlier steps have run (nothing to change now, and
+   * no way to tell what the earlier changes leave): it is decided at run time, never shown
+   * as "already done".
+   */
+  atRunTime?: string;
 }
 
 export interface PlannedStep {
@@ -46,7 +52,15 @@ export function fingerprint(
     args,
     steps: steps.map((s) => ({
       t: s.title,
-      a: s.actions.map((a) => ({ k: a.kind, p: a.params, c: stable(a.changes) })),
+      k: s.kind,
+      a: s.actions.map((a) => ({
+        k: a.kind,
+        s: a.summary,
+        p: a.params,
+        c: stable(a.changes),
+        i: a.irreversible ?? null,
+        r: a.atRunTime ?? null,
+      })),
     })),
   });
   return createHash('sha256').update(material).digest('hex');
@@ -76,15 +90,16 @@ export function planMarkdown(plan: Plan): string {
       lines.push(`Check: ${s.note ?? 'runs at this point'}`, '');
       return;
     }
-    const changing = s.actions.filter((a) => a.changes.length);
+    const changing = s.actions.filter((a) => a.changes.length || a.atRunTime);
     if (!changing.length) {
-      lines.push('Already done: nothing to change.', '');
+      lines.push(s.note ? `Cannot be planned yet: ${s.note}` : 'Already done: nothing to change.', '');
       return;
     }
     for (const a of changing) {
       lines.push(`- **${a.summary}**${a.irreversible ? ` — IRREVERSIBLE: ${a.irreversible}` : ''}`);
       for (const c of a.changes)
         lines.push(`  - \`${c.subject}\`: ${c.from} → ${c.to}${c.detail ? ` (${c.detail})` : ''}`);
+      if (a.atRunTime) lines.push(`  - decided at run time: ${a.atRunTime}`);
     }
     lines.push('');
   });
@@ -96,8 +111,8 @@ export function writePlan(file: string, plan: Plan): { markdown: string; json: s
   const base = file.replace(/\.(md|json)$/, '');
   const markdown = `${base}.md`;
   const json = `${base}.json`;
-  writeFileSync(markdown, planMarkdown(plan));
-  writeFileSync(json, `${JSON.stringify(plan, null, 2)}\n`);
+  writeFileSync(markdown, planMarkdown(plan), { mode: 0o600 });
+  writeFileSync(json, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
   return { markdown, json };
 }
 
@@ -114,7 +129,33 @@ export function readPlan(file: string): Plan {
   }
   if (!plan.fingerprint || !Array.isArray(plan.steps))
     throw new UsageError(`${json} is not a Galley plan (no fingerprint)`);
+  let recomputed: string;
+  try {
+    recomputed = fingerprint(plan.cookbook, plan.args, plan.steps);
+  } catch (e) {
+    throw new UsageError(`${json} is not a valid Galley plan: ${(e as Error).message}`);
+  }
+  if (recomputed !== plan.fingerprint) {
+    throw new UsageError(
+      `${json} was changed after it was written: its content does not match its fingerprint; refusing a tampered plan`,
+      ['write a new plan with --dry-run --plan-out FILE and have it reviewed again'],
+    );
+  }
   return plan;
+}
+
+/** The paths at which two JSON values differ, with both values (`datacenter: "codfw" → "eqiad"`). */
+export function jsonDifferences(a: unknown, b: unknown, path = ''): string[] {
+  const show = (v: unknown) => (v === undefined ? '(absent)' : JSON.stringify(v));
+  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object';
+  if (isObj(a) && isObj(b) && Array.isArray(a) === Array.isArray(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+    return keys.flatMap((k) =>
+      jsonDifferences(a[k], b[k], Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k),
+    );
+  }
+  return [`${path || '(value)'}: ${show(a)} → ${show(b)}`];
 }
 
 /** Lines describing how `now` differs from the reviewed plan; [] when they match. */
@@ -143,9 +184,18 @@ export function planDrift(reviewed: Plan, now: Plan): string[] {
     for (let j = 0; j < m; j++) {
       const ra = r.actions[j];
       const ca = c.actions[j];
+      if (!ra || !ca || ra.kind !== ca.kind) {
+        drift.push(`step ${i + 1} "${c.title}": reviewed ${show(ra)}; now ${show(ca)}`);
+        continue;
+      }
+      const params = jsonDifferences(ra.params, ca.params);
+      if (params.length)
+        drift.push(
+          `step ${i + 1} "${c.title}", ${ca.summary}: parameter ${params.join('; parameter ')} (reviewed → now)`,
+        );
       if (
-        JSON.stringify([ra?.kind, ra?.params, stable(ra?.changes ?? [])]) !==
-        JSON.stringify([ca?.kind, ca?.params, stable(ca?.changes ?? [])])
+        JSON.stringify(stable(ra.changes)) !== JSON.stringify(stable(ca.changes)) ||
+        (ra.atRunTime ?? '') !== (ca.atRunTime ?? '')
       ) {
         drift.push(`step ${i + 1} "${c.title}": reviewed ${show(ra)}; now ${show(ca)}`);
       }

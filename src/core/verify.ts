@@ -1,26 +1,43 @@
+import { waitUntil } from '../util/wait.js';
+import type { ActionEnv, AnyAction } from './action.js';
 import { CheckError } from './errors.js';
+import { isTransient } from './transient.js';
 
-/**
- * Observes until `holds(state)` or the deadline; the last observation is in the error.
- * Polls fast at first (most changes show within milliseconds), then every 500 ms.
- */
-export async function observeUntil<S>(
-  what: string,
-  observe: () => Promise<S>,
-  holds: (s: S) => boolean,
-  timeoutMs: number,
-): Promise<S> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 20;
-  for (;;) {
-    const s = await observe();
-    if (holds(s)) return s;
-    if (Date.now() >= deadline) {
-      throw new CheckError(
-        `${what}: still not as expected after ${Math.round(timeoutMs / 1000)}s (now: ${JSON.stringify(s)})`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
-    delay = Math.min(delay * 2, 500);
-  }
+const DEFAULT_VERIFY_MS = 10_000;
+
+/** Verifies an applied action: its own verify, or "observe until the plan is empty". */
+export async function verifyApplied(a: AnyAction, before: unknown, env: ActionEnv): Promise<void> {
+  const d = a.definition;
+  if (d.verify) return d.verify(a.params, before, env);
+  await waitUntil({
+    what: a.summary,
+    probe: () => d.observe(a.params, env),
+    until: (now) => d.plan(a.params, now).length === 0,
+    timeoutMs: d.verifyTimeoutMs ?? DEFAULT_VERIFY_MS,
+    retryOn: isTransient,
+    signal: env.signal,
+    timeoutError: (m) => new CheckError(m),
+  });
+}
+
+/** What an undo must restore of a state (`comparable`, or all of it), as comparable text. */
+export function restorable(a: AnyAction, state: unknown): string {
+  const d = a.definition;
+  return JSON.stringify(d.comparable ? d.comparable(state) : state);
+}
+
+/** Verifies an undo: its own verifyUndo, or "observe until the state equals `before`". */
+export async function verifyUndone(a: AnyAction, before: unknown, env: ActionEnv): Promise<void> {
+  const d = a.definition;
+  if (d.verifyUndo) return d.verifyUndo(a.params, before, env);
+  const wanted = restorable(a, before);
+  await waitUntil({
+    what: `undo of "${a.summary}"`,
+    probe: () => d.observe(a.params, env),
+    until: (now) => restorable(a, now) === wanted,
+    timeoutMs: d.verifyTimeoutMs ?? DEFAULT_VERIFY_MS,
+    retryOn: isTransient,
+    signal: env.signal,
+    timeoutError: (m) => new CheckError(m),
+  });
 }

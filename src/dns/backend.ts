@@ -1,30 +1,12 @@
 import type { GalleyConfig, ZoneConfig } from '../config/schema.js';
 import type { RemoteRunner } from '../ssh/types.js';
 import { Rfc2136Backend } from './rfc2136-backend.js';
-import type { RecordType, RecordValue } from './types.js';
+import type { ZoneBackend } from './types.js';
 import { ZonefileBackend } from './zonefile-backend.js';
 import { queryOptions, zoneFor, dnsConfig } from './zones.js';
 import { ConfigError } from '../core/errors.js';
 
-/** Writes record sets of one zone, whatever the mechanism (zone file + publish, or RFC 2136 UPDATE). */
-export interface ZoneBackend {
-  readonly zone: string;
-  /** How changes are made, for plans and logs: "zonefile on authdns1001:/etc/gdnsd/zones/example.org". */
-  readonly description: string;
-  /**
-   * Replaces the whole record set of `name`/`type` by `records` (empty: delete it). When
-   * `expected` is given, nothing is written if the current set differs from it
-   * (DnsConcurrentChangeError). The change is checked before it is published: a change that
-   * would break the zone is refused and nothing reaches the servers. Mutating: the action
-   * layer calls it only outside dry-run.
-   */
-  replaceRRset(
-    name: string,
-    type: RecordType,
-    records: readonly RecordValue[],
-    expected?: readonly RecordValue[],
-  ): Promise<void>;
-}
+export type { ZoneBackend } from './types.js';
 
 /** Builds the backend configured for one zone (`remoteRunner` is used by zone-file backends only). */
 export function backendForZone(

@@ -1,5 +1,5 @@
 import type { Secret } from '../core/secrets.js';
-import type { ZoneBackend } from './backend.js';
+import type { ZoneBackend } from './types.js';
 import { ConfigError } from '../core/errors.js';
 import type { TsigKey } from './tsig.js';
 import type { DnsServer, QueryOptions, RecordType, RecordValue } from './types.js';

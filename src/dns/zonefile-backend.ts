@@ -1,5 +1,5 @@
 import type { CommandResult, RemoteRunner } from '../ssh/types.js';
-import type { ZoneBackend } from './backend.js';
+import type { ZoneBackend } from './types.js';
 import { DnsConcurrentChangeError, ZoneFileError, ZonePublishError } from './errors.js';
 import type { RecordType, RecordValue } from './types.js';
 import { describeRecords, isInZone, normalizeName, sameRecords } from './wire.js';

@@ -436,6 +436,24 @@ export class EtcdClient {
     );
   }
 
+  /**
+   * Moves raft leadership to the member `targetId` (hex, as /v2/members names it), through the
+   * v3 gRPC gateway (`/v3/maintenance/transfer-leadership`, on by default in etcd 3.4). Must be
+   * sent to the current leader (use {@link forEndpoint}); etcd answers once the transfer is done.
+   */
+  async moveLeader(targetId: string, options: RequestOptions = {}): Promise<void> {
+    if (!/^[0-9a-f]{1,16}$/i.test(targetId))
+      throw new TypeError(`not a member id: ${JSON.stringify(targetId)}`);
+    const req: EtcdHttpRequest = {
+      method: 'POST',
+      path: '/v3/maintenance/transfer-leadership',
+      json: { targetID: BigInt(`0x${targetId}`).toString() },
+      ...options,
+    };
+    const res = await this.#t.request(req);
+    this.#json(req, res);
+  }
+
   // ---- stats, health, version ----
 
   /** Leader statistics: only the leader answers them (a follower says "not current leader"). */

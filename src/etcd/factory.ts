@@ -119,27 +119,46 @@ export interface EtcdClientForUrlOptions {
 }
 
 /**
- * A client for one endpoint given as a URL (etcdmirror's SRC_URL and DST_URL), which may carry
- * `user:password@` or `user@` with the password in a file. The credentials are taken out of
- * the URL, so that it can be printed, and the password is registered with the redactor.
+ * A client for the members given as URLs (etcdmirror's SRC_URL and DST_URL: one URL, or several
+ * members of one cluster separated by commas). A URL may carry `user:password@`, or `user@` with
+ * the password in a file; every member is then reached as that one user. The credentials are
+ * taken out of the URLs, so that they can be printed, and the password is registered with the
+ * redactor. Requests go to the first member and fail over to the next one that answers when a
+ * member cannot be reached (refused, reset, timed out), as for every EtcdClient.
  */
-export function etcdClientForUrl(rawUrl: string, options: EtcdClientForUrlOptions): EtcdClient {
-  const u = new URL(rawUrl);
-  const username = decodeURIComponent(u.username);
-  const inline = u.password ? decodeURIComponent(u.password) : undefined;
-  u.username = '';
-  u.password = '';
+export function etcdClientForUrl(rawUrls: string, options: EtcdClientForUrlOptions): EtcdClient {
+  const urls = rawUrls.split(',').map((raw) => {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new ConfigError(`not a URL: ${raw}`, [
+        'give etcd members as http(s)://host:port, comma-separated',
+      ]);
+    }
+    const username = decodeURIComponent(u.username);
+    const inline = u.password ? decodeURIComponent(u.password) : undefined;
+    u.username = '';
+    u.password = '';
+    return { origin: u.origin, username, inline };
+  });
+  const users = [...new Set(urls.map((u) => u.username).filter((n) => n !== ''))];
+  if (users.length > 1)
+    throw new ConfigError(`the members ${urls.map((u) => u.origin).join(', ')} name different users`, [
+      'give every member of one cluster with the same user (or the user on the first URL only)',
+    ]);
   let credentials: { username: string; password: Secret } | undefined;
+  const username = users[0];
   if (username) {
-    const password = inline ?? options.password;
+    const password = urls.find((u) => u.inline !== undefined)?.inline ?? options.password;
     if (password === undefined)
-      throw new ConfigError(`${u.origin}: a user is given but no password`, [
+      throw new ConfigError(`${urls[0]!.origin}: a user is given but no password`, [
         'give the password in a file with --password-file',
       ]);
     credentials = { username, password: new InlineSecret(password) };
   }
   return new EtcdClient({
-    endpoints: [{ url: u.origin }],
+    endpoints: urls.map((u) => ({ url: u.origin })),
     ca: options.ca,
     caFile: options.caFile,
     credentials,

@@ -1,8 +1,9 @@
 import type { GalleyConfig } from '../config/schema.js';
-import { LockHeldError } from '../core/errors.js';
+import { ConfigError, LockHeldError } from '../core/errors.js';
 import {
   describeHolder,
   normalizeLockRequest,
+  ownerIsDead,
   type LockHandle,
   type LockHolder,
   type LockManager,
@@ -49,6 +50,7 @@ export function parseHolder(node: EtcdNode): LockHolder {
         runId: v.runId,
         since: String(v.since ?? '?'),
         concurrency: Number(v.concurrency ?? 1),
+        ...(node.expiration ? { expires: node.expiration } : {}),
       };
     }
   } catch {
@@ -125,6 +127,20 @@ export class EtcdLockManager implements LockManager {
       await this.#deleteQuietly(myKey);
       throw e;
     }
+    // A holder that was a process of this host that no longer exists died without releasing
+    // (SIGKILL, a crash, a member gone under its release): its key is taken back, not waited for.
+    const dead = ahead.filter((n) => ownerIsDead(parseHolder(n).owner));
+    for (const n of dead) {
+      try {
+        await this.#client.delete(n.key, { prevValue: n.value ?? '' });
+        this.#warn(
+          `lock ${r.name}: took it back from ${parseHolder(n).owner}, a process of this host that no longer exists`,
+        );
+      } catch (e) {
+        if (!(e instanceof EtcdError)) throw e;
+      }
+    }
+    if (dead.length) ahead = ahead.filter((n) => !dead.includes(n));
     if (ahead.length >= r.concurrency) {
       await this.#deleteQuietly(myKey);
       throw new LockHeldError(
@@ -210,4 +226,89 @@ export function etcdLockManagerFor(
     warn: options.warn,
     releaseClient: options.releaseClient,
   });
+}
+
+/**
+ * One lock across several clusters: taken in each, always in the same order (by cluster
+ * name), so that two runs contend on the first cluster and at most one gets past it; a run
+ * refused by a later cluster gives back what it took. Released in every cluster.
+ */
+export class MultiClusterLockManager implements LockManager {
+  constructor(
+    readonly managers: readonly {
+      cluster: string;
+      manager: LockManager & { holders(name: string): LockHolder[] | Promise<LockHolder[]> };
+    }[],
+  ) {}
+
+  async acquire(request: LockRequest): Promise<LockHandle> {
+    const taken: LockHandle[] = [];
+    try {
+      for (const { cluster, manager } of this.managers)
+        if (!request.without?.includes(cluster)) taken.push(await manager.acquire(request));
+    } catch (e) {
+      await Promise.allSettled(taken.map((h) => h.release()));
+      throw e;
+    }
+    return {
+      name: request.name,
+      release: async () => {
+        const results = await Promise.allSettled(taken.map((h) => h.release()));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      },
+    };
+  }
+
+  /** The holders of a lock in each cluster. */
+  async holders(name: string): Promise<Record<string, LockHolder[]>> {
+    const out: Record<string, LockHolder[]> = {};
+    for (const { cluster, manager } of this.managers) out[cluster] = await manager.holders(name);
+    return out;
+  }
+}
+
+/**
+ * The lock manager of runs: every lock is taken in every etcd cluster of the config, through
+ * the members' local client ports. The proxies' read-only switch does not guard those, so
+ * every run sees the same lock whichever datacenter is the master and whatever the read-only
+ * state (a resume or rollback inside a switchover's read-only window takes it too). Lock keys
+ * must be excluded from replication (replication.ignore_keys_regex), or the mirror would copy
+ * one cluster's holders into the other.
+ */
+export function runLockManager(
+  config: GalleyConfig,
+  env: {
+    service<T>(key: string, create: () => T, close?: (t: T) => Promise<void> | void): T;
+    log: { warn(m: string): void };
+  },
+): MultiClusterLockManager {
+  const prefix = normalizeKey(config.etcd.lockPrefix);
+  const ignore = config.replication?.ignoreKeysRegex;
+  if (config.replication && (!ignore || !new RegExp(ignore).test(`${prefix}/x`))) {
+    throw new ConfigError(
+      `etcd.lock_prefix ${prefix} is not excluded from replication (replication.ignore_keys_regex ${JSON.stringify(ignore ?? '')}): locks taken in both clusters would be replicated`,
+      [
+        `add it to ignore_keys_regex, e.g. "^/(spicerack/locks/etcd|${prefix.replace(/^\//, '')})(/|$)", and to etcdmirror's --src-ignore-keys-regex`,
+      ],
+    );
+  }
+  // Clusters that are defined but not serving yet (before etcd.bootstrap) hold no locks.
+  const clusters = Object.keys(config.etcd.clusters)
+    .filter((c) => config.etcd.clusters[c]!.inService !== false)
+    .sort();
+  return new MultiClusterLockManager(
+    clusters.map((cluster) => ({
+      cluster,
+      manager: new EtcdLockManager({
+        client: env.service(
+          `etcd:${cluster}:local:locks`,
+          () => etcdClientFor(config, cluster, { via: 'local' }),
+          (c) => c.close(),
+        ),
+        prefix,
+        warn: (m) => env.log.warn(`${cluster}: ${m}`),
+      }),
+    })),
+  );
 }

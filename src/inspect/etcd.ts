@@ -72,8 +72,9 @@ async function memberStatus(env: ActionEnv, cluster: string, host: string): Prom
 /** Members (health, leader, index, proxy mode) of every cluster, or of one datacenter's. */
 export async function clusterStatuses(env: ActionEnv, datacenter?: string): Promise<ClusterStatus[]> {
   const config = env.config();
+  // A cluster not in service yet (before etcd.bootstrap) is not expected to answer.
   const clusters = Object.values(config.etcd.clusters).filter(
-    (c) => !datacenter || c.datacenter === datacenter,
+    (c) => c.inService && (!datacenter || c.datacenter === datacenter),
   );
   return Promise.all(
     clusters.map(async (c) => {
@@ -200,7 +201,9 @@ export async function replicationStatus(
 export async function srvStatus(config: GalleyConfig): Promise<RRsetObservation[]> {
   if (!config.dns) return [];
   const names = [
-    ...Object.values(config.etcd.clusters).map((c) => c.srvRecord),
+    ...Object.values(config.etcd.clusters)
+      .filter((c) => c.inService)
+      .map((c) => c.srvRecord),
     ...(config.replication ? [config.replication.rwSrvRecord] : []),
   ];
   return Promise.all(

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { LabLayout } from './layout.js';
 import { currentListeners } from './ports.js';
 import { mountNamespace, processName, processState, readPidFile, signal, waitStopped } from './processes.js';
+import { monitoringProcesses } from './monitoring.js';
 import { hostDirsOnDisk, readLabState } from './state.js';
 
 export interface LabProcess {
@@ -60,6 +61,7 @@ export function labProcesses(layout: LabLayout): LabProcess[] {
   }
   const knot = knotProcess(layout);
   if (knot) found.push(knot);
+  found.push(...monitoringProcesses(layout));
   return found;
 }
 

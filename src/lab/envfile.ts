@@ -13,9 +13,18 @@ import {
   RW_SRV_RECORD,
   ZONE_SOURCE_FILE,
   etcdDataDir,
+  spareDataDir,
   srvRecordOf,
 } from './render.js';
-import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, PROXY_PORT, allHosts, type LabTopology } from './topology.js';
+import { monitoringUrls } from './monitoring.js';
+import {
+  ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
+  PROXY_PORT,
+  allHosts,
+  benchHostSet,
+  type LabTopology,
+} from './topology.js';
 
 export type ZoneBackendKind = 'zonefile' | 'rfc2136';
 
@@ -23,6 +32,10 @@ export type ZoneBackendKind = 'zonefile' | 'rfc2136';
 export const LOCK_PREFIX = '/galley/locks';
 /** Keys never replicated: spicerack's etcd lock state and the Runner's locks (etcdmirror's default too). */
 export const IGNORE_KEYS_REGEX = '^/(spicerack/locks/etcd|galley/locks)(/|$)';
+
+/** Where etcd.backup keeps backups on each member, and how many. */
+export const BACKUP_DIR = '/srv/backup/etcd';
+export const BACKUP_KEEP = 3;
 
 function range(names: string[]): string {
   return names.join(',');
@@ -39,7 +52,7 @@ export function labEnvironment(
     hosts[h.name] = {
       address: h.address,
       datacenter: h.datacenter,
-      roles: h.role === 'etcd' ? ['etcd', 'conf'] : [h.role],
+      roles: h.role === 'etcd' ? ['etcd', 'conf'] : h.role === 'spare' ? ['etcd'] : [h.role],
     };
   }
   const members = (dc: string) =>
@@ -57,7 +70,26 @@ export function labEnvironment(
       unit: ETCD_UNIT,
       data_dir: etcdDataDir(c.datacenter),
       env_file: '/etc/default/etcd',
-      backup_dir: '/srv/backup/etcd',
+      backup_dir: BACKUP_DIR,
+      backup_keep: BACKUP_KEEP,
+    };
+  }
+  // Defined, not started: etcd.bootstrap builds it (in_service: false keeps it out of etcd.status).
+  for (const c of t.spareClusters) {
+    clusters[c.name] = {
+      datacenter: c.datacenter,
+      members: c.members.map((m) => m.name),
+      client_port: ETCD_CLIENT_PORT,
+      client_scheme: 'http',
+      peer_port: ETCD_PEER_PORT,
+      proxy_port: PROXY_PORT,
+      srv_record: c.srvRecord,
+      unit: ETCD_UNIT,
+      data_dir: spareDataDir(c),
+      env_file: '/etc/default/etcd',
+      backup_dir: BACKUP_DIR,
+      backup_keep: BACKUP_KEEP,
+      in_service: false,
     };
   }
   const mirrors: Record<string, unknown> = {};
@@ -66,6 +98,7 @@ export function labEnvironment(
       host: m.host.name,
       unit: m.unit,
       metrics_url: `http://${m.host.address}:${m.metricsPort}/metrics`,
+      reload_command: ['reload-etcdmirror'],
     };
   }
   const authdnsServers = t.authdns.map((h) => h.name);
@@ -90,9 +123,7 @@ export function labEnvironment(
           },
         };
   const bench = t.bench.map((h) => h.name);
-  const benchAlias = bench.length
-    ? { bench: `bench[001-${String(bench.length).padStart(3, '0')}].lab.wmnet` }
-    : {};
+  const benchAlias = bench.length ? { bench: benchHostSet(bench.length) } : {};
   return {
     name: backend === 'zonefile' ? 'lab' : 'lab-rfc2136',
     state_dir: `${layout.dir}/galley`,
@@ -103,6 +134,7 @@ export function labEnvironment(
       'conf-eqiad': range(members('eqiad')),
       'conf-codfw': range(members('codfw')),
       conf: range([...members('eqiad'), ...members('codfw')]),
+      ...Object.fromEntries(t.spareClusters.map((c) => [c.name, range(c.members.map((m) => m.name))])),
       authdns: range(authdnsServers),
       ...benchAlias,
     },
@@ -127,6 +159,9 @@ export function labEnvironment(
       ignore_keys_regex: IGNORE_KEYS_REGEX,
       mirrors,
       rw_srv_record: RW_SRV_RECORD,
+      max_lag: 100,
+      // The lab does not wait out a 300 s TTL: its live clients re-resolve after a refusal.
+      ttl_wait_max: '2s',
     },
     proxy: {
       read_only_switch: {
@@ -137,6 +172,25 @@ export function labEnvironment(
       },
     },
     dns: { timeout: '2s', retries: 2, zones: { wmnet: zone } },
+    alerting: {
+      alertmanager_url: monitoringUrls(t).alertmanager,
+      prometheus_url: monitoringUrls(t).prometheus,
+      request_timeout: '5s',
+      silence_duration: '2h',
+    },
+    // Runs are announced in the lab's IRC channel (SAL format) besides the audit file; add
+    // `syslog: {socket: /dev/log}` or `webhook: {url: …}` where a receiver listens.
+    announce: {
+      audit_file: true,
+      irc: {
+        server: t.monitoring.irc.address,
+        port: t.monitoring.irc.port,
+        channel: t.monitoring.irc.channel,
+        nick: 'galley',
+        timeout: '10s',
+      },
+      waiting_for_input_after: '5m',
+    },
   };
 }
 

@@ -8,11 +8,15 @@ import { dirname, join } from 'node:path';
 import { ETCD_USER, makeHostCertificate } from './credentials.js';
 import { BENCH_GROUP_SIZE, BENCH_HOST_KEY, assetsDir, benchGroupNames, type LabLayout } from './layout.js';
 import {
+  BACKUP_TIMER,
+  BACKUP_UNIT,
   GDNSD_UNIT,
   READ_ONLY_CONTENT,
   READ_ONLY_SWITCH_FILE,
   READ_WRITE_CONTENT,
   ZONE_SOURCE_FILE,
+  renderBackupTimer,
+  renderBackupUnit,
   renderEtcHosts,
   renderEtcdDefault,
   renderEtcdUnit,
@@ -22,6 +26,7 @@ import {
   renderMirrorUnit,
   renderNginxConf,
   renderNginxUnit,
+  renderSpareEtcdDefault,
   renderSshdConfig,
 } from './render.js';
 import type { LabHost, LabTopology } from './topology.js';
@@ -81,6 +86,9 @@ export interface ConfHostOptions {
   readOnly: boolean;
   nodeBinary: string;
   etcdmirrorScript: string;
+  /** bin/run.js and the lab's environment file, for the nightly backup unit. */
+  cookbookScript: string;
+  configFile: string;
 }
 
 /** Writes a conf host: etcd's /etc/default/etcd, nginx with its certificate and switch, the units. */
@@ -97,9 +105,24 @@ export async function writeConfHost(
     ['etc-nginx', '/etc/nginx'],
     ...COMMON_MOUNTS,
   ];
-  await writeHostBase(t, dir, mounts, ['etcd', 'nginx'], sshdFor(layout, host));
+  // The first member of each cluster backs it up every night (the timer starts at boot).
+  const cluster = t.clusters.find((c) => c.members[0]?.name === host.name);
+  await writeHostBase(
+    t,
+    dir,
+    mounts,
+    ['etcd', 'nginx', ...(cluster ? [BACKUP_TIMER] : [])],
+    sshdFor(layout, host),
+  );
   await installSystemctl(dir);
   await put(join(dir, 'etc-default', 'etcd'), renderEtcdDefault(t, host));
+  if (cluster) {
+    await put(
+      join(dir, 'systemd', `${BACKUP_UNIT}.service`),
+      renderBackupUnit(cluster.datacenter, o.nodeBinary, o.cookbookScript, o.configFile),
+    );
+    await put(join(dir, 'systemd', BACKUP_TIMER), renderBackupTimer());
+  }
   await mkdir(join(dir, 'var-log', 'etcd'), { recursive: true });
   await mkdir(join(dir, 'var-log', 'nginx'), { recursive: true });
   await mkdir(join(dir, 'run', 'nginx-tmp'), { recursive: true });
@@ -127,6 +150,28 @@ export async function writeConfHost(
     );
     await mkdir(join(dir, 'var-log', m.unit), { recursive: true });
   }
+}
+
+/**
+ * Writes a host of a spare cluster: etcd installed and configured (its unit, /etc/default/etcd
+ * listing every member with state new), nothing started at boot, no proxy. Only its sshd runs.
+ */
+export async function writeSpareHost(layout: LabLayout, t: LabTopology, host: LabHost): Promise<void> {
+  const cluster = t.spareClusters.find((c) => c.members.some((m) => m.name === host.name));
+  if (!cluster) throw new Error(`${host.name} is not a member of a spare cluster`);
+  const dir = layout.hostDir(host.name);
+  const mounts: Mount[] = [
+    ['etc-default', '/etc/default'],
+    ['var-lib-etcd', '/var/lib/etcd'],
+    ...COMMON_MOUNTS,
+  ];
+  await writeHostBase(t, dir, mounts, [], sshdFor(layout, host));
+  await installSystemctl(dir);
+  await put(join(dir, 'etc-default', 'etcd'), renderSpareEtcdDefault(cluster, host));
+  await mkdir(join(dir, 'var-lib-etcd'), { recursive: true });
+  await mkdir(join(dir, 'var-log', 'etcd'), { recursive: true });
+  await mkdir(join(dir, 'srv', 'backup', 'etcd'), { recursive: true });
+  await put(join(dir, 'systemd', 'etcd.service'), renderEtcdUnit(host));
 }
 
 /**

@@ -22,6 +22,9 @@ export const REQUIRED_BINARIES: readonly { path: string; pkg: string }[] = [
   { path: '/usr/bin/unshare', pkg: 'util-linux' },
   { path: '/usr/bin/setsid', pkg: 'util-linux' },
   { path: '/usr/bin/ss', pkg: 'iproute2' },
+  { path: '/usr/bin/prometheus', pkg: 'prometheus' },
+  { path: '/usr/bin/prometheus-alertmanager', pkg: 'prometheus-alertmanager' },
+  { path: '/usr/sbin/ngircd', pkg: 'ngircd' },
 ];
 
 function executable(path: string): boolean {

@@ -10,7 +10,9 @@ import {
   allHosts,
   clusterOf,
   initialCluster,
+  type LabCluster,
   type LabHost,
+  type LabSpareCluster,
   type LabMirrorUnit,
   type LabTopology,
 } from './topology.js';
@@ -39,15 +41,36 @@ export function etcdDataDir(dc: string): string {
   return `/var/lib/etcd/${dc}.wmnet`;
 }
 
+/** ETCD_DATA_DIR of a member of a spare cluster (under its own /var/lib/etcd). */
+export function spareDataDir(cluster: LabSpareCluster): string {
+  return `/var/lib/etcd/${cluster.name}`;
+}
+
 /** The host's /etc/default/etcd, as in production (sourced by the etcd unit). */
 export function renderEtcdDefault(t: LabTopology, host: LabHost): string {
-  const c = clusterOf(t, host.datacenter);
+  return etcdDefault(
+    host,
+    clusterOf(t, host.datacenter),
+    etcdDataDir(host.datacenter),
+    `etcd-${host.datacenter}-lab`,
+  );
+}
+
+/**
+ * /etc/default/etcd of a spare cluster's member, as configuration management writes it for a
+ * cluster that is to be bootstrapped (every member listed, state new); etcd.bootstrap rewrites it.
+ */
+export function renderSpareEtcdDefault(cluster: LabSpareCluster, host: LabHost): string {
+  return etcdDefault(host, cluster, spareDataDir(cluster), `etcd-${cluster.name}-lab`);
+}
+
+function etcdDefault(host: LabHost, c: LabCluster, dataDir: string, token: string): string {
   const lines: Record<string, string> = {
     ETCD_NAME: host.name,
-    ETCD_DATA_DIR: etcdDataDir(host.datacenter),
+    ETCD_DATA_DIR: dataDir,
     ETCD_INITIAL_CLUSTER: initialCluster(c),
     ETCD_INITIAL_CLUSTER_STATE: 'new',
-    ETCD_INITIAL_CLUSTER_TOKEN: `etcd-${host.datacenter}-lab`,
+    ETCD_INITIAL_CLUSTER_TOKEN: token,
     ETCD_INITIAL_ADVERTISE_PEER_URLS: `http://${host.address}:${ETCD_PEER_PORT}`,
     ETCD_LISTEN_PEER_URLS: `http://${host.address}:${ETCD_PEER_PORT}`,
     ETCD_LISTEN_CLIENT_URLS: `http://${host.address}:${ETCD_CLIENT_PORT}`,
@@ -110,7 +133,8 @@ export function renderGdnsdUnit(host: LabHost): string {
 
 /**
  * The etcdmirror unit: replicates the source datacenter's cluster (`/`) into this
- * host's cluster (`/`), from a source member's local client URL to this host's local one.
+ * host's cluster (`/`), through the local client URLs of every member of both (this host's
+ * first): one member down does not stop replication.
  */
 function mirrorArgs(
   t: LabTopology,
@@ -118,15 +142,21 @@ function mirrorArgs(
   nodeBinary: string,
   etcdmirrorScript: string,
 ): string[] {
-  const source = clusterOf(t, m.sourceDatacenter).members[0]!;
+  const urls = (members: readonly { address: string }[]) =>
+    members.map((x) => `http://${x.address}:${ETCD_CLIENT_PORT}`).join(',');
+  const replica = clusterOf(t, m.datacenter).members;
+  const local = [
+    ...replica.filter((x) => x.address === m.host.address),
+    ...replica.filter((x) => x.address !== m.host.address),
+  ];
   return [
     nodeBinary,
     etcdmirrorScript,
     '--src-prefix /',
     '--dst-prefix /',
     `--listen ${m.host.address}:${m.metricsPort}`,
-    `http://${source.address}:${ETCD_CLIENT_PORT}`,
-    `http://${m.host.address}:${ETCD_CLIENT_PORT}`,
+    urls(clusterOf(t, m.sourceDatacenter).members),
+    urls(local),
   ];
 }
 
@@ -181,6 +211,44 @@ if systemctl is-active -q ${m.unit}; then
 fi
 exec ${node} ${script} --reload ${rest.join(' ')} "$@"
 `;
+}
+
+/** The nightly backup of the lab: a timer on the first member of each cluster, and the oneshot unit it starts. */
+export const BACKUP_UNIT = 'etcd-backup';
+export const BACKUP_TIMER = `${BACKUP_UNIT}.timer`;
+export const BACKUP_TIME = '02:00';
+
+/**
+ * The oneshot unit that runs `cookbook etcd.backup CLUSTER --yes` from the member (as the
+ * production cron job does every night), with the lab's environment file.
+ */
+export function renderBackupUnit(
+  cluster: string,
+  nodeBinary: string,
+  cookbookScript: string,
+  configFile: string,
+): string {
+  return unitFile({
+    Description: `nightly verified v2 backup of etcd ${cluster} (cookbook etcd.backup)`,
+    Type: 'oneshot',
+    ExecStart: [
+      nodeBinary,
+      cookbookScript,
+      'etcd.backup',
+      cluster,
+      '--yes',
+      '--config',
+      configFile,
+      '--reason',
+      "'nightly backup'",
+    ].join(' '),
+    'X-LabLog': `/var/log/${BACKUP_UNIT}.log`,
+  });
+}
+
+/** The timer that starts the backup unit every night at BACKUP_TIME. */
+export function renderBackupTimer(): string {
+  return `# Galley lab timer (read by the lab's systemctl stand-in)\n[Timer]\nDescription=nightly etcd backup\nOnCalendar=${BACKUP_TIME}\nUnit=${BACKUP_UNIT}.service\n`;
 }
 
 /** nginx.conf of a conf host: TLS on :4001, basic auth, the read-only switch, proxy to the local etcd. */

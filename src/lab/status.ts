@@ -8,8 +8,16 @@ import { TSIG_KEY_NAME, ETCD_USER } from './credentials.js';
 import { knotProcess } from './down.js';
 import { LabLayout, benchGroupNames } from './layout.js';
 import { isRunning, readPidFile } from './processes.js';
+import { MONITORING_COMPONENTS, monitoringProcess, monitoringUrls } from './monitoring.js';
 import { readLabState } from './state.js';
-import { ETCD_CLIENT_PORT, PROXY_PORT, allHosts, labTopology, namespacedHosts } from './topology.js';
+import {
+  ETCD_CLIENT_PORT,
+  PROXY_PORT,
+  allHosts,
+  labTopology,
+  namespacedHosts,
+  spareHosts,
+} from './topology.js';
 
 export interface LabProcessStatus {
   host: string;
@@ -42,6 +50,8 @@ export interface LabStatusReport {
     tsigKeyName: string;
     tsigSecretFile: string;
   };
+  /** Prometheus, Alertmanager and the IRC server (irc://ADDRESS:PORT/#channel). */
+  monitoring: { prometheus: string; alertmanager: string; irc: string };
   processes: LabProcessStatus[];
 }
 
@@ -77,8 +87,16 @@ export function labStatus(o: { dir: string; base: string }): LabStatusReport {
   }
   const knot = knotProcess(layout);
   processes.push({ host: t.knot.name, unit: 'knot', pid: knot?.pid, running: knot !== undefined });
+  for (const c of MONITORING_COMPONENTS) {
+    const p = monitoringProcess(layout, c);
+    processes.push({ host: 'monitoring', unit: c, pid: p?.pid, running: p !== undefined });
+  }
   const mirrorUnits = new Set(t.mirrors.map((m) => m.unit));
-  const up = state !== undefined && processes.every((p) => p.running || mirrorUnits.has(p.unit));
+  // The spare cluster's etcd runs only once etcd.bootstrap built it: its units do not count.
+  const spare = new Set(spareHosts(t).map((h) => h.name));
+  const up =
+    state !== undefined &&
+    processes.every((p) => p.running || mirrorUnits.has(p.unit) || (spare.has(p.host) && p.unit !== 'ssh'));
   const etcd: LabStatusReport['etcd'] = {};
   for (const c of t.clusters) {
     etcd[c.datacenter] = {
@@ -115,6 +133,7 @@ export function labStatus(o: { dir: string; base: string }): LabStatusReport {
       tsigKeyName: TSIG_KEY_NAME,
       tsigSecretFile: layout.tsigSecretFile,
     },
+    monitoring: monitoringUrls(t),
     processes,
   };
 }

@@ -13,19 +13,22 @@ import { TSIG_KEY_NAME, ensureCredentials } from './credentials.js';
 import { stopLab, knotProcess } from './down.js';
 import { IGNORE_KEYS_REGEX, renderEnvironmentFile } from './envfile.js';
 import { LabError } from './errors.js';
-import { writeAuthdnsHost, writeBenchHosts, writeConfHost } from './hostfs.js';
+import { writeAuthdnsHost, writeBenchHosts, writeConfHost, writeSpareHost } from './hostfs.js';
 import { BENCH_HOST_KEY, LabLayout, assetsDir, benchGroupNames, repoRoot } from './layout.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { currentListeners, takenListeners, type Listener } from './ports.js';
 import { isRunning, readPidFile } from './processes.js';
 import { renderKnotConf, renderWmnetZone } from './render.js';
 import { seedData, seedKeys } from './seed.js';
+import { monitoringProcesses, startMonitoring } from './monitoring.js';
 import { readLabState, writeLabState } from './state.js';
 import {
   ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
   labListeners,
   labTopology,
   namespacedHosts,
+  spareHosts,
   type LabTopology,
 } from './topology.js';
 
@@ -65,10 +68,15 @@ export interface LabUpResult {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Listeners that must be up once the lab is ready (the etcdmirror metrics port is not: the unit is not started). */
+/**
+ * Listeners that must be up once the lab is ready: not the etcdmirror metrics port (the unit
+ * may not be started), nor the etcd ports of the spare cluster (only etcd.bootstrap starts it).
+ */
 export function readyListeners(t: LabTopology): (Listener & { owner: string })[] {
-  const mirrorPorts = new Set(t.mirrors.map((m) => `${m.host.address}:${m.metricsPort}`));
-  return labListeners(t).filter((l) => !mirrorPorts.has(`${l.address}:${l.port}`));
+  const notAtBoot = new Set(t.mirrors.map((m) => `${m.host.address}:${m.metricsPort}`));
+  for (const h of spareHosts(t))
+    for (const port of [ETCD_CLIENT_PORT, ETCD_PEER_PORT]) notAtBoot.add(`${h.address}:${port}`);
+  return labListeners(t).filter((l) => !notAtBoot.has(`${l.address}:${l.port}`));
 }
 
 async function etcdHealthy(address: string): Promise<boolean> {
@@ -96,6 +104,7 @@ export async function labIsHealthy(layout: LabLayout, t: LabTopology): Promise<b
   if (!hostDirs.every((h) => isRunning(readPidFile(join(layout.hostDir(h), 'run', 'sshd.pid')))))
     return false;
   if (!knotProcess(layout)) return false;
+  if (monitoringProcesses(layout).length !== 3) return false;
   const present = takenListeners(readyListeners(t), await currentListeners());
   if (present.length !== readyListeners(t).length) return false;
   return (await unhealthyMembers(t)).length === 0;
@@ -266,6 +275,8 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
   const confOptions = {
     nodeBinary: process.execPath,
     etcdmirrorScript: join(repoRoot(), 'bin', 'etcdmirror.js'),
+    cookbookScript: join(repoRoot(), 'bin', 'run.js'),
+    configFile: layout.configFile,
   };
   await Promise.all([
     ...t.clusters.flatMap((c) =>
@@ -274,6 +285,7 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
       ),
     ),
     ...t.authdns.map((h) => writeAuthdnsHost(layout, t, h, zone, t.authdns[0]!.name)),
+    ...spareHosts(t).map((h) => writeSpareHost(layout, t, h)),
     writeBenchHosts(layout, t),
   ]);
   log(`files ready in ${layout.dir} (${((Date.now() - started) / 1000).toFixed(1)} s); starting hosts`);
@@ -282,8 +294,12 @@ export async function labUp(o: LabOptions): Promise<LabUpResult> {
   for (const h of [...namespacedHosts(t).map((x) => x.name), ...benchGroupNames(t.bench.length)])
     bootHost(layout, h);
   await startKnot(layout, t, zone, secrets.tsigSecret);
+  // Prometheus, Alertmanager and ngircd start alongside the hosts; `lab up` waits only for
+  // their listeners (Prometheus answers queries while its first scrapes come in).
+  await startMonitoring(layout, t, spawnDetached);
   try {
-    await waitReady(layout, t, o.readyTimeoutMs ?? 30_000);
+    // 30 s, and more for a big bench (63 sshd processes for 1,000 hosts on a loaded machine).
+    await waitReady(layout, t, o.readyTimeoutMs ?? 30_000 + 30 * t.bench.length);
   } catch (e) {
     await stopLab(layout);
     throw e;

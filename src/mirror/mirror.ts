@@ -138,7 +138,7 @@ export class Mirror {
     this.metrics.appliedIndex = start;
     this.metrics.sourceIndex = Math.max(this.metrics.sourceIndex, start);
     log.info(
-      `Starting replication at index ${start + 1}: ${this.#s.src.endpoints[0]}${mapper.srcPrefix} -> ${this.#s.dst.endpoints[0]}${mapper.dstPrefix}` +
+      `Starting replication at index ${start + 1}: ${mapper.srcPrefix} of ${this.#s.src.endpoints.join(',')} -> ${mapper.dstPrefix} of ${this.#s.dst.endpoints.join(',')}` +
         `${mapper.strip ? ' (strip)' : ''}, ${this.#s.concurrency} writes in flight`,
     );
     let replayUpTo = 0;

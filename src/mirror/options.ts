@@ -35,8 +35,9 @@ USAGE
   (/__replication/__ROOT__ for /). It refuses to start without that key: run once with --reload.
 
 ARGUMENTS
-  SRC_URL  source cluster, e.g. https://user@conf2001.codfw.wmnet:4001 (password from --password-file)
-  DST_URL  destination cluster, e.g. http://127.0.0.1:2379
+  SRC_URL  source cluster, e.g. https://user@conf2001.codfw.wmnet:4001 (password from --password-file);
+           several members separated by commas: a member that does not answer is skipped
+  DST_URL  destination cluster, e.g. http://127.0.0.1:2379 (several members too, comma-separated)
 
 FLAGS
   --reload                 ERASE the destination prefix, copy every key from the source, record its index,
@@ -95,8 +96,7 @@ export function parseMirrorArgs(argv: string[]): MirrorCliOptions {
   const [srcUrl, dstUrl, ...extra] = parsed.positionals;
   if (!isHelp && (!srcUrl || !dstUrl || extra.length))
     throw new MirrorUsageError('expected exactly two arguments: SRC_URL DST_URL', ['etcdmirror --help']);
-  for (const u of [srcUrl, dstUrl]) {
-    if (u === undefined) continue;
+  for (const u of [srcUrl, dstUrl].flatMap((x) => (x === undefined ? [] : x.split(',')))) {
     let url: URL;
     try {
       url = new URL(u);

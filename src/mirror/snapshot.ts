@@ -127,7 +127,7 @@ export async function reloadDestination(
 ): Promise<number> {
   const base = mapper.dstBase;
   log.info(
-    `RELOAD: ERASING EVERYTHING under ${base} on the destination ${dst.endpoints[0]}, then copying ${mapper.srcPrefix} from ${src.endpoints[0]}`,
+    `RELOAD: ERASING EVERYTHING under ${base} on the destination ${dst.endpoints.join(',')}, then copying ${mapper.srcPrefix} from ${src.endpoints.join(',')}`,
   );
   if (base === '/') {
     const top = await readTopLevel(dst, '/');

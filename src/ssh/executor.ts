@@ -40,7 +40,7 @@ export interface ExecutionReport {
   thresholdMet: boolean;
 }
 
-const DEFAULT_MAX_PARALLEL = 512;
+const DEFAULT_MAX_PARALLEL = Number.POSITIVE_INFINITY;
 
 /** Maps `items` with at most `limit` calls in flight, keeping the order of results. */
 async function mapWithLimit<T, R>(
@@ -70,8 +70,9 @@ export interface RemoteExecutorOptions {
   dryRun: boolean;
   defaultTimeoutMs: number;
   /**
-   * Hosts of one batch in flight at once (default 512). All at once is fastest (sshd, not the
-   * client, is the bottleneck); the cap only keeps a huge host set under file-descriptor limits.
+   * Hosts of one batch in flight at once (default: all of them). New connections go through the
+   * transport's fan-out window, which is what bounds the handshakes in flight; a command on an
+   * open connection is cheap, so nothing else needs a cap.
    */
   maxParallel?: number;
   /** Injected so tests need not wait for batch sleeps. */

@@ -91,12 +91,37 @@ export function hostKeyAlgorithms(keyType: string): string[] {
   return [keyType];
 }
 
-/** The known_hosts of a run: read once, asked for every host. */
+/** A pattern matched by plain comparison (no wildcard, not hashed, not negated): it can be indexed. */
+function isPlainPattern(p: string): boolean {
+  return !p.startsWith('|1|') && !p.startsWith('!') && !/[*?]/.test(p);
+}
+
+/**
+ * The known_hosts of a run: read once, asked for every host. Entries whose patterns are all
+ * plain names are indexed by name, so that a run over 1,000 hosts with a 1,000-line file does
+ * not compare every host with every line (wildcard and hashed entries are still scanned).
+ */
 export class KnownHosts {
+  private readonly byName = new Map<string, KnownHostEntry[]>();
+  private readonly scanned: KnownHostEntry[] = [];
+  private readonly revoked: KnownHostEntry[];
+
   constructor(
     readonly file: string,
-    private readonly entries: KnownHostEntry[],
-  ) {}
+    entries: KnownHostEntry[],
+  ) {
+    for (const e of entries) {
+      if (e.marker === undefined && e.patterns.every(isPlainPattern)) {
+        for (const p of e.patterns) {
+          const key = p.toLowerCase();
+          const list = this.byName.get(key) ?? [];
+          if (!list.includes(e)) list.push(e);
+          this.byName.set(key, list);
+        }
+      } else this.scanned.push(e);
+    }
+    this.revoked = entries.filter((e) => e.marker === '@revoked');
+  }
 
   /** Reads and parses the file; a missing file is a setup error saying how to create it. */
   static load(file: string): KnownHosts {
@@ -114,7 +139,10 @@ export class KnownHosts {
 
   /** The plain key entries that apply to a host known by any of `names` (name and address). */
   keysFor(names: string[]): KnownHostEntry[] {
-    return this.entries.filter((e) => e.marker === undefined && entryMatches(e, names));
+    const found = new Set(names.flatMap((n) => this.byName.get(n.toLowerCase()) ?? []));
+    for (const e of this.scanned) if (e.marker === undefined && entryMatches(e, names)) found.add(e);
+    // In file order, as a scan of every line would give them.
+    return [...found].sort((a, b) => a.line - b.line);
   }
 
   /** Host key algorithms to offer for this host, so that the server presents a key we know. */
@@ -129,7 +157,7 @@ export class KnownHosts {
    * @param host the name shown in errors; @param names every name the host may be recorded under.
    */
   verify(host: string, names: string[], presented: Buffer, keyscan: string): void {
-    const revoked = this.entries.some((e) => e.marker === '@revoked' && e.key.equals(presented));
+    const revoked = this.revoked.some((e) => e.key.equals(presented));
     const known = this.keysFor(names);
     if (!revoked && known.some((e) => e.key.equals(presented))) return;
     if (known.length === 0 && !revoked)

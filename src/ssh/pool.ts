@@ -8,6 +8,14 @@ import type { SshIdentity } from './identity.js';
 import { publicKeyAuthHandler } from './identity.js';
 import { knownHostsName, type KnownHosts } from './known-hosts.js';
 import type { CommandResult } from './types.js';
+import {
+  adaptiveFanout,
+  connectThroughWindow,
+  DEFAULT_RETRY_POLICY,
+  FanoutWindow,
+  HandshakeFailure,
+  type RetryPolicy,
+} from './window.js';
 
 /** Where a host of the inventory is reached. */
 export interface HostEndpoint {
@@ -31,6 +39,33 @@ export interface SshPoolOptions {
   endpoint: (host: string) => HostEndpoint;
   /** Key exchange, most preferred first. */
   kex?: string[];
+  /**
+   * Handshakes in flight at once (the fan-out window), fixed. Absent: the window adapts to how
+   * fast the servers complete handshakes ({@link adaptiveFanout}).
+   */
+  fanout?: number;
+  /** Retries of refused or reset handshakes, with backoff. */
+  retry?: Partial<RetryPolicy>;
+}
+
+/** Where a handshake was when it failed or timed out, as the operator reads it. */
+type HandshakeStage = 'tcp' | 'greeting' | 'kex' | 'auth';
+const STAGE_DOING: Record<HandshakeStage, string> = {
+  tcp: 'opening the TCP connection',
+  greeting: "waiting for the SSH server's greeting (TCP connected, the server never spoke)",
+  kex: 'during the key exchange',
+  auth: 'while authenticating',
+};
+/** Errors worth another attempt: the server (or its backlog) turned the connection away. */
+const RETRIABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
+const CODE_TEXT: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection reset',
+};
+
+function formatSeconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10}s`;
 }
 
 /**
@@ -92,7 +127,14 @@ export class SshPool implements CommandTransport {
   /** Number of SSH connections opened so far (connection reuse is observable in tests). */
   connectionsOpened = 0;
 
-  constructor(private readonly options: SshPoolOptions) {}
+  /** The fan-out window every new connection of this pool goes through. */
+  readonly window: FanoutWindow;
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly options: SshPoolOptions) {
+    this.window = new FanoutWindow(options.fanout ?? adaptiveFanout(options.connectTimeoutMs));
+    this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  }
 
   /** The pooled connection to `host`, opening it if needed. A failed connection is forgotten, so a later call retries. */
   connection(host: string): Promise<Client> {
@@ -109,39 +151,87 @@ export class SshPool implements CommandTransport {
 
   private open(host: string): Promise<Client> {
     const { address, port } = this.options.endpoint(host);
+    return connectThroughWindow(this.window, () => this.handshake(host), this.retry).catch((e: unknown) => {
+      if (e instanceof SshError) throw e; // host key refused: its own message and suggestions
+      throw new SshError(`cannot connect to ${host} (${address}:${port}): ${(e as Error).message}`, {
+        cause: e,
+      });
+    });
+  }
+
+  /**
+   * One handshake: TCP connect, the server's greeting, key exchange, authentication. The connect
+   * timeout counts from here (the host's own start, once it has a slot in the window), and a
+   * timeout names the stage the host was in. Refused and reset connections are retriable.
+   */
+  private handshake(host: string): Promise<Client> {
+    const { address, port } = this.options.endpoint(host);
     const names = [knownHostsName(host, port), knownHostsName(address, port)];
     const hostKeyAlgorithms = this.options.knownHosts.algorithmsFor(names);
     const keyscan = `ssh-keyscan ${port === 22 ? '' : `-p ${port} `}${address}`;
+    const timeoutMs = this.options.connectTimeoutMs;
     this.connectionsOpened++;
     return new Promise<Client>((resolve, reject) => {
       const client = new ssh2.Client();
       let verifyError: Error | undefined;
-      let ready = false;
+      let settled = false;
+      let stage: HandshakeStage = 'tcp';
       // Our own socket, so that Nagle can be turned off: it otherwise stalls the handshake
       // (after KEXINIT and NEWKEYS) and every exec on a reused connection by ~40 ms.
       const sock = netConnect({ host: address, port });
       sock.setNoDelay(true);
       this.sockets.add(sock);
       sock.once('close', () => this.sockets.delete(sock));
-      const fail = (e: Error) => {
-        if (ready) return;
-        const reason =
-          verifyError ??
-          new SshError(`cannot connect to ${host} (${address}:${port}): ${e.message}`, { cause: e });
+      sock.once('connect', () => {
+        if (stage === 'tcp') stage = 'greeting';
+      });
+      sock.once('data', () => {
+        if (stage === 'greeting') stage = 'kex';
+      });
+      const fail = (reason: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         client.destroy();
         sock.destroy();
-        reject(reason);
+        reject(verifyError ?? reason);
       };
+      // A server that spoke but is slow (overloaded) is worth another try; one that never
+      // answered the TCP connection or never spoke SSH is reported after this one timeout.
+      const timer = setTimeout(
+        () =>
+          fail(
+            new HandshakeFailure(
+              `timed out after ${formatSeconds(timeoutMs)} ${STAGE_DOING[stage]}`,
+              stage === 'kex' || stage === 'auth',
+            ),
+          ),
+        timeoutMs,
+      );
+      client.on('handshake', () => {
+        stage = 'auth';
+      });
       client.on('ready', () => {
-        ready = true;
+        if (settled) return client.end();
+        settled = true;
+        clearTimeout(timer);
         this.clients.set(host, client);
         resolve(client);
       });
-      client.on('error', (e: Error) => {
-        if (!ready) fail(e);
+      client.on('error', (e: Error & { code?: string; level?: string }) => {
+        if (settled) return;
+        const code = e.code ?? '';
+        if (RETRIABLE_CODES.has(code))
+          return fail(new HandshakeFailure(`${CODE_TEXT[code] ?? code} ${STAGE_DOING[stage]}`, true));
+        fail(new HandshakeFailure(`${e.message} ${STAGE_DOING[stage]}`, false));
       });
       client.on('close', () => {
-        if (!ready) return fail(new Error('connection closed during the handshake'));
+        if (!settled) {
+          // Closed before the handshake finished: sshd dropping a connection over MaxStartups
+          // closes it before speaking, which is worth another try; later it is not.
+          const early = stage === 'tcp' || stage === 'greeting' || stage === 'kex';
+          return fail(new HandshakeFailure(`the server closed the connection ${STAGE_DOING[stage]}`, early));
+        }
         // A dropped connection is forgotten, so that the next command reconnects.
         if (this.clients.get(host) === client) {
           this.clients.delete(host);
@@ -151,7 +241,7 @@ export class SshPool implements CommandTransport {
       client.connect({
         sock,
         username: this.options.username,
-        readyTimeout: this.options.connectTimeoutMs,
+        readyTimeout: 0, // our own timer above, which knows the stage
         authHandler: publicKeyAuthHandler(this.options.identity, this.options.username),
         algorithms: {
           kex: (this.options.kex ?? DEFAULT_KEX) as never,

@@ -25,10 +25,16 @@ export function endpointFromConfig(config: Pick<GalleyConfig, 'hosts'>, host: st
 
 /**
  * Opens the SSH side of a run: reads the key (or finds the agent) and known_hosts once.
- * Connections open lazily, on each host's first command. In dry-run, unsafe commands are
- * never sent.
+ * Connections open lazily, on each host's first command, through one fan-out window
+ * (`options.fanout`, else the config's `ssh.fanout` handshakes in flight, else a window that
+ * adapts to the servers' handshake rate): `cookbook exec` and every action of a cookbook run
+ * share it. In dry-run, unsafe
+ * commands are never sent.
  */
-export function openRemote(config: GalleyConfig, options: { dryRun: boolean; kex?: string[] }): Remote {
+export function openRemote(
+  config: GalleyConfig,
+  options: { dryRun: boolean; kex?: string[]; fanout?: number },
+): Remote {
   const identity = loadIdentity(config.ssh.keyFile ?? '');
   const knownHosts = KnownHosts.load(config.ssh.knownHosts);
   const pool = new SshPool({
@@ -38,6 +44,7 @@ export function openRemote(config: GalleyConfig, options: { dryRun: boolean; kex
     connectTimeoutMs: config.ssh.connectTimeoutMs,
     endpoint: (host) => endpointFromConfig(config, host),
     kex: options.kex,
+    fanout: options.fanout ?? config.ssh.fanout,
   });
   const executor = new RemoteExecutor(pool, {
     dryRun: options.dryRun,

@@ -21,8 +21,8 @@ describe('cookbook locks in etcd (the lab)', () => {
     try {
       const r = cookbook(['examples.files', dir, '-y']);
       expect(r.code).toBe(1);
-      expect(r.stdout).toContain('alice@cumin1001 [4242]');
-      expect(r.stdout).toContain('other-run');
+      expect(r.stderr).toContain('alice@cumin1001 [4242]');
+      expect(r.stderr).toContain('other-run');
       expect(existsSync(dir)).toBe(false);
     } finally {
       await held.release();

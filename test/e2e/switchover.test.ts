@@ -9,12 +9,23 @@ import { observeRRset } from '../../src/dns/index.js';
 import { labEnv } from '../integration/actions/harness.js';
 import { labConfig, labConfigPath } from '../integration/lab.js';
 import { runCli } from '../support/cli.js';
+import { checkCaughtUp } from '../../src/actions/replication.js';
+import { remoteOf } from '../../src/actions/remote.js';
+import { runLockManager } from '../../src/etcd/index.js';
+import { clearLiveKeys, LiveWatcher, LiveWriter, lostWrites } from '../../src/lab/live-clients.js';
+import { argvCommand } from '../../src/ssh/command.js';
 
 const config = labConfig();
 const env = labEnv(config);
 afterAll(() => env.close());
 const cli = (args: string[]) => runCli(args, { GALLEY_CONFIG: labConfigPath() });
 const conftool = config.replication!.rwSrvRecord;
+
+async function sh(host: string, ...argv: string[]) {
+  const r = (await remoteOf(env).executor.execute([host], argvCommand(argv))).results[0]!;
+  if (r.exitCode !== 0)
+    throw new Error(`${host}: ${argv.join(' ')} exited ${r.exitCode}: ${r.stderr}${r.error ?? ''}`);
+}
 
 /** What a switchover changes, as seen from outside. */
 async function world() {
@@ -98,7 +109,7 @@ describe('cookbook etcd.switchover against the lab', () => {
     let sent = false;
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (!sent && out.includes('[7/12]')) {
+      if (!sent && /\[\d+\/\d+\] Point /.test(out)) {
         sent = true;
         child.kill('SIGINT');
       }
@@ -109,7 +120,48 @@ describe('cookbook etcd.switchover against the lab', () => {
     expect(await world()).toEqual(codfwMaster);
   }, 120_000);
 
-  test('a switchover to eqiad and back leaves each side as the runbook says, writes flowing the new way', async () => {
+  test('a refusal before any change says so: the mirror into eqiad stopped, nothing was changed (exit 1)', async () => {
+    const m = config.replication!.mirrors.eqiad!;
+    await sh(m.host, 'systemctl', 'stop', m.unit);
+    try {
+      const r = cli(['etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y']);
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toContain(
+        `${m.unit} on ${m.host} is inactive: replication codfw → eqiad is not running: nothing was changed`,
+      );
+    } finally {
+      await sh(m.host, 'systemctl', 'start', m.unit);
+    }
+    expect(await world()).toEqual(codfwMaster);
+  }, 120_000);
+
+  test('with one codfw member down, codfw → eqiad switches the live proxies, names the dead one, and loses no write of the live clients', async () => {
+    const writer = new LiveWriter(config, 'member-down', { reresolve: 'on-refusal', intervalMs: 40 }).start();
+    await sh('conf2006.codfw.wmnet', 'systemctl', 'stop', 'etcd');
+    let there: ReturnType<typeof cli>;
+    try {
+      there = cli(['etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y']);
+    } finally {
+      await sh('conf2006.codfw.wmnet', 'systemctl', 'start', 'etcd');
+    }
+    const rec = await writer.stop();
+    expect(there.stdout).toContain('conf2006.codfw.wmnet DOWN (quorum holds)');
+    expect(there.stdout + there.stderr).toContain('etcd on conf2006.codfw.wmnet does not answer');
+    expect(there.code).toBe(0);
+    expect(rec.acks.length).toBeGreaterThan(0);
+    expect(await lostWrites(config, 'eqiad', rec.acks)).toEqual([]);
+    const back = cli(['etcd.switchover', '--from', 'eqiad', '--to', 'codfw', '-y']);
+    expect(back.code).toBe(0);
+    await clearLiveKeys(config, 'codfw');
+    expect(await world()).toEqual(codfwMaster);
+  }, 300_000);
+
+  test('a switchover to eqiad and back leaves each side as the runbook says, writes flowing the new way, no acknowledged write lost', async () => {
+    const writers = [
+      new LiveWriter(config, 'reresolve', { reresolve: 'on-refusal', intervalMs: 20 }).start(),
+      new LiveWriter(config, 'strict-ttl', { reresolve: 'ttl', intervalMs: 40 }).start(),
+    ];
+    const watcher = new LiveWatcher(config, 'eqiad').start();
     const there = cli([
       'etcd.switchover',
       '--from',
@@ -137,5 +189,38 @@ describe('cookbook etcd.switchover against the lab', () => {
     expect(back.code).toBe(0);
     expect(back.stdout).toContain('a write through codfw reached eqiad');
     expect(await world()).toEqual(codfwMaster);
-  }, 180_000);
+    const records = await Promise.all(writers.map((w) => w.stop()));
+    const seen = await watcher.stop();
+    const acks = records.flatMap((r) => r.acks);
+    expect(records[0]!.acks.some((a) => a.dc === 'eqiad')).toBe(true);
+    expect(await lostWrites(config, 'codfw', acks)).toEqual([]);
+    await checkCaughtUp(env, 'codfw', 'eqiad', 30_000);
+    expect(await lostWrites(config, 'eqiad', acks)).toEqual([]);
+    expect(acks.filter((a) => !seen.has(a.key))).toEqual([]);
+    await clearLiveKeys(config, 'codfw');
+  }, 300_000);
+
+  test('two switchovers started at once, in opposite directions, never both run: one lock in both clusters', async () => {
+    const locks = runLockManager(config, env);
+    const held = await locks.acquire({
+      name: 'etcd.conftool-master',
+      owner: 'alice@cumin1001 [4242]',
+      runId: 'other-run',
+      ttlMs: 60_000,
+    });
+    try {
+      for (const [from, to] of [
+        ['codfw', 'eqiad'],
+        ['eqiad', 'codfw'],
+      ]) {
+        const r = cli(['etcd.switchover', '--from', from!, '--to', to!, '-y']);
+        expect(r.code).toBe(1);
+        expect(r.stdout + r.stderr).toContain('lock etcd.conftool-master is held by alice@cumin1001 [4242]');
+        expect(r.stdout + r.stderr).toMatch(/it expires at \d{4}-\d\d-\d\dT/);
+      }
+    } finally {
+      await held.release();
+    }
+    expect(await world()).toEqual(codfwMaster);
+  }, 120_000);
 });

@@ -29,6 +29,9 @@ export default class LabStatus extends Command {
       this.log(
         `dns: ${s.dns.authdns.map((d) => `${d.name} ${d.address}:${d.port}`).join(', ')}; knot ${s.dns.knot.address}:${s.dns.knot.port}`,
       );
+      this.log(
+        `monitoring: prometheus ${s.monitoring.prometheus}, alertmanager ${s.monitoring.alertmanager}, irc ${s.monitoring.irc}`,
+      );
       const c = s.credentials;
       this.log(
         `credentials: CA ${c.caFile}; etcd user ${c.username}, password file ${c.passwordFile}; ssh key ${c.sshKey}, known_hosts ${c.knownHosts}; TSIG ${c.tsigKeyName} in ${c.tsigSecretFile}`,

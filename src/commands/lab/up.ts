@@ -1,5 +1,6 @@
 import { Command, Flags } from '@oclif/core';
 import { failWith, labFlags } from '../../lab/cli.js';
+import { DEFAULT_BENCH_HOSTS, MAX_BENCH_HOSTS } from '../../lab/topology.js';
 
 /** `cookbook lab up`: the lab of real servers on loopback. */
 export default class LabUp extends Command {
@@ -10,14 +11,15 @@ export default class LabUp extends Command {
   static override examples = [
     '<%= config.bin %> lab up',
     'GALLEY_LAB_DIR=/tmp/lab <%= config.bin %> lab up --base 127.30',
+    '<%= config.bin %> lab up --bench-hosts 1000',
   ];
   static override flags = {
     ...labFlags,
     'bench-hosts': Flags.integer({
       min: 0,
-      max: 250,
-      default: 50,
-      summary: 'Number of bench SSH hosts (bench001.lab.wmnet …) on 127.N.9.x.',
+      max: MAX_BENCH_HOSTS,
+      default: DEFAULT_BENCH_HOSTS,
+      summary: `Number of bench SSH hosts (bench001.lab.wmnet …, bench0001 … from 1,000), 250 per /24 from 127.N.9.x; one sshd serves 16 of them.`,
     }),
   };
 

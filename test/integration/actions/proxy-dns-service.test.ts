@@ -31,7 +31,7 @@ describe('the proxy read-only switch on the lab', () => {
     });
     const { result, output } = await runAgainstLab(config, cb);
     expect(output).toContain('conf2004.codfw.wmnet proxy: read-write → read-only');
-    expect(output).toContain('codfw: every proxy is read-only');
+    expect(output).toContain('codfw: every live proxy is read-only');
     expect(result.outcome).toBe('rolled-back');
     for (const h of config.etcd.clusters.codfw!.members)
       expect(await probeProxyMode(env, 'codfw', h)).toBe('read-write');

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { LockHeldError } from '../../../src/core/errors.js';
 import { EtcdClient } from '../../../src/etcd/client.js';
@@ -33,13 +34,36 @@ const request = (name: string, runId: string, extra: { concurrency?: number; ttl
 });
 
 describe('the etcd-backed lock against a real etcd', () => {
+  test('a holder that was a process of this host and no longer exists is taken back, not waited for; a live one is not', async () => {
+    const deadPid = spawnSync('true').pid!;
+    const stale = await locks.acquire({
+      name: 'stale',
+      owner: `alice@${hostname()} [${deadPid}]`,
+      runId: 'dead-run',
+      ttlMs: 60_000,
+    });
+    const next = await locks.acquire({
+      name: 'stale',
+      owner: `bob@${hostname()} [${process.pid}]`,
+      runId: 'next-run',
+    });
+    expect((await locks.holders('stale')).map((h) => h.runId)).toEqual(['next-run']);
+    // A holder that is alive here (this process) still blocks.
+    const e = await locks
+      .acquire({ name: 'stale', owner: `carol@${hostname()} [${process.pid}]`, runId: 'third' })
+      .catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(LockHeldError);
+    await next.release();
+    await stale.release();
+  });
+
   test('a second run is refused while the first holds the lock, naming the holder and its run id', async () => {
     const held = await locks.acquire(request('etcd.switchover', 'run-1'));
     const e = await locks.acquire(request('etcd.switchover', 'run-2')).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LockHeldError);
     expect((e as LockHeldError).holders).toHaveLength(1);
     expect((e as LockHeldError).holders[0]).toMatch(
-      /^alice@cumin1001 \[run-1\] since \d{4}-\d\d-\d\dT.* \(run run-1\)$/,
+      /^alice@cumin1001 \[run-1\] since \d{4}-\d\d-\d\dT\S+ \(run run-1\); it expires at \d{4}-\d\d-\d\dT\S+ unless refreshed$/,
     );
     expect((await locks.holders('etcd.switchover')).map((h) => h.runId)).toEqual(['run-1']);
     await held.release();
@@ -87,7 +111,7 @@ describe('the etcd-backed lock against a real etcd', () => {
     const b = await locks.acquire(request('reimage', 'r2', { concurrency: 2 }));
     const e = await locks.acquire(request('reimage', 'r3', { concurrency: 2 })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LockHeldError);
-    expect((e as LockHeldError).holders.map((h) => /\(run (\S+)\)$/.exec(h)?.[1])).toEqual(['r1', 'r2']);
+    expect((e as LockHeldError).holders.map((h) => /\(run (\S+)\)/.exec(h)?.[1])).toEqual(['r1', 'r2']);
     await a.release();
     const c = await locks.acquire(request('reimage', 'r3', { concurrency: 2 }));
     await Promise.all([b.release(), c.release()]);

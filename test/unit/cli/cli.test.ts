@@ -62,12 +62,19 @@ describe('the cookbook CLI', () => {
     expect(snapshot(dir)).toBe(before);
   });
 
-  test('without --yes, a closed stdin aborts cleanly before the first change', () => {
+  test('without --yes, a closed stdin ends the run at the first question, exit 1, before the first change', () => {
     const dir = join(tmp(), 'out');
-    const r = cookbook(['examples.files', dir], { GALLEY_STATE_DIR: tmp() });
+    const state = tmp();
+    const r = cookbook(['examples.files', dir], { GALLEY_STATE_DIR: state });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('aborted');
+    expect(r.stderr).toContain('needs --yes or a terminal');
+    expect(r.stderr).toContain('nothing was changed');
+    expect(r.stderr).not.toMatch(/\x1b\[/);
     expect(() => statSync(dir)).toThrow();
+    const runs = readdirSync(join(state, 'runs'));
+    const journal = readFileSync(join(state, 'runs', runs[0]!), 'utf8');
+    expect(journal).toContain('"type":"run-end"');
+    expect(readFileSync(join(state, 'audit.log'), 'utf8')).toMatch(/ END .*outcome=aborted exit=1/);
   });
 
   test('a run with --yes applies, and a failure rolls back the files written before it', () => {

@@ -54,6 +54,8 @@ export const setKey = defineAction<{ key: string; value: string }, { value: stri
     else world.data.set(p.key, before.value);
   },
   verifyTimeoutMs: 200,
+  resource: (p) => `kv:${p.key}`,
+  after: (p) => ({ value: p.value }),
 });
 
 /** An irreversible action (no undo). */

@@ -92,6 +92,7 @@ describe('lockClusterOf', () => {
       ignoreKeysRegex: '',
       mirrors: {},
       rwSrvRecord: '',
+      maxLagEvents: 100,
     };
     expect(lockClusterOf(cfg)).toBe('codfw');
   });

@@ -21,7 +21,7 @@ describe('InMemoryLockManager', () => {
     const e = await locks.acquire(req('r2')).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(LockHeldError);
     expect((e as LockHeldError).holders).toEqual([
-      'alice@cumin1001 [r1] since 2026-11-22T03:00:00.000Z (run r1)',
+      'alice@cumin1001 [r1] since 2026-11-22T03:00:00.000Z (run r1); it expires at 2026-11-22T03:01:00.000Z unless refreshed',
     ]);
     expect((e as LockHeldError).message).toContain('lock etcd.switchover is held by alice@cumin1001 [r1]');
   });
@@ -76,6 +76,7 @@ describe('lock helpers', () => {
       runId: 'r',
       concurrency: 1,
       ttlMs: 60_000,
+      without: [],
     });
     expect(() => normalizeLockRequest({ name: 'x', owner: 'o', runId: 'r', concurrency: 0 })).toThrow(
       /at least 1/,

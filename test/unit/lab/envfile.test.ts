@@ -11,13 +11,14 @@ describe('the environment files of the lab', () => {
   test('the gdnsd variant passes the config schema with every host, alias and cluster', () => {
     const { config, problems } = parseConfig(labEnvironment(t, layout, 'zonefile'), '/tmp/lab-x/galley.yaml');
     expect(problems).toEqual([]);
-    expect(Object.keys(config!.hosts)).toHaveLength(6 + 2 + 50);
+    expect(Object.keys(config!.hosts)).toHaveLength(6 + 2 + 3 + 50);
     expect(Object.keys(config!.aliases).sort()).toEqual([
       'authdns',
       'bench',
       'conf',
       'conf-codfw',
       'conf-eqiad',
+      'kubetcd',
     ]);
     expect(config!.etcd.clusters.codfw).toMatchObject({
       srvRecord: '_etcd._tcp.codfw.wmnet',
@@ -27,6 +28,8 @@ describe('the environment files of the lab', () => {
     expect(config!.replication).toMatchObject({
       master: 'codfw',
       rwSrvRecord: '_etcd-client-ssl._tcp.conftool.wmnet',
+      maxLagEvents: 100,
+      ttlWaitMaxMs: 2000,
     });
     expect(config!.replication!.mirrors.eqiad).toMatchObject({
       host: 'conf1007.eqiad.wmnet',
@@ -51,5 +54,23 @@ describe('the environment files of the lab', () => {
       server: { address: '127.22.3.53', port: 53 },
     });
     expect({ ...knot, name: 'x', dns: undefined }).toEqual({ ...gdnsd, name: 'x', dns: undefined });
+  });
+
+  test('the third cluster is defined, not in service, with its own data directory and backups kept to 3', () => {
+    const { config } = parseConfig(labEnvironment(t, layout, 'zonefile'), '/tmp/lab-x/galley.yaml');
+    expect(config!.etcd.clusters.kubetcd).toMatchObject({
+      datacenter: 'eqiad',
+      members: ['kubetcd1004.eqiad.wmnet', 'kubetcd1005.eqiad.wmnet', 'kubetcd1006.eqiad.wmnet'],
+      dataDir: '/var/lib/etcd/kubetcd',
+      inService: false,
+      backupDir: '/srv/backup/etcd',
+      backupKeep: 3,
+    });
+    expect(config!.etcd.clusters.eqiad).toMatchObject({ inService: true, backupKeep: 3 });
+    expect(config!.hosts['kubetcd1004.eqiad.wmnet']).toMatchObject({
+      address: '127.22.4.4',
+      roles: ['etcd'],
+    });
+    expect(config!.replication!.mirrors.eqiad!.reloadCommand).toEqual(['reload-etcdmirror']);
   });
 });

@@ -2,7 +2,10 @@ import { describe, expect, test } from '@jest/globals';
 import {
   READ_ONLY_BODY,
   READ_ONLY_CONTENT,
+  renderBackupTimer,
+  renderBackupUnit,
   renderEtcdDefault,
+  renderSpareEtcdDefault,
   renderMirrorReloadScript,
   renderMirrorUnit,
   renderNginxConf,
@@ -64,10 +67,14 @@ describe('files the lab writes', () => {
     expect(zone).toMatch(/SOA .* \( 1234 /);
   });
 
-  test('the etcdmirror unit replicates / of the master into / of its own cluster over local client URLs', () => {
+  test("the etcdmirror unit replicates / of the master into / of its own cluster through every member's local client URL (its own host first)", () => {
     const unit = renderMirrorUnit(t, t.mirrors[0]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
     expect(unit).toContain(
-      'ExecStart=/usr/bin/node /repo/bin/etcdmirror.js --resync-on-gap --src-prefix / --dst-prefix / --listen 127.22.1.7:8000 http://127.22.2.4:2379 http://127.22.1.7:2379\n',
+      'ExecStart=/usr/bin/node /repo/bin/etcdmirror.js --resync-on-gap --src-prefix / --dst-prefix / --listen 127.22.1.7:8000 http://127.22.2.4:2379,http://127.22.2.5:2379,http://127.22.2.6:2379 http://127.22.1.7:2379,http://127.22.1.8:2379,http://127.22.1.9:2379\n',
+    );
+    const intoCodfw = renderMirrorUnit(t, t.mirrors[1]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
+    expect(intoCodfw).toContain(
+      'http://127.22.1.7:2379,http://127.22.1.8:2379,http://127.22.1.9:2379 http://127.22.2.4:2379,http://127.22.2.5:2379,http://127.22.2.6:2379',
     );
     expect(unit).toContain('X-LabLog=/var/log/etcdmirror-conftool-eqiad-wmnet/syslog.log');
   });
@@ -84,8 +91,29 @@ describe('files the lab writes', () => {
   test("reload-etcdmirror runs etcdmirror with the unit's arguments plus --reload, and refuses while the unit runs", () => {
     const script = renderMirrorReloadScript(t, t.mirrors[0]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
     expect(script).toContain(
-      'exec /usr/bin/node /repo/bin/etcdmirror.js --reload --src-prefix / --dst-prefix / --listen 127.22.1.7:8000 http://127.22.2.4:2379 http://127.22.1.7:2379 "$@"',
+      'exec /usr/bin/node /repo/bin/etcdmirror.js --reload --src-prefix / --dst-prefix / --listen 127.22.1.7:8000 http://127.22.2.4:2379,http://127.22.2.5:2379,http://127.22.2.6:2379 http://127.22.1.7:2379,http://127.22.1.8:2379,http://127.22.1.9:2379 "$@"',
     );
     expect(script).toContain('systemctl is-active -q etcdmirror-conftool-eqiad-wmnet');
+  });
+
+  test("a spare cluster member's /etc/default/etcd lists the whole cluster with state new, in its own data directory and token", () => {
+    const spare = t.spareClusters[0]!;
+    const env = renderSpareEtcdDefault(spare, spare.members[1]!);
+    expect(env).toContain('ETCD_NAME="kubetcd1005.eqiad.wmnet"\n');
+    expect(env).toContain('ETCD_DATA_DIR="/var/lib/etcd/kubetcd"\n');
+    expect(env).toContain('ETCD_INITIAL_CLUSTER_STATE="new"\n');
+    expect(env).toContain('ETCD_INITIAL_CLUSTER_TOKEN="etcd-kubetcd-lab"\n');
+    expect(env).toContain(
+      'ETCD_INITIAL_CLUSTER="kubetcd1004.eqiad.wmnet=http://127.22.4.4:2380,kubetcd1005.eqiad.wmnet=http://127.22.4.5:2380,kubetcd1006.eqiad.wmnet=http://127.22.4.6:2380"',
+    );
+  });
+
+  test('the nightly backup is a oneshot unit running cookbook etcd.backup, started by a daily timer', () => {
+    const unit = renderBackupUnit('codfw', '/usr/bin/node', '/repo/bin/run.js', '/lab/galley.yaml');
+    expect(unit).toContain('Type=oneshot\n');
+    expect(unit).toContain(
+      "ExecStart=/usr/bin/node /repo/bin/run.js etcd.backup codfw --yes --config /lab/galley.yaml --reason 'nightly backup'\n",
+    );
+    expect(renderBackupTimer()).toMatch(/\[Timer\][\s\S]*OnCalendar=02:00\nUnit=etcd-backup\.service\n/);
   });
 });

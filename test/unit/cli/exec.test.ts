@@ -1,13 +1,14 @@
 import { describe, expect, test } from '@jest/globals';
 import { parseConfig, type GalleyConfig } from '../../../src/config/schema.js';
 import { ConfigError } from '../../../src/core/errors.js';
-import { runAdHoc, type AdHocRequest } from '../../../src/ssh/adhoc.js';
+import { parseExecArgv, runAdHoc, type AdHocRequest } from '../../../src/cli/exec.js';
+import { EXEC_FLAGS } from '../../../src/cli/exec-flags.js';
 import { RemoteExecutor } from '../../../src/ssh/executor.js';
 import { resolveHostSet } from '../../../src/ssh/hostset.js';
 import type { Remote } from '../../../src/ssh/remote.js';
 import type { SshPool } from '../../../src/ssh/pool.js';
 import { groupResults } from '../../../src/ssh/report.js';
-import { FakeTransport } from './fake-transport.js';
+import { FakeTransport } from '../ssh/fake-transport.js';
 
 const raw = {
   datacenters: ['lab'],
@@ -29,6 +30,7 @@ function harness(answer: ConstructorParameters<typeof FakeTransport>[0], stderrI
   const transport = new FakeTransport(answer);
   const out: string[] = [];
   const err: string[] = [];
+  const opened: { dryRun: boolean; fanout?: number }[] = [];
   const io = {
     stdout: (t: string) => out.push(t),
     stderr: (t: string) => err.push(t),
@@ -37,7 +39,8 @@ function harness(answer: ConstructorParameters<typeof FakeTransport>[0], stderrI
       if (path !== '/tmp/test.yaml') throw new ConfigError(`cannot read config ${path}: no such file`);
       return config;
     },
-    openRemote: (c: GalleyConfig, o: { dryRun: boolean }): Remote => {
+    openRemote: (c: GalleyConfig, o: { dryRun: boolean; fanout?: number }): Remote => {
+      opened.push(o);
       const executor = new RemoteExecutor(transport, {
         dryRun: o.dryRun,
         defaultTimeoutMs: 1000,
@@ -56,7 +59,7 @@ function harness(answer: ConstructorParameters<typeof FakeTransport>[0], stderrI
       { hosts: 'A:bench', command: ['true'], configPath: '/tmp/test.yaml', json: false, dryRun: false, ...r },
       io,
     );
-  return { transport, out, err, run };
+  return { transport, out, err, run, opened };
 }
 
 describe('cookbook exec', () => {
@@ -164,20 +167,16 @@ describe('grouping results', () => {
 });
 
 describe('the exec entry without oclif', () => {
-  test('it accepts the same flags as the oclif command', async () => {
-    const { EXEC_OPTIONS } = await import('../../../src/ssh/exec-main.js');
+  test('the oclif command declares exactly the flags of the one table, with the same letters', async () => {
     const { default: Exec } = await import('../../../src/commands/exec.js');
-    expect(Object.keys(EXEC_OPTIONS).sort()).toEqual(Object.keys(Exec.flags).sort());
+    expect(Object.keys(Exec.flags).sort()).toEqual(Object.keys(EXEC_FLAGS).sort());
     for (const [name, flag] of Object.entries(Exec.flags)) {
-      expect([name, (EXEC_OPTIONS as Record<string, { short?: string }>)[name]?.short]).toEqual([
-        name,
-        (flag as { char?: string }).char,
-      ]);
+      const spec = (EXEC_FLAGS as Record<string, { char?: string }>)[name];
+      expect([name, (flag as { char?: string }).char]).toEqual([name, spec?.char]);
     }
   });
 
-  test('it splits hosts, flags and the command at --', async () => {
-    const { parseExecArgv } = await import('../../../src/ssh/exec-main.js');
+  test('it splits hosts, flags and the command at --', () => {
     expect(
       parseExecArgv(['A:bench', '-b', '10%', '--json', '--no-progress', '--', 'echo', '--json'], {
         GALLEY_CONFIG: '/etc/g.yaml',
@@ -190,11 +189,25 @@ describe('the exec entry without oclif', () => {
       batchSleep: undefined,
       successThreshold: undefined,
       timeout: undefined,
+      fanout: undefined,
       json: true,
       dryRun: false,
       progress: false,
     });
     expect(() => parseExecArgv(['A:bench', '--bogus', '--', 'true'])).toThrow("Unknown option '--bogus'");
+  });
+
+  test('--fanout and -f reach the request, and a bad fan-out is a usage error naming it', async () => {
+    expect(parseExecArgv(['A:bench', '-f', '8', '--', 'true'], {}).fanout).toBe('8');
+    const h = harness(() => ({}));
+    expect(await h.run({ fanout: '0' })).toBe(2);
+    expect(h.err.join('')).toBe(
+      'cookbook exec: invalid fan-out "0": give a whole number of hosts from 1 to 10000 (64)\n',
+    );
+    expect(h.transport.sent).toEqual([]);
+    const ok = harness(() => ({}));
+    expect(await ok.run({ fanout: '8' })).toBe(0);
+    expect(ok.opened).toEqual([{ dryRun: false, fanout: 8 }]);
   });
 });
 

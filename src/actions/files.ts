@@ -8,6 +8,8 @@ import { defineAction } from '../core/action.js';
 interface FileState {
   exists: boolean;
   content?: string;
+  /** Something that is not a file is in the way (writing over it fails at run time). */
+  directory?: true;
 }
 
 function preview(content: string | undefined): string {
@@ -21,6 +23,7 @@ async function readState(path: string): Promise<FileState> {
     return { exists: true, content: await readFile(path, 'utf8') };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { exists: false };
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR') return { exists: true, directory: true };
     throw e;
   }
 }
@@ -28,7 +31,12 @@ async function readState(path: string): Promise<FileState> {
 async function writeAtomically(path: string, content: string): Promise<void> {
   const tmp = `${path}.galley-${process.pid}.tmp`;
   await fsWriteFile(tmp, content);
-  await rename(tmp, path);
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
 }
 
 /** Makes sure a directory exists; undo removes it if it did not (only when empty). */
@@ -60,14 +68,22 @@ export const writeFile = defineAction<{ path: string; content: string }, FileSta
   describe: (p) => `write ${p.path}`,
   observe: (p) => readState(p.path),
   plan: (p, before) =>
-    before.content === p.content
+    before.content === p.content && !before.directory
       ? []
-      : [{ subject: p.path, from: preview(before.content), to: preview(p.content) }],
+      : [
+          {
+            subject: p.path,
+            from: before.directory ? 'a directory' : preview(before.content),
+            to: preview(p.content),
+          },
+        ],
   async apply(p) {
     await mkdir(dirname(p.path), { recursive: true }).catch(() => undefined);
     await writeAtomically(p.path, p.content);
   },
   async undo(p, before) {
+    // A directory in the way was never replaced (the write over it fails): nothing to put back.
+    if (before.directory) return;
     if (before.exists) await writeAtomically(p.path, before.content ?? '');
     else
       await unlink(p.path).catch((e: NodeJS.ErrnoException) =>

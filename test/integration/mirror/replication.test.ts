@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import type { EtcdHttp } from '../../../src/mirror/etcd-http.js';
+import type { EtcdClient } from '../../../src/etcd/index.js';
 import {
   type EtcdPair,
   type MirrorProcess,
@@ -19,8 +19,8 @@ import {
 jest.setTimeout(60_000);
 
 let pair: EtcdPair;
-let src: EtcdHttp;
-let dst: EtcdHttp;
+let src: EtcdClient;
+let dst: EtcdClient;
 let LISTEN = '';
 
 beforeAll(async () => {

@@ -26,8 +26,12 @@ export interface ApplyContext {
   pendingOn(dstKey: string): WritePlan[];
   /** Events up to this index may have been applied before a crash (0: none). */
   readonly replayUpTo: number;
-  /** Resolves once every event up to replayUpTo has been queued (or the mirror is stopping). */
-  replayQueued(): Promise<void>;
+  /**
+   * Resolves with true once more events have been queued (a later event on the key may be among
+   * them), or with false once every event up to replayUpTo is queued (or the mirror is stopping):
+   * nothing more can explain what a key holds.
+   */
+  moreQueued(): Promise<boolean>;
   /** The watermark, for messages. */
   lastApplied(): number;
 }
@@ -82,11 +86,17 @@ async function recognise(
 ): Promise<ApplyOutcome> {
   if (sameState(found, plan.after)) return 'already-applied';
   if (plan.index <= ctx.replayUpTo) {
-    // a later event on this key may have been applied before the restart; if none queued so far
-    // explains what the key holds, wait until every such event is queued and look again
-    if (replayStates(plan, ctx).some((s) => sameState(found, s))) return 'already-applied';
-    await ctx.replayQueued();
-    if (replayStates(plan, ctx).some((s) => sameState(found, s))) return 'already-applied';
+    // A later event on this key may have been applied before the restart. If none queued so far
+    // explains what the key holds, look again each time more events are queued, until every
+    // replayed event is. Not only once the whole replay is queued: this event holds the
+    // watermark, and a mirror restarted with a long backlog would otherwise record no progress
+    // until it had fetched all of it (killed again meanwhile, it would start from the same
+    // index, with more behind it).
+    for (let isMoreToCome = true; ;) {
+      if (replayStates(plan, ctx).some((s) => sameState(found, s))) return 'already-applied';
+      if (!isMoreToCome) break;
+      isMoreToCome = await ctx.moreQueued();
+    }
   }
   const foundText = sameState(found, plan.before)
     ? `${describeState(found)} but the write was refused (${detail})`

@@ -142,10 +142,19 @@ export class Mirror {
         `${mapper.strip ? ' (strip)' : ''}, ${this.#s.concurrency} writes in flight`,
     );
     let replayUpTo = 0;
-    let markReplayQueued: () => void = () => undefined;
-    const replayQueued = new Promise<void>((resolve) => (markReplayQueued = resolve));
-    this.#releaseWaiters = () => markReplayQueued();
-    if (!mayReplay) markReplayQueued();
+    // Applies of replayed events waiting for more events to be queued (see ApplyContext.moreQueued).
+    let isReplayQueued = !mayReplay;
+    let queuedWaiters: ((isMore: boolean) => void)[] = [];
+    const wakeQueuedWaiters = (isMore: boolean): void => {
+      const waiters = queuedWaiters;
+      queuedWaiters = [];
+      for (const w of waiters) w(isMore);
+    };
+    const markReplayQueued = (): void => {
+      isReplayQueued = true;
+      wakeQueuedWaiters(false);
+    };
+    this.#releaseWaiters = markReplayQueued;
     const scheduler = new OrderedScheduler<WritePlan>(start, {
       concurrency: this.#s.concurrency,
       run: (plan) => this.#apply(plan, ctx),
@@ -162,13 +171,17 @@ export class Mirror {
         return replayUpTo;
       },
       lastApplied: () => scheduler.watermark,
-      replayQueued: () => replayQueued,
+      moreQueued: () =>
+        isReplayQueued ? Promise.resolve(false) : new Promise((resolve) => queuedWaiters.push(resolve)),
     };
     let isFirstCatchUp = mayReplay;
     const feed = this.#s.src.watchFeed(
       mapper.srcPrefix,
       {
-        onEvent: (ev) => this.#onEvent(ev, scheduler),
+        onEvent: (ev) => {
+          this.#onEvent(ev, scheduler);
+          if (queuedWaiters.length) wakeQueuedWaiters(true);
+        },
         onQuiet: (upTo) => scheduler.markReceivedUpTo(upTo),
         onSourceIndex: (i) => {
           if (i > this.metrics.sourceIndex) this.metrics.sourceIndex = i;

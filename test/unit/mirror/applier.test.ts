@@ -66,13 +66,13 @@ function plan(ev: EventFixture): WritePlan {
 
 function context(
   dst: MemoryEtcd,
-  options: { replayUpTo?: number; pending?: WritePlan[] } = {},
+  options: { replayUpTo?: number; pending?: WritePlan[]; moreQueued?: () => Promise<boolean> } = {},
 ): ApplyContext {
   return {
     dst: dst.client,
     replayUpTo: options.replayUpTo ?? 0,
     pendingOn: (key) => (options.pending ?? []).filter((p) => p.dstKey === key),
-    replayQueued: () => Promise.resolve(),
+    moreQueued: options.moreQueued ?? (() => Promise.resolve(false)),
     lastApplied: () => 41,
   };
 }
@@ -116,6 +116,44 @@ describe('applyPlan', () => {
       'already-applied',
     );
     expect(await applyPlan(later, context(dst, { replayUpTo: 43 }))).toBe('already-applied');
+  });
+
+  test('a replayed event is recognised as soon as the later event that explains the value is queued, not once the whole replay is', async () => {
+    const dst = new MemoryEtcd();
+    dst.files.set('/k', 'c');
+    const pending: WritePlan[] = [];
+    let calls = 0;
+    const moreQueued = (): Promise<boolean> => {
+      calls++;
+      if (calls === 1) {
+        // the feed delivers an unrelated event, then the one that explains the value
+        pending.push(plan({ action: 'set', node: { key: '/other', value: 'x', modifiedIndex: 43 } }));
+        return Promise.resolve(true);
+      }
+      if (calls === 2) {
+        pending.push(cas(44, 'b', 'c'));
+        return Promise.resolve(true);
+      }
+      return new Promise<boolean>(() => undefined); // the rest of the replay never comes
+    };
+    const outcome = applyPlan(cas(42, 'a', 'b'), context(dst, { replayUpTo: 900, pending, moreQueued }));
+    const timedOut = new Promise((r) => setTimeout(() => r('still waiting'), 2000).unref());
+    expect(await Promise.race([outcome, timedOut])).toBe('already-applied');
+    expect(calls).toBe(2);
+  });
+
+  test('a replayed event that nothing explains is an inconsistency once every replayed event is queued', async () => {
+    const dst = new MemoryEtcd();
+    dst.files.set('/k', 'tampered');
+    let calls = 0;
+    const moreQueued = (): Promise<boolean> => Promise.resolve(++calls < 3);
+    await expect(
+      applyPlan(
+        cas(42, 'a', 'b'),
+        context(dst, { replayUpTo: 900, pending: [cas(43, 'b', 'c')], moreQueued }),
+      ),
+    ).rejects.toBeInstanceOf(InconsistencyError);
+    expect(calls).toBe(3);
   });
 
   test('outside the replay range the same value is an inconsistency', async () => {

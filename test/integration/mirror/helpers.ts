@@ -142,7 +142,7 @@ export interface MirrorProcess {
   proc: ChildProcess;
   /** Everything it wrote on stderr so far. */
   log(): string;
-  /** Resolves with the exit code. */
+  /** Resolves with the exit code, once its output has been read to the end. */
   exited: Promise<number | null>;
 }
 
@@ -155,7 +155,8 @@ export function startMirror(args: string[]): MirrorProcess {
   let text = '';
   proc.stderr!.on('data', (c: Buffer) => (text += c.toString()));
   proc.stdout!.on('data', (c: Buffer) => (text += c.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': by then everything it wrote has been read (its last lines included)
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
   return { proc, log: () => text, exited };
 }
 

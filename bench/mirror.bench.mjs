@@ -2,8 +2,12 @@
 // etcdmirror benchmark: throughput on a 20,000-put burst, lag at fixed write rates, burst
 // recovery, and `etcdctl make-mirror` (v3 keyspace) on the same burst for reference.
 // Runs the built daemon (dist/, via bin/etcdmirror.js) between two single-member etcd 3.4
-// started here in 127.33.250.x. Prints one Markdown section on stdout; progress on stderr.
-import { spawn } from 'node:child_process';
+// started here in GALLEY_BENCH_MIRROR_BASE.x (default 127.33.250, .1 source, .2 destination,
+// .3 the mirror's endpoint). With GALLEY_BENCH_MIRROR_PEER=DIR (another checkout, built) it also
+// runs DIR/bin/etcdmirror.js, alternating with this one over GALLEY_BENCH_MIRROR_ROUNDS rounds
+// (default 2), so that two versions are compared in one run on the same servers.
+// Prints one Markdown section on stdout; progress on stderr.
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -15,8 +19,15 @@ if (!existsSync(join(root, 'dist/src/mirror/main.js'))) {
   console.error('build first: npx tsc -p tsconfig.build.json');
   process.exit(1);
 }
-const SRC_IP = '127.33.250.1';
-const DST_IP = '127.33.250.2';
+const BASE = process.env.GALLEY_BENCH_MIRROR_BASE ?? '127.33.250';
+const PEER = process.env.GALLEY_BENCH_MIRROR_PEER;
+const ROUNDS = Number(process.env.GALLEY_BENCH_MIRROR_ROUNDS ?? (PEER ? 2 : 1));
+if (PEER && !existsSync(join(PEER, 'dist/src/mirror/main.js'))) {
+  console.error(`GALLEY_BENCH_MIRROR_PEER=${PEER}: build it first (npx tsc -p tsconfig.build.json there)`);
+  process.exit(1);
+}
+const SRC_IP = `${BASE}.1`;
+const DST_IP = `${BASE}.2`;
 const SRC = `http://${SRC_IP}:2379`;
 const DST = `http://${DST_IP}:2379`;
 const dir = mkdtempSync(join(tmpdir(), 'galley-mirror-bench-'));
@@ -186,37 +197,40 @@ async function lagAt(rate, seconds) {
 }
 
 const rows = [];
-try {
-  startEtcd(SRC_IP);
-  startEtcd(DST_IP);
-  await waitUp(SRC);
-  await waitUp(DST);
+let maxBehind = 0;
+let run = 0;
+
+/** One build of etcdmirror (its checkout's bin/etcdmirror.js): the burst, then the lag at fixed rates. */
+async function benchMirror(label, checkout) {
+  run++;
   const mirror = spawn(
     process.execPath,
     [
-      join(root, 'bin/etcdmirror.js'),
+      join(checkout, 'bin/etcdmirror.js'),
       '--reload',
       '--concurrency',
       '32',
       '--listen',
-      '127.33.250.3:8000',
+      `${BASE}.3:8000`,
       SRC,
       DST,
     ],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, GALLEY_MIRROR_FROM_SOURCE: '' },
     },
   );
   children.push(mirror);
   let mirrorLog = '';
   mirror.stderr.on('data', (c) => (mirrorLog += c));
-  for (let i = 0; i < 200 && !mirrorLog.includes('Starting replication'); i++) await sleep(50);
+  for (let i = 0; i < 400 && !mirrorLog.includes('Starting replication'); i++) await sleep(50);
+  if (!mirrorLog.includes('Starting replication'))
+    throw new Error(`${label}: the mirror did not start: ${mirrorLog}`);
 
   // 1. throughput and recovery on a 20,000-put burst
-  log('20,000-put burst');
-  const [t0, t1, last] = await burst(20_000, 32, '/burst');
+  log(`${label}: 20,000-put burst`);
+  const [t0, t1, last] = await burst(20_000, 32, `/burst${run}`);
   const backlog = last - (await recorded());
-  let maxBehind = 0;
   while ((await recorded()) < last) {
     maxBehind = Math.max(maxBehind, last - (await recorded()));
     await sleep(10);
@@ -225,7 +239,7 @@ try {
   const t2 = performance.now();
   const secs = (t2 - t0) / 1000;
   rows.push([
-    'etcdmirror (v2), 20,000-put burst, K=32',
+    `${label}, 20,000-put burst, K=32`,
     `${Math.round(20_000 / ((t1 - t0) / 1000))}/s`,
     `${Math.round(20_000 / secs)} events/s`,
     `${((t2 - t1) / 1000).toFixed(2)} s behind at the end of the burst; drained its ${backlog}-event backlog at ${Math.round(backlog / ((t2 - t1) / 1000))}/s`,
@@ -234,10 +248,10 @@ try {
 
   // 2. lag at fixed rates
   for (const rate of [250, 500, 1000, 2000]) {
-    log(`lag at ${rate}/s`);
+    log(`${label}: lag at ${rate}/s`);
     const r = await lagAt(rate, 5);
     rows.push([
-      `etcdmirror lag at ${rate} writes/s (5 s)`,
+      `${label} lag at ${rate} writes/s (5 s)`,
       `${r.achieved}/s`,
       `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(0)} ms`,
       `${r.n}/${r.total} writes seen`,
@@ -245,6 +259,18 @@ try {
   }
   mirror.kill('SIGTERM');
   await new Promise((r) => mirror.once('exit', r));
+}
+
+try {
+  startEtcd(SRC_IP);
+  startEtcd(DST_IP);
+  await waitUp(SRC);
+  await waitUp(DST);
+  for (let round = 1; round <= ROUNDS; round++) {
+    const suffix = ROUNDS > 1 ? ` (round ${round})` : '';
+    await benchMirror(`etcdmirror (v2)${PEER ? ' this build' : ''}${suffix}`, root);
+    if (PEER) await benchMirror(`etcdmirror (v2) peer build${suffix}`, PEER);
+  }
 
   // 3. etcdctl make-mirror on the v3 keyspace, same burst
   log('etcdctl make-mirror, 20,000-put burst');
@@ -274,6 +300,13 @@ try {
   console.log('| run | source writes | replicated | notes |');
   console.log('|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  if (PEER) {
+    const commit = (dir) =>
+      spawnSync('git', ['-C', dir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim() || dir;
+    console.log(
+      `\n"this build" is ${commit(root)}; "peer build" is ${commit(PEER)}; they ran alternately on the same pair of servers, ${ROUNDS} rounds each.`,
+    );
+  }
   console.log(
     `\nTwo single-member etcd 3.4 (v2 API) on loopback, the built etcdmirror (streamed watch, 32 conditional writes in flight, watermark index) between them, ` +
       'the load generator in the same 2-core machine: throughput is 20,000 PUTs (32 in flight, 2,000 keys) divided by the time until the destination index key records the last one; ' +

@@ -39,3 +39,27 @@ export function memoryLogger(): Logger & { lines: string[] } {
     debug: () => undefined,
   };
 }
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 25, error: 30 };
+
+/**
+ * A daemon's logger (etcdmirror): `time LEVEL message` lines, redacted, at or above `level`,
+ * to a sink (stderr by default). `isDebug` lets a hot path skip building debug lines.
+ */
+export function levelLogger(
+  level: LogLevel,
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger & { readonly isDebug: boolean } {
+  const min = RANK[level];
+  const emit = (l: LogLevel, message: string): void => {
+    if (RANK[l] >= min) write(`${new Date().toISOString()} ${l.toUpperCase()} ${redact(message)}\n`);
+  };
+  return {
+    debug: (m) => emit('debug', m),
+    info: (m) => emit('info', m),
+    warn: (m) => emit('warn', m),
+    error: (m) => emit('error', m),
+    isDebug: min <= RANK.debug,
+  };
+}

@@ -1,6 +1,5 @@
 import {
   EtcdHttpError,
-  EtcdIndexClearedError,
   EtcdMemberChangeError,
   EtcdProtocolError,
   errorFromResponse,
@@ -14,28 +13,13 @@ import {
   type EtcdHttpResponse,
   type EtcdTransportOptions,
 } from './http.js';
-import { EagerLineReader } from './lines.js';
 import { retryUntilDeadline } from './retry.js';
+import type { EtcdEvent } from './types.js';
 import { keyPath, memberPath, normalizeKey } from './url.js';
+import { WatchFeed, type WatchFeedHandlers, type WatchFeedOptions } from './watch-stream.js';
 
-/** A node of the v2 keyspace. */
-export interface EtcdNode {
-  key: string;
-  value?: string;
-  dir?: boolean;
-  nodes?: EtcdNode[];
-  createdIndex: number;
-  modifiedIndex: number;
-  ttl?: number;
-  expiration?: string;
-}
-
-/** A change, as a watch reports it (and as every write answers). */
-export interface EtcdEvent {
-  action: string;
-  node: EtcdNode;
-  prevNode?: EtcdNode;
-}
+export type { EtcdEvent, EtcdNode } from './types.js';
+export { eventIndex } from './types.js';
 
 /** The answer to a keys-API request. */
 export interface EtcdResult extends EtcdEvent {
@@ -102,6 +86,17 @@ export interface StreamWatchOptions extends WatchOptions {
   stallCheckMs?: number;
 }
 
+/**
+ * One write as a replicator replays it: a PUT (a value or a directory) or a DELETE, with etcd's
+ * own parameters (value, dir, prevExist, prevValue, prevIndex, recursive).
+ */
+export interface KeyWrite {
+  method: 'PUT' | 'DELETE';
+  key: string;
+  /** Form parameters of a PUT, query parameters of a DELETE. */
+  params: Record<string, string>;
+}
+
 export interface MemberChangeOptions extends RequestOptions {
   /** How long to keep retrying while etcd refuses the change with a bare HTTP 500. */
   deadlineMs?: number;
@@ -118,11 +113,6 @@ function params(
   o: Record<string, string | number | boolean | undefined>,
 ): Record<string, string | number | boolean | undefined> {
   return o;
-}
-
-/** Index of an event: the node's modifiedIndex (also for deletes and expirations). */
-export function eventIndex(e: EtcdEvent): number {
-  return e.node.modifiedIndex;
 }
 
 /**
@@ -274,6 +264,25 @@ export class EtcdClient {
     );
   }
 
+  /**
+   * Sends one write and returns once etcd accepted it, without parsing the answer: the lean
+   * path etcdmirror replays thousands of events a second through. A refusal is thrown as the
+   * typed error of its errorCode (EtcdCompareFailedError, EtcdNodeExistsError…), as everywhere.
+   */
+  async write(w: KeyWrite, options: RequestOptions = {}): Promise<void> {
+    const req: EtcdHttpRequest = {
+      method: w.method,
+      path: keyPath(w.key),
+      key: w.key,
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+    };
+    if (w.method === 'PUT') req.form = w.params;
+    else req.query = w.params;
+    const res = await this.#t.request(req);
+    if (res.status < 200 || res.status >= 300) this.#json(req, res);
+  }
+
   // ---- watch ----
 
   /**
@@ -298,130 +307,81 @@ export class EtcdClient {
   }
 
   /**
-   * All changes at or under `key` as they happen, over one chunked `stream=true` response,
-   * from `waitIndex` if given. Catches up on history with long-polls first (a stream opened at
-   * a past index returns one event and then nothing), reopens the stream when it ends, and
-   * reads eagerly so that etcd does not drop a slow reader. After `stallCheckMs` without an
-   * event it asks etcd (one short long-poll) whether something happened that the stream did
-   * not deliver, and reconnects if so. Stop by breaking out of the loop or aborting the signal.
+   * All changes at or under `key` as they happen, from `waitIndex` if given (else from now),
+   * through the one stream watch ({@link WatchFeed}): one chunked `stream=true` response read
+   * eagerly, the history before it caught up with concurrent long-polls, reconnection when it
+   * ends or when etcd silently dropped it (checked every `stallCheckMs`). Throws
+   * EtcdIndexClearedError when `waitIndex` left etcd's history. Stop by breaking out of the
+   * loop or aborting the signal.
    */
   async *watchStream(
     key: string,
     options: StreamWatchOptions = {},
   ): AsyncGenerator<EtcdEvent, void, undefined> {
     const stallCheckMs = options.stallCheckMs ?? 10_000;
-    let next = options.waitIndex;
-    const k = normalizeKey(key);
-    while (!options.signal?.aborted) {
-      const req: EtcdHttpRequest = {
-        method: 'GET',
-        path: keyPath(k),
-        key: k,
-        query: params({ wait: true, recursive: options.recursive, stream: true, waitIndex: next }),
-        timeoutMs: options.timeoutMs,
-        signal: options.signal,
-      };
-      let s;
-      try {
-        s = await this.#t.stream(req);
-      } catch (e) {
-        if (options.signal?.aborted) return;
-        throw e;
-      }
-      try {
-        if (s.status !== 200) {
-          const body = await readAll(s.response);
-          throw errorFromResponse(this.#ctx(req, s.endpoint), s.status, body, {
-            headerIndex: s.etcdIndex,
-            username: this.#t.username,
-          });
-        }
-        if (next !== undefined && s.etcdIndex !== undefined && s.etcdIndex >= next) {
-          // Behind the head: catch up with a long-poll, then try the stream again.
-          s.close();
-          let ev: EtcdResult;
-          try {
-            ev = await this.watch(k, {
-              recursive: options.recursive,
-              waitIndex: next,
-              signal: options.signal,
-            });
-          } catch (e) {
-            if (options.signal?.aborted) return;
-            throw e;
+    const queue: EtcdEvent[] = [];
+    let head = 0;
+    let failure: { error: unknown } | undefined;
+    let wake: (() => void) | undefined;
+    const notify = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const feed = this.watchFeed(
+      key,
+      {
+        onEvent: (ev) => {
+          queue.push(ev);
+          notify();
+        },
+        onFatal: (error) => {
+          failure = { error };
+          notify();
+        },
+      },
+      {
+        recursive: options.recursive === true,
+        probeIntervalMs: stallCheckMs,
+        stallGraceMs: Math.min(2000, stallCheckMs),
+        quietWaitMs: Math.min(1000, stallCheckMs || 1000),
+        headerTimeoutMs: options.timeoutMs,
+      },
+    );
+    const onAbort = (): void => {
+      feed.stop();
+      notify();
+    };
+    if (options.signal?.aborted) return;
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      feed.start(options.waitIndex === undefined ? undefined : options.waitIndex - 1);
+      for (;;) {
+        if (head < queue.length) {
+          const ev = queue[head++]!;
+          if (head > 1024) {
+            queue.splice(0, head);
+            head = 0;
           }
-          next = eventIndex(ev) + 1;
-          yield { action: ev.action, node: ev.node, ...(ev.prevNode ? { prevNode: ev.prevNode } : {}) };
+          yield ev;
           continue;
         }
-        // From here on a reconnect must resume after the head this stream started at, so that
-        // nothing written while reconnecting is missed.
-        if (next === undefined && s.etcdIndex !== undefined) next = s.etcdIndex + 1;
-        const reader = new EagerLineReader(s.response);
-        let delivered = 0;
-        let pending: Promise<string | undefined> | undefined;
-        let settled = false;
-        for (;;) {
-          if (!pending) {
-            settled = false;
-            pending = reader.next().finally(() => (settled = true));
-          }
-          const got = await withinMs(pending, stallCheckMs);
-          if (got === IDLE) {
-            // Silence: make sure etcd has not dropped this watcher (it does so silently).
-            if (
-              next !== undefined &&
-              (await this.#streamMissedEvents(
-                k,
-                options,
-                next,
-                s.endpoint,
-                () => settled || reader.buffered > 0,
-              ))
-            )
-              break;
-            continue;
-          }
-          pending = undefined;
-          const line = got.value;
-          if (line === undefined) break;
-          const ev = parseEvent(line, this.#ctx(req, s.endpoint));
-          next = eventIndex(ev) + 1;
-          delivered++;
-          yield ev;
-        }
-        // The stream ended (a proxy timeout, a restart): reconnect, without spinning if it keeps ending at once.
-        if (delivered === 0 && !options.signal?.aborted) await new Promise((r) => setTimeout(r, 200));
-      } finally {
-        s.close();
+        if (options.signal?.aborted) return;
+        if (failure) throw failure.error;
+        await new Promise<void>((r) => (wake = r));
       }
+    } finally {
+      feed.stop();
+      options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  /** True if etcd has an event at or after `next` that a silent stream has not delivered. */
-  async #streamMissedEvents(
-    key: string,
-    options: StreamWatchOptions,
-    next: number,
-    endpoint: string,
-    streamHasData: () => boolean,
-  ): Promise<boolean> {
-    const i = this.#t.endpoints.findIndex((ep) => endpointLabel(ep) === endpoint);
-    const probe = i >= 0 && this.#t.endpoints.length > 1 ? this.forEndpoint(i) : this;
-    try {
-      await probe.watch(key, {
-        recursive: options.recursive,
-        waitIndex: next,
-        timeoutMs: 1000,
-        signal: options.signal,
-      });
-    } catch (e) {
-      if (e instanceof EtcdIndexClearedError) return true; // reconnecting reports it
-      return false; // nothing new within the probe's time (or the probe failed): keep the stream
-    }
-    if (streamHasData()) return false;
-    await new Promise((r) => setTimeout(r, 250));
-    return !streamHasData();
+  /**
+   * The stream watch with callbacks instead of a generator: what etcdmirror feeds its scheduler
+   * from (no promise per event). Call `start(fromIndex)` on it, and `stop()`.
+   */
+  watchFeed(key: string, handlers: WatchFeedHandlers, options: Partial<WatchFeedOptions> = {}): WatchFeed {
+    return new WatchFeed(this.#t, key, handlers, options);
   }
 
   // ---- members ----
@@ -643,6 +603,7 @@ export class EtcdClient {
         },
         {
           deadlineMs,
+          signal: options.signal,
           isRetryable: (e) => e instanceof EtcdMemberChangeError && e.httpStatus >= 500,
           onRetry: (n, e) => options.onRetry?.(n, e as EtcdMemberChangeError),
         },
@@ -675,47 +636,6 @@ function memberChangeAdvice(status: number): string[] {
   return [];
 }
 
-const IDLE = Symbol('idle');
-
-/** The promise's value, or IDLE if it takes longer than `ms` (0: wait for ever). */
-async function withinMs<T>(p: Promise<T>, ms: number): Promise<{ value: T } | typeof IDLE> {
-  if (ms <= 0) return { value: await p };
-  let timer: NodeJS.Timeout | undefined;
-  const idle = new Promise<typeof IDLE>((r) => (timer = setTimeout(() => r(IDLE), ms)));
-  try {
-    return await Promise.race([p.then((value) => ({ value })), idle]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function normalizeMember(m: Partial<EtcdMember>): EtcdMember {
   return { id: m.id ?? '', name: m.name ?? '', peerURLs: m.peerURLs ?? [], clientURLs: m.clientURLs ?? [] };
-}
-
-function parseEvent(line: string, ctx: RequestContext): EtcdEvent {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    throw new EtcdProtocolError(
-      `watch stream on ${ctx.endpoint} sent a line that is not JSON: ${bodyExcerpt(line)}`,
-      ctx,
-    );
-  }
-  const ev = v as Partial<EtcdEvent> & { errorCode?: number };
-  if (typeof ev.errorCode === 'number') throw errorFromResponse(ctx, 200, line);
-  if (typeof ev.action !== 'string' || typeof ev.node !== 'object' || ev.node === null) {
-    throw new EtcdProtocolError(
-      `watch stream on ${ctx.endpoint} sent an event without action and node: ${bodyExcerpt(line)}`,
-      ctx,
-    );
-  }
-  return { action: ev.action, node: ev.node, ...(ev.prevNode ? { prevNode: ev.prevNode } : {}) };
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
-  return Buffer.concat(chunks).toString('utf8');
 }

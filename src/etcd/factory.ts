@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { GalleyConfig } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
+import { registerSecret, Secret } from '../core/secrets.js';
 import { EtcdClient } from './client.js';
 import type { EtcdEndpoint } from './http.js';
 import { endpointUrl } from './url.js';
@@ -83,6 +84,86 @@ export function etcdClientFor(
     credentials: options.via === 'proxy' ? config.etcd.credentials : undefined,
     timeoutMs: options.timeoutMs ?? config.etcd.requestTimeoutMs,
     memberChangeDeadlineMs: options.memberChangeDeadlineMs,
+  });
+}
+
+/** A password already at hand (from a URL's `user:password@`, or read from a file): registered with the redactor at once. */
+class InlineSecret extends Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    super({ env: 'GALLEY_INLINE_PASSWORD' });
+    registerSecret(value);
+    this.#value = value;
+  }
+
+  override get origin(): string {
+    return 'the command line';
+  }
+
+  override reveal(): string {
+    return this.#value;
+  }
+}
+
+export interface EtcdClientForUrlOptions {
+  /** The password of the URL's user when the URL has none (read from a file: kept out of ps and logs). */
+  password?: string;
+  /** PEM of the CA for an https URL, and where it came from. */
+  ca?: Buffer;
+  caFile?: string;
+  /** Per-request timeout (for streams and long-polls it covers the response headers only). */
+  timeoutMs: number;
+  /** Keep-alive connections at most. */
+  maxSockets?: number;
+}
+
+/**
+ * A client for the members given as URLs (etcdmirror's SRC_URL and DST_URL: one URL, or several
+ * members of one cluster separated by commas). A URL may carry `user:password@`, or `user@` with
+ * the password in a file; every member is then reached as that one user. The credentials are
+ * taken out of the URLs, so that they can be printed, and the password is registered with the
+ * redactor. Requests go to the first member and fail over to the next one that answers when a
+ * member cannot be reached (refused, reset, timed out), as for every EtcdClient.
+ */
+export function etcdClientForUrl(rawUrls: string, options: EtcdClientForUrlOptions): EtcdClient {
+  const urls = rawUrls.split(',').map((raw) => {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new ConfigError(`not a URL: ${raw}`, [
+        'give etcd members as http(s)://host:port, comma-separated',
+      ]);
+    }
+    const username = decodeURIComponent(u.username);
+    const inline = u.password ? decodeURIComponent(u.password) : undefined;
+    u.username = '';
+    u.password = '';
+    return { origin: u.origin, username, inline };
+  });
+  const users = [...new Set(urls.map((u) => u.username).filter((n) => n !== ''))];
+  if (users.length > 1)
+    throw new ConfigError(`the members ${urls.map((u) => u.origin).join(', ')} name different users`, [
+      'give every member of one cluster with the same user (or the user on the first URL only)',
+    ]);
+  let credentials: { username: string; password: Secret } | undefined;
+  const username = users[0];
+  if (username) {
+    const password = urls.find((u) => u.inline !== undefined)?.inline ?? options.password;
+    if (password === undefined)
+      throw new ConfigError(`${urls[0]!.origin}: a user is given but no password`, [
+        'give the password in a file with --password-file',
+      ]);
+    credentials = { username, password: new InlineSecret(password) };
+  }
+  return new EtcdClient({
+    endpoints: urls.map((u) => ({ url: u.origin })),
+    ca: options.ca,
+    caFile: options.caFile,
+    credentials,
+    timeoutMs: options.timeoutMs,
+    maxSockets: options.maxSockets,
   });
 }
 

@@ -1,7 +1,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { ConfigError } from '../core/errors.js';
-import type { Secret } from '../core/secrets.js';
+import { registerSecret, type Secret } from '../core/secrets.js';
 import {
   EtcdAllEndpointsFailedError,
   EtcdTlsError,
@@ -32,6 +32,8 @@ export interface EtcdTransportOptions {
   credentials?: { username: string; password: Secret };
   /** Default per-request timeout (0: none). */
   timeoutMs: number;
+  /** Keep-alive connections per endpoint at most (default 64). */
+  maxSockets?: number;
 }
 
 type Params = Record<string, string | number | boolean | undefined>;
@@ -136,14 +138,17 @@ export class EtcdTransport {
   /** Agents borrowed from the transport this one was derived from (closed by their owner). */
   readonly #sharedAgents: boolean;
   #preferred = 0;
+  /** The Authorization header, built once (the password is revealed once). */
+  #authorization: string | undefined;
 
   constructor(options: EtcdTransportOptions, agents?: { http: http.Agent; https: https.Agent }) {
     if (options.endpoints.length === 0) throw new Error('an etcd client needs at least one endpoint');
     this.endpoints = options.endpoints;
     this.#options = options;
     this.#sharedAgents = agents !== undefined;
-    this.#httpAgent = agents?.http ?? new http.Agent({ keepAlive: true, maxSockets: 64 });
-    this.#httpsAgent = agents?.https ?? new https.Agent({ keepAlive: true, maxSockets: 64, ca: options.ca });
+    const maxSockets = options.maxSockets ?? 64;
+    this.#httpAgent = agents?.http ?? new http.Agent({ keepAlive: true, maxSockets });
+    this.#httpsAgent = agents?.https ?? new https.Agent({ keepAlive: true, maxSockets, ca: options.ca });
   }
 
   /** The user name of the configured credentials, if any (safe to print). */
@@ -237,7 +242,8 @@ export class EtcdTransport {
       headers['Content-Length'] = String(Buffer.byteLength(body));
     }
     const cred = this.#options.credentials;
-    if (cred) {
+    if (cred && this.#authorization !== undefined) headers.Authorization = this.#authorization;
+    else if (cred) {
       let password: string;
       try {
         password = cred.password.reveal();
@@ -248,7 +254,9 @@ export class EtcdTransport {
         );
       }
       const token = Buffer.from(`${cred.username}:${password}`).toString('base64');
-      headers.Authorization = `Basic ${token}`;
+      registerSecret(token);
+      this.#authorization = `Basic ${token}`;
+      headers.Authorization = this.#authorization;
     }
     return headers;
   }
@@ -307,6 +315,7 @@ export class EtcdTransport {
           settle,
         );
       });
+      r.setNoDelay(true);
       r.on('error', (err) => fail(this.#classify(err, ctx)));
       if (timeoutMs > 0) {
         timer = setTimeout(() => {

@@ -22,6 +22,14 @@ export function keyPath(key: string): string {
     .join('/')}`;
 }
 
+/**
+ * True when a path part starts with `_`: etcd v2 hides such keys (`/__replication`) from
+ * listings and from live watch streams, though history long-polls still return them.
+ */
+export function isHiddenKey(key: string): boolean {
+  return key.split('/').some((part) => part.startsWith('_'));
+}
+
 /** The API path of one member (ids are hexadecimal strings). */
 export function memberPath(id: string): string {
   if (!/^[0-9a-f]{1,16}$/i.test(id))

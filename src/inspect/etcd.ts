@@ -1,6 +1,8 @@
 import type { GalleyConfig } from '../config/schema.js';
 import type { ActionEnv } from '../core/action.js';
 import { formatError } from '../core/errors.js';
+import { readOn } from '../actions/remote.js';
+import { safeCmd } from '../ssh/command.js';
 import { etcdClientFor, type EtcdClient } from '../etcd/index.js';
 import { httpOf, recordsOf } from '../actions/probes.js';
 import { probeProxyMode, type ProxyMode } from '../actions/proxy.js';
@@ -33,6 +35,8 @@ export interface ClusterStatus {
   /** read-only / read-write when every reachable proxy agrees, else "mixed". */
   proxy: ProxyMode | 'mixed' | 'unknown';
   healthy: boolean;
+  /** A leader, and a majority of the members answering healthy. */
+  hasQuorum: boolean;
 }
 
 function probeClient(env: ActionEnv, cluster: string, host: string): EtcdClient {
@@ -87,6 +91,7 @@ export async function clusterStatuses(env: ActionEnv, datacenter?: string): Prom
         etcdIndex: Math.max(0, ...up.map((m) => m.etcdIndex ?? 0)) || undefined,
         proxy: modes.length === 1 ? (modes[0] ?? 'unknown') : modes.length ? 'mixed' : 'unknown',
         healthy: leader !== undefined && up.length * 2 > members.length && up.every((m) => m.healthy),
+        hasQuorum: leader !== undefined && up.filter((m) => m.healthy).length * 2 > members.length,
       };
     }),
   );
@@ -102,12 +107,43 @@ export interface ReplicationStatus {
     running: boolean;
     lag?: number;
     error?: string;
+    stoppedBecause?: string;
   }[];
   /** "codfw → eqiad" when exactly one mirror runs. */
   direction?: string;
 }
 
-/** Which etcdmirror runs (asked over its HTTP endpoint, through the run's HTTP reader when `env` is given), and its lag in events. */
+/** Why a mirror whose status endpoint answers does not replicate (`/health`: "not replicating: …"). */
+function reasonOnHealth(health: string): string | undefined {
+  return /^not replicating: (.+)$/m.exec(health)?.[1]?.trim();
+}
+
+/**
+ * The last ERROR line a stopped mirror logged (`systemctl status` on its host shows the unit's
+ * last log lines: the inconsistency, the history gap, the unreachable cluster).
+ */
+async function lastLoggedError(env: ActionEnv, host: string, unit: string): Promise<string | undefined> {
+  try {
+    const r = await readOn(env, host, safeCmd`systemctl status ${unit} --no-pager --lines=50`, {
+      allowExit: [3, 4],
+    });
+    const errors = r.stdout
+      .split('\n')
+      .map((l) => / ERROR (.+)$/.exec(l)?.[1])
+      .filter((l): l is string => l !== undefined);
+    return errors.at(-1)?.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Which etcdmirror runs (asked over its HTTP endpoint, through the run's HTTP reader when `env`
+ * is given), and its lag in events; for one that does not, why it stopped: what its endpoint
+ * says, or, when replication is not running at all and `env` is given, the last error its unit
+ * logged (over SSH). The mirror of the other direction is stopped on purpose while replication
+ * runs: its old log lines are not asked for, nor shown.
+ */
 export async function replicationStatus(
   config: GalleyConfig,
   env?: ActionEnv,
@@ -115,19 +151,21 @@ export async function replicationStatus(
   const fetchText = (url: string) => httpOf(env).get(url, PROBE_TIMEOUT_MS);
   const r = config.replication;
   if (!r) return undefined;
-  const mirrors = await Promise.all(
+  const mirrors: ReplicationStatus['mirrors'] = await Promise.all(
     Object.entries(r.mirrors).map(async ([datacenter, m]) => {
       // metrics_url names the mirror's HTTP endpoint (its /metrics page, or its base URL).
       const base = m.metricsUrl.replace(/\/metrics\/?$/, '').replace(/\/$/, '');
       try {
         const [health, lag] = await Promise.all([fetchText(`${base}/health`), fetchText(`${base}/lag`)]);
+        const running = health.status === 200;
         return {
           datacenter,
           host: m.host,
           unit: m.unit,
-          running: health.status === 200,
+          running,
           lag: Number(lag.body.trim()),
-          error: health.status === 200 ? undefined : health.body.trim(),
+          error: running ? undefined : health.body.trim().split('\n')[0],
+          stoppedBecause: running ? undefined : reasonOnHealth(health.body),
         };
       } catch (e) {
         const cause = (e as { cause?: { code?: string } }).cause?.code;
@@ -141,6 +179,16 @@ export async function replicationStatus(
       }
     }),
   );
+  if (env && !mirrors.some((m) => m.running)) {
+    await Promise.all(
+      mirrors.map(async (m) => {
+        if (m.stoppedBecause === undefined) {
+          const why = await lastLoggedError(env, m.host, m.unit);
+          if (why !== undefined) m.stoppedBecause = why;
+        }
+      }),
+    );
+  }
   const running = mirrors.filter((m) => m.running);
   const sourceOf = (dst: string) =>
     Object.values(config.etcd.clusters).find((c) => c.datacenter !== dst)?.datacenter ?? '?';
@@ -209,6 +257,9 @@ export function formatClusters(s: ClusterStatus[]): string {
 export function formatReplication(r: ReplicationStatus | undefined): string {
   if (!r) return 'no replication configured';
   const head = `configured master ${r.master ?? '?'}; replication ${r.direction ?? (r.mirrors.some((m) => m.running) ? 'RUNS IN BOTH DIRECTIONS' : 'NOT RUNNING')}`;
+  const why = r.mirrors
+    .filter((m) => !m.running && m.stoppedBecause)
+    .map((m) => `  ${m.unit} on ${m.host} stopped: ${m.stoppedBecause}`);
   return [
     head,
     table([
@@ -221,7 +272,38 @@ export function formatReplication(r: ReplicationStatus | undefined): string {
         m.lag === undefined || Number.isNaN(m.lag) ? '-' : String(m.lag),
       ]),
     ]),
+    ...why,
   ].join('\n');
+}
+
+/**
+ * What makes `etcd.status` exit 1: a cluster without quorum (no leader, or no healthy
+ * majority), or replication not running one way (no mirror replicating, or both). Empty: all well.
+ */
+export function statusProblems(
+  clusters: ClusterStatus[],
+  replication: ReplicationStatus | undefined,
+): string[] {
+  const problems = clusters
+    .filter((c) => !c.hasQuorum)
+    .map(
+      (c) =>
+        `cluster ${c.cluster} (${c.datacenter}) has no quorum (${c.leader ? 'no healthy majority' : 'no leader'})`,
+    );
+  if (replication && !replication.direction) {
+    const running = replication.mirrors.filter((m) => m.running);
+    if (running.length > 1)
+      problems.push(
+        `replication runs in both directions (${running.map((m) => `into ${m.datacenter}`).join(', ')})`,
+      );
+    else {
+      const why = replication.mirrors
+        .map((m) => m.stoppedBecause)
+        .filter((w): w is string => w !== undefined);
+      problems.push(`replication is not running${why.length ? `: ${why.join('; ')}` : ''}`);
+    }
+  }
+  return problems;
 }
 
 export function formatSrv(list: RRsetObservation[]): string {

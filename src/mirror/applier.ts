@@ -1,15 +1,23 @@
+import {
+  type EtcdClient,
+  EtcdCompareFailedError,
+  EtcdDirNotEmptyError,
+  EtcdError,
+  EtcdKeyNotFoundError,
+  EtcdNodeExistsError,
+  EtcdNotADirError,
+  EtcdNotAFileError,
+  retryTransient,
+} from '../etcd/index.js';
 import { ClusterError, InconsistencyError } from './errors.js';
-import { EtcdCode, etcdError, keyPath } from './etcd-http.js';
-import { type EtcdRequester, requestRetrying } from './retry.js';
 import { ancestorsOf } from './keys.js';
 import { ABSENT, describeState, type NodeState, sameState, stateOf, type WritePlan } from './write-plan.js';
-import type { EtcdNode } from './etcd-http.js';
 
 /** How a write went: written now, or found already in place (an event replayed after a restart). */
 export type ApplyOutcome = 'applied' | 'already-applied';
 
-/** The destination as the applier uses it (EtcdHttp; an in-memory store in unit tests). */
-export type DstClient = EtcdRequester;
+/** The destination as the applier uses it (an EtcdClient; over an in-memory transport in unit tests). */
+export type DstClient = EtcdClient;
 
 /** What the applier needs to know beyond the plan. */
 export interface ApplyContext {
@@ -18,29 +26,36 @@ export interface ApplyContext {
   pendingOn(dstKey: string): WritePlan[];
   /** Events up to this index may have been applied before a crash (0: none). */
   readonly replayUpTo: number;
-  /** Resolves once every event up to replayUpTo has been queued (or the mirror is stopping). */
-  replayQueued(): Promise<void>;
+  /**
+   * Resolves with true once more events have been queued (a later event on the key may be among
+   * them), or with false once every event up to replayUpTo is queued (or the mirror is stopping):
+   * nothing more can explain what a key holds.
+   */
+  moreQueued(): Promise<boolean>;
   /** The watermark, for messages. */
   lastApplied(): number;
 }
 
-const CONFLICT_CODES: ReadonlySet<number> = new Set([
-  EtcdCode.KEY_NOT_FOUND,
-  EtcdCode.TEST_FAILED,
-  EtcdCode.NOT_FILE,
-  EtcdCode.NOT_DIR,
-  EtcdCode.NODE_EXIST,
-  EtcdCode.DIR_NOT_EMPTY,
-]);
+/** etcd refusals that mean "the destination does not hold what the condition says". */
+function isConflict(e: EtcdError): boolean {
+  return (
+    e instanceof EtcdKeyNotFoundError ||
+    e instanceof EtcdCompareFailedError ||
+    e instanceof EtcdNotAFileError ||
+    e instanceof EtcdNotADirError ||
+    e instanceof EtcdNodeExistsError ||
+    e instanceof EtcdDirNotEmptyError
+  );
+}
 
-/** Reads what a destination key holds. */
+/** Reads what a destination key holds (retrying while the destination is unavailable). */
 export async function readState(dst: DstClient, key: string): Promise<NodeState> {
-  const r = await requestRetrying(dst, 'GET', keyPath(key));
-  const err = etcdError(r);
-  if (err?.errorCode === EtcdCode.KEY_NOT_FOUND) return ABSENT;
-  if (err || r.status >= 300)
-    throw new ClusterError(`${dst.display}: reading ${key} failed: ${err?.message ?? `HTTP ${r.status}`}`);
-  return stateOf((r.body as { node: EtcdNode }).node);
+  try {
+    return stateOf((await retryTransient(`reading ${key}`, () => dst.get(key))).node);
+  } catch (e) {
+    if (e instanceof EtcdKeyNotFoundError) return ABSENT;
+    throw e;
+  }
 }
 
 /** States the key may legitimately hold when an event is replayed after a restart. */
@@ -71,11 +86,17 @@ async function recognise(
 ): Promise<ApplyOutcome> {
   if (sameState(found, plan.after)) return 'already-applied';
   if (plan.index <= ctx.replayUpTo) {
-    // a later event on this key may have been applied before the restart; if none queued so far
-    // explains what the key holds, wait until every such event is queued and look again
-    if (replayStates(plan, ctx).some((s) => sameState(found, s))) return 'already-applied';
-    await ctx.replayQueued();
-    if (replayStates(plan, ctx).some((s) => sameState(found, s))) return 'already-applied';
+    // A later event on this key may have been applied before the restart. If none queued so far
+    // explains what the key holds, look again each time more events are queued, until every
+    // replayed event is. Not only once the whole replay is queued: this event holds the
+    // watermark, and a mirror restarted with a long backlog would otherwise record no progress
+    // until it had fetched all of it (killed again meanwhile, it would start from the same
+    // index, with more behind it).
+    for (let isMoreToCome = true; ;) {
+      if (replayStates(plan, ctx).some((s) => sameState(found, s))) return 'already-applied';
+      if (!isMoreToCome) break;
+      isMoreToCome = await ctx.moreQueued();
+    }
   }
   const foundText = sameState(found, plan.before)
     ? `${describeState(found)} but the write was refused (${detail})`
@@ -108,23 +129,20 @@ export async function applyPlan(plan: WritePlan, ctx: ApplyContext): Promise<App
     if (!sameState(found, plan.before)) return recognise(plan, found, ctx, 'checked before writing');
     params = unconditional(params);
   }
-  const reply = await requestRetrying(ctx.dst, plan.method, keyPath(plan.dstKey), params, false);
-  if (reply.status >= 200 && reply.status < 300) return 'applied';
-  const err = etcdError(reply);
-  if (err && CONFLICT_CODES.has(err.errorCode)) {
-    if (plan.tolerateMissing && err.errorCode === EtcdCode.KEY_NOT_FOUND) return 'already-applied';
-    const found = await readState(ctx.dst, plan.dstKey);
-    return recognise(
-      plan,
-      found,
-      ctx,
-      `etcd error ${err.errorCode}: ${err.message}${err.cause ? ` ${err.cause}` : ''}`,
+  const write = { method: plan.method, key: plan.dstKey, params };
+  try {
+    await retryTransient(`${plan.method} ${plan.dstKey}`, () => ctx.dst.write(write));
+    return 'applied';
+  } catch (e) {
+    if (!(e instanceof EtcdError)) throw e;
+    if (isConflict(e)) {
+      if (plan.tolerateMissing && e instanceof EtcdKeyNotFoundError) return 'already-applied';
+      const found = await readState(ctx.dst, plan.dstKey);
+      return recognise(plan, found, ctx, `etcd error ${e.errorCode}${e.etcdCause ? ` ${e.etcdCause}` : ''}`);
+    }
+    throw new ClusterError(
+      `${e.endpoint}: ${plan.method} ${plan.dstKey} (source index ${plan.index}) failed: ${e.message}`,
+      e,
     );
   }
-  throw new ClusterError(
-    `${ctx.dst.display}: ${plan.method} ${plan.dstKey} (source index ${plan.index}) failed: ` +
-      (err
-        ? `etcd error ${err.errorCode}: ${err.message}`
-        : `HTTP ${reply.status} ${String(reply.body).slice(0, 200)}`),
-  );
 }

@@ -1,13 +1,18 @@
-import { GalleyError } from '../core/errors.js';
+import { ConfigError, ExitCode, GalleyError } from '../core/errors.js';
+import { EtcdClientError } from '../etcd/errors.js';
+import { WaitAborted } from '../util/wait.js';
 
-/** Exit codes of etcdmirror (documented in its --help). */
+/**
+ * Exit codes of etcdmirror (documented in its --help): Galley's own codes (0, 1, 2, 99, the
+ * same meaning as for `cookbook`), plus the three states only a replica can be in.
+ */
 export const MirrorExit = {
   /** Stopped cleanly (SIGTERM or SIGINT), or a --reload run that was asked to stop. */
-  OK: 0,
+  OK: ExitCode.OK,
   /** Failed: a cluster could not be reached or answered an error; restarting is safe. */
-  FAILED: 1,
+  FAILED: ExitCode.FAILED,
   /** Bad usage: wrong arguments or flags; nothing was changed. */
-  USAGE: 2,
+  USAGE: ExitCode.USAGE,
   /** The destination holds no replication index: run once with --reload. */
   NO_INDEX: 3,
   /** The destination does not hold what the source held: replication stopped; a --reload is needed. */
@@ -15,7 +20,7 @@ export const MirrorExit = {
   /** The mirror fell out of the source's 1000-event history: --reload, or run with --resync-on-gap. */
   GAP: 5,
   /** Unexpected error (a bug). */
-  UNEXPECTED: 99,
+  UNEXPECTED: ExitCode.UNEXPECTED,
 } as const;
 export type MirrorExitCode = (typeof MirrorExit)[keyof typeof MirrorExit];
 
@@ -100,4 +105,16 @@ export class ClusterError extends MirrorError {
       cause,
     );
   }
+}
+
+/**
+ * The exit code an error ends etcdmirror with: a mirror error's own; any etcd failure (a
+ * cluster unreachable, a refusal, bad credentials) 1, restarting is safe; a bad password file
+ * or CA 2; anything else is a bug (99).
+ */
+export function mirrorExitOf(e: unknown): MirrorExitCode {
+  if (e instanceof MirrorError) return e.mirrorExit;
+  if (e instanceof ConfigError) return MirrorExit.USAGE;
+  if (e instanceof EtcdClientError || e instanceof WaitAborted) return MirrorExit.FAILED;
+  return MirrorExit.UNEXPECTED;
 }

@@ -1,3 +1,5 @@
+import { isHiddenKey } from '../etcd/url.js';
+
 /** Default keys never replicated: the lock state of python-etcd and the Runner's own locks. */
 export const DEFAULT_IGNORE_REGEX = '^/(spicerack/locks/etcd|galley/locks)(/|$)';
 
@@ -35,9 +37,7 @@ export function ancestorsOf(key: string): string[] {
 }
 
 /** True when a path part starts with `_`: etcd v2 hides such keys from listings and live watches. */
-export function isHidden(key: string): boolean {
-  return key.split('/').some((part) => part.startsWith('_'));
-}
+export const isHidden = isHiddenKey;
 
 /** The destination key holding the last applied source index for a destination prefix. */
 export function indexKeyFor(dstPrefix: string): string {

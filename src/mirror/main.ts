@@ -1,11 +1,14 @@
 import { pathToFileURL } from 'node:url';
 import { formatError } from '../core/errors.js';
-import { MirrorError, MirrorExit, type MirrorExitCode } from './errors.js';
-import { EtcdHttp, makeEndpoint } from './etcd-http.js';
+import { levelLogger } from '../core/log.js';
+import { etcdClientForUrl } from '../etcd/factory.js';
+import { MirrorExit, type MirrorExitCode, mirrorExitOf } from './errors.js';
 import { KeyMapper } from './keys.js';
-import { makeLogger } from './log.js';
 import { Mirror } from './mirror.js';
 import { MIRROR_USAGE, parseMirrorArgs, readFlagFile } from './options.js';
+
+/** How long one request to either cluster may take before it is retried (a write's read-and-compare recognises one that landed). */
+const REQUEST_TIMEOUT_MS = 15_000;
 
 /**
  * Runs etcdmirror with command-line arguments (without the program name) until it stops;
@@ -40,10 +43,12 @@ export async function runMirrorCli(argv: string[]): Promise<MirrorExitCode> {
             .replace(/\r?\n$/, '')
         : undefined;
       const ca = o.caFile ? readFlagFile('--ca-file', o.caFile) : undefined;
-      const log = makeLogger(o.logLevel);
-      const endpoints = (urls: string) => urls.split(',').map((u) => makeEndpoint(u, { password, ca }));
-      const src = new EtcdHttp(endpoints(o.srcUrl), 8);
-      const dst = new EtcdHttp(endpoints(o.dstUrl), o.concurrency + 8);
+      const log = levelLogger(o.logLevel);
+      // Requests time out (and are retried) after REQUEST_TIMEOUT_MS; for the watch stream and its
+      // long-polls that covers the response headers only.
+      const common = { password, ca, caFile: o.caFile, timeoutMs: REQUEST_TIMEOUT_MS };
+      const src = etcdClientForUrl(o.srcUrl, { ...common, maxSockets: 32 });
+      const dst = etcdClientForUrl(o.dstUrl, { ...common, maxSockets: o.concurrency + 8 });
       const mapper = new KeyMapper({
         srcPrefix: o.srcPrefix,
         dstPrefix: o.dstPrefix,
@@ -62,7 +67,7 @@ export async function runMirrorCli(argv: string[]): Promise<MirrorExitCode> {
       });
     } catch (e) {
       process.stderr.write(`etcdmirror: ${formatError(e)}\n`);
-      return e instanceof MirrorError ? e.mirrorExit : MirrorExit.UNEXPECTED;
+      return mirrorExitOf(e);
     }
     if (isStopRequested) return MirrorExit.OK;
     return mirror.run();

@@ -1,30 +1,41 @@
 import type http from 'node:http';
 import { type ApplyContext, applyPlan } from './applier.js';
+import { formatError } from '../core/errors.js';
+import { sleep } from '../util/wait.js';
+import type { Logger } from '../core/log.js';
 import {
-  ClusterError,
+  type EtcdClient,
+  type EtcdEvent,
+  EtcdIndexClearedError,
+  EtcdKeyNotFoundError,
+  retryTransient,
+  type WatchFeed,
+  type WatchFeedOptions,
+} from '../etcd/index.js';
+import {
   HistoryGapError,
   MirrorError,
   MirrorExit,
   type MirrorExitCode,
+  mirrorExitOf,
   NoIndexError,
 } from './errors.js';
-import { EtcdCode, type EtcdEvent, type EtcdHttp, type EtcdNode, etcdError, keyPath } from './etcd-http.js';
 import type { KeyMapper } from './keys.js';
-import type { Logger } from './log.js';
 import { MirrorMetrics } from './metrics.js';
 import { OrderedScheduler } from './scheduler.js';
 import { reloadDestination, resyncDestination, writeIndex } from './snapshot.js';
-import { type FeedOptions, SourceFeed } from './source-feed.js';
 import { startStatusServer } from './status-server.js';
 import { type WritePlan, eventIndex, planEvent } from './write-plan.js';
-import { formatError } from '../core/errors.js';
+
+/** The mirror's logger: Galley's, plus whether debug lines are wanted (they are built per event). */
+export type MirrorLogger = Logger & { readonly isDebug: boolean };
 
 /** What a mirror run needs, already validated. */
 export interface MirrorSettings {
-  src: EtcdHttp;
-  dst: EtcdHttp;
+  src: EtcdClient;
+  dst: EtcdClient;
   mapper: KeyMapper;
-  log: Logger;
+  log: MirrorLogger;
   /** Erase the destination and copy everything first. */
   reload: boolean;
   /** Repair from a snapshot instead of exiting when the mirror falls out of the source history. */
@@ -33,19 +44,18 @@ export interface MirrorSettings {
   concurrency: number;
   /** The status endpoint; undefined: none. */
   listen: { host: string; port: number } | undefined;
-  feedOptions?: Partial<FeedOptions>;
+  feedOptions?: Partial<WatchFeedOptions>;
 }
 
 /** Reads the last applied source index recorded in the destination. */
-export async function readRecordedIndex(dst: EtcdHttp, indexKey: string): Promise<number> {
-  const r = await dst.request('GET', keyPath(indexKey));
-  const err = etcdError(r);
-  if (err?.errorCode === EtcdCode.KEY_NOT_FOUND) throw new NoIndexError(indexKey);
-  if (err || r.status !== 200)
-    throw new ClusterError(
-      `${dst.display}: reading ${indexKey} failed: ${err?.message ?? `HTTP ${r.status}`}`,
-    );
-  const value = (r.body as { node: EtcdNode }).node.value ?? '';
+export async function readRecordedIndex(dst: EtcdClient, indexKey: string): Promise<number> {
+  let value: string;
+  try {
+    value = (await retryTransient(`reading ${indexKey}`, () => dst.get(indexKey))).node.value ?? '';
+  } catch (e) {
+    if (e instanceof EtcdKeyNotFoundError) throw new NoIndexError(indexKey);
+    throw e;
+  }
   const index = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(index)) {
     throw new MirrorError(
@@ -63,13 +73,13 @@ export async function readRecordedIndex(dst: EtcdHttp, indexKey: string): Promis
  * every batch. Resolves with the exit code.
  */
 export class Mirror {
-  readonly metrics = new MirrorMetrics();
+  readonly metrics: MirrorMetrics;
   readonly #s: MirrorSettings;
   #server: http.Server | undefined;
   #finish: ((code: MirrorExitCode) => void) | undefined;
   #isStopping = false;
   #isStopRequested = false;
-  #feed: SourceFeed | undefined;
+  #feed: WatchFeed | undefined;
   #scheduler: OrderedScheduler<WritePlan> | undefined;
   #recordedIndex = 0;
   #isRecording = false;
@@ -79,6 +89,10 @@ export class Mirror {
 
   constructor(settings: MirrorSettings) {
     this.#s = settings;
+    this.metrics = new MirrorMetrics({
+      url: settings.dst.endpoints[0] ?? '',
+      prefix: settings.mapper.dstPrefix,
+    });
   }
 
   /** Asks the mirror to stop cleanly (SIGTERM). */
@@ -102,7 +116,9 @@ export class Mirror {
       }
       let start: number;
       if (this.#s.reload) {
+        const loadStarted = performance.now();
         start = await reloadDestination(this.#s.src, this.#s.dst, mapper, log, this.#s.concurrency);
+        this.metrics.observeLoadTime((performance.now() - loadStarted) / 1000);
       } else {
         start = await readRecordedIndex(this.#s.dst, mapper.indexKey);
       }
@@ -122,14 +138,23 @@ export class Mirror {
     this.metrics.appliedIndex = start;
     this.metrics.sourceIndex = Math.max(this.metrics.sourceIndex, start);
     log.info(
-      `Starting replication at index ${start + 1}: ${this.#s.src.display}${mapper.srcPrefix} -> ${this.#s.dst.display}${mapper.dstPrefix}` +
+      `Starting replication at index ${start + 1}: ${mapper.srcPrefix} of ${this.#s.src.endpoints.join(',')} -> ${mapper.dstPrefix} of ${this.#s.dst.endpoints.join(',')}` +
         `${mapper.strip ? ' (strip)' : ''}, ${this.#s.concurrency} writes in flight`,
     );
     let replayUpTo = 0;
-    let markReplayQueued: () => void = () => undefined;
-    const replayQueued = new Promise<void>((resolve) => (markReplayQueued = resolve));
-    this.#releaseWaiters = () => markReplayQueued();
-    if (!mayReplay) markReplayQueued();
+    // Applies of replayed events waiting for more events to be queued (see ApplyContext.moreQueued).
+    let isReplayQueued = !mayReplay;
+    let queuedWaiters: ((isMore: boolean) => void)[] = [];
+    const wakeQueuedWaiters = (isMore: boolean): void => {
+      const waiters = queuedWaiters;
+      queuedWaiters = [];
+      for (const w of waiters) w(isMore);
+    };
+    const markReplayQueued = (): void => {
+      isReplayQueued = true;
+      wakeQueuedWaiters(false);
+    };
+    this.#releaseWaiters = markReplayQueued;
     const scheduler = new OrderedScheduler<WritePlan>(start, {
       concurrency: this.#s.concurrency,
       run: (plan) => this.#apply(plan, ctx),
@@ -146,14 +171,17 @@ export class Mirror {
         return replayUpTo;
       },
       lastApplied: () => scheduler.watermark,
-      replayQueued: () => replayQueued,
+      moreQueued: () =>
+        isReplayQueued ? Promise.resolve(false) : new Promise((resolve) => queuedWaiters.push(resolve)),
     };
     let isFirstCatchUp = mayReplay;
-    const feed = new SourceFeed(
-      this.#s.src,
+    const feed = this.#s.src.watchFeed(
       mapper.srcPrefix,
       {
-        onEvent: (ev) => this.#onEvent(ev, scheduler),
+        onEvent: (ev) => {
+          this.#onEvent(ev, scheduler);
+          if (queuedWaiters.length) wakeQueuedWaiters(true);
+        },
         onQuiet: (upTo) => scheduler.markReceivedUpTo(upTo),
         onSourceIndex: (i) => {
           if (i > this.metrics.sourceIndex) this.metrics.sourceIndex = i;
@@ -165,11 +193,16 @@ export class Mirror {
           isFirstCatchUp = false;
           markReplayQueued();
           this.metrics.isReplicating = true;
+          this.metrics.stoppedBecause = undefined;
         },
-        onFatal: (e) => void this.#onFeedFatal(e),
+        onFatal: (e) =>
+          void this.#onFeedFatal(
+            e instanceof EtcdIndexClearedError
+              ? new HistoryGapError(e.requestedIndex ?? this.metrics.appliedIndex + 1, e.oldestIndex)
+              : e,
+          ),
       },
-      log,
-      this.#s.feedOptions,
+      { recursive: true, log, ...this.#s.feedOptions },
     );
     this.#scheduler = scheduler;
     this.#feed = feed;
@@ -199,7 +232,9 @@ export class Mirror {
   }
 
   async #apply(plan: WritePlan, ctx: ApplyContext): Promise<void> {
+    const started = performance.now();
     const outcome = await applyPlan(plan, ctx);
+    this.metrics.observeWriteLatency((performance.now() - started) / 1000);
     if (outcome === 'already-applied') this.metrics.alreadyApplied++;
     this.metrics.countApplied(plan.action);
     if (this.#s.log.isDebug) {
@@ -238,6 +273,7 @@ export class Mirror {
     const { log } = this.#s;
     log.error(`${e.message}; --resync-on-gap: repairing the destination from a source snapshot`);
     this.metrics.errors++;
+    this.metrics.stoppedBecause = `repairing the destination after a history gap (--resync-on-gap): ${e.message}`;
     const stopping = this.#stopApplying();
     try {
       await stopping.idle;
@@ -274,14 +310,16 @@ export class Mirror {
   }
 
   async #waitRecording(): Promise<void> {
-    while (this.#isRecording) await new Promise((r) => setTimeout(r, 5));
+    while (this.#isRecording) await sleep(5);
   }
 
   #fail(e: unknown): void {
     if (this.#isStopping) return;
     this.metrics.errors++;
+    this.metrics.isReplicating = false;
+    this.metrics.stoppedBecause = formatError(e).split('\n')[0];
     this.#s.log.error(formatError(e));
-    this.#finish?.(e instanceof MirrorError ? e.mirrorExit : MirrorExit.UNEXPECTED);
+    this.#finish?.(mirrorExitOf(e));
   }
 
   #end(e: unknown): MirrorExitCode {
@@ -290,7 +328,7 @@ export class Mirror {
     this.#server?.close();
     this.#s.src.close();
     this.#s.dst.close();
-    return e instanceof MirrorError ? e.mirrorExit : MirrorExit.UNEXPECTED;
+    return mirrorExitOf(e);
   }
 
   async #shutdown(code: MirrorExitCode): Promise<MirrorExitCode> {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MIRROR_EXIT_CODES_HELP, MirrorUsageError } from './errors.js';
 import { DEFAULT_IGNORE_REGEX, normalizePrefix } from './keys.js';
-import type { LogLevel } from './log.js';
+import type { LogLevel } from '../core/log.js';
 
 /** The validated command line of etcdmirror. */
 export interface MirrorCliOptions {

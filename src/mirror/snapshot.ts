@@ -1,8 +1,15 @@
-import { ClusterError } from './errors.js';
-import { EtcdCode, type EtcdHttp, type EtcdNode, etcdError, keyPath } from './etcd-http.js';
+import type { Logger } from '../core/log.js';
+import {
+  type EtcdClient,
+  EtcdError,
+  EtcdKeyNotFoundError,
+  type EtcdNode,
+  EtcdNodeExistsError,
+  EtcdNotADirError,
+  EtcdNotAFileError,
+  retryTransient,
+} from '../etcd/index.js';
 import { isHidden, isUnder, type KeyMapper } from './keys.js';
-import { requestRetrying } from './retry.js';
-import type { Logger } from './log.js';
 import { type NodeState, sameState, stateOf } from './write-plan.js';
 
 /** A consistent view of a keyspace subtree: every key's state at one etcd index. */
@@ -13,28 +20,26 @@ export interface Snapshot {
 }
 
 function flatten(node: EtcdNode, into: Map<string, NodeState>): void {
-  into.set(node.key ?? '/', stateOf(node));
+  // etcd leaves the key out of the root node
+  into.set((node.key as string | undefined) ?? '/', stateOf(node));
   for (const child of node.nodes ?? []) flatten(child, into);
 }
 
 /** Reads a subtree at one index (a single recursive, quorum GET). */
-export async function readSnapshot(client: EtcdHttp, prefix: string): Promise<Snapshot> {
-  const r = await client.request('GET', keyPath(prefix), {
-    recursive: 'true',
-    sorted: 'true',
-    quorum: 'true',
-  });
-  const err = etcdError(r);
+export async function readSnapshot(client: EtcdClient, prefix: string): Promise<Snapshot> {
   const nodes = new Map<string, NodeState>();
-  if (err?.errorCode === EtcdCode.KEY_NOT_FOUND) return { index: r.etcdIndex ?? err.index ?? 0, nodes };
-  if (err || r.status !== 200 || r.etcdIndex === undefined) {
-    throw new ClusterError(
-      `${client.display}: reading ${prefix} failed: ${err?.message ?? `HTTP ${r.status}`}`,
+  let r;
+  try {
+    r = await retryTransient(`reading ${prefix}`, () =>
+      client.get(prefix, { recursive: true, sorted: true, quorum: true }),
     );
+  } catch (e) {
+    if (e instanceof EtcdKeyNotFoundError) return { index: e.etcdIndex ?? 0, nodes };
+    throw e;
   }
-  flatten((r.body as { node: EtcdNode }).node, nodes);
+  flatten(r.node, nodes);
   if (prefix === '/') nodes.delete('/');
-  return { index: r.etcdIndex, nodes };
+  return { index: r.etcdIndex ?? 0, nodes };
 }
 
 /** Runs `fn` over items with at most `limit` in flight. */
@@ -50,20 +55,22 @@ export async function forEachLimited<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+type EtcdErrorClass = abstract new (...args: never[]) => EtcdError;
+
+/** One write, retried while the cluster is unavailable; the refusals in `allow` count as done. */
 async function mustSucceed(
-  client: EtcdHttp,
-  method: string,
+  client: EtcdClient,
+  method: 'PUT' | 'DELETE',
   key: string,
   params: Record<string, string>,
-  allow: number[] = [],
+  allow: EtcdErrorClass[] = [],
 ): Promise<void> {
-  const r = await requestRetrying(client, method, keyPath(key), params, false);
-  if (r.status >= 200 && r.status < 300) return;
-  const err = etcdError(r);
-  if (err && allow.includes(err.errorCode)) return;
-  throw new ClusterError(
-    `${client.display}: ${method} ${key} failed: ${err ? `etcd error ${err.errorCode}: ${err.message}` : `HTTP ${r.status}`}`,
-  );
+  try {
+    await retryTransient(`${method} ${key}`, () => client.write({ method, key, params }));
+  } catch (e) {
+    if (allow.some((c) => e instanceof c)) return;
+    throw e;
+  }
 }
 
 /** The source snapshot mapped to destination keys, without the keys that are not replicated. */
@@ -78,7 +85,7 @@ function wantedState(snapshot: Snapshot, mapper: KeyMapper): Map<string, NodeSta
 
 /** Writes the wanted states that differ from `current`: directories without children, then files. */
 async function writeDifferences(
-  dst: EtcdHttp,
+  dst: EtcdClient,
   wanted: Map<string, NodeState>,
   current: Map<string, NodeState>,
   concurrency: number,
@@ -95,14 +102,14 @@ async function writeDifferences(
     } else if (s.kind === 'file') files.push([k, s.value]);
   }
   await forEachLimited(dirs, concurrency, (k) =>
-    mustSucceed(dst, 'PUT', k, { dir: 'true' }, [EtcdCode.NOT_FILE, EtcdCode.NODE_EXIST]),
+    mustSucceed(dst, 'PUT', k, { dir: 'true' }, [EtcdNotAFileError, EtcdNodeExistsError]),
   );
   await forEachLimited(files, concurrency, ([k, v]) => mustSucceed(dst, 'PUT', k, { value: v }));
   return dirs.length + files.length;
 }
 
 /** Writes the replication index key. */
-export async function writeIndex(dst: EtcdHttp, indexKey: string, index: number): Promise<void> {
+export async function writeIndex(dst: EtcdClient, indexKey: string, index: number): Promise<void> {
   await mustSucceed(dst, 'PUT', indexKey, { value: String(index) });
 }
 
@@ -112,28 +119,28 @@ export async function writeIndex(dst: EtcdHttp, indexKey: string, index: number)
  * Returns the snapshot's index.
  */
 export async function reloadDestination(
-  src: EtcdHttp,
-  dst: EtcdHttp,
+  src: EtcdClient,
+  dst: EtcdClient,
   mapper: KeyMapper,
   log: Logger,
   concurrency = 32,
 ): Promise<number> {
   const base = mapper.dstBase;
   log.info(
-    `RELOAD: ERASING EVERYTHING under ${base} on the destination ${dst.display}, then copying ${mapper.srcPrefix} from ${src.display}`,
+    `RELOAD: ERASING EVERYTHING under ${base} on the destination ${dst.endpoints.join(',')}, then copying ${mapper.srcPrefix} from ${src.endpoints.join(',')}`,
   );
   if (base === '/') {
     const top = await readTopLevel(dst, '/');
     await forEachLimited(top, concurrency, (k) =>
-      mustSucceed(dst, 'DELETE', k, { dir: 'true', recursive: 'true' }, [EtcdCode.KEY_NOT_FOUND]),
+      mustSucceed(dst, 'DELETE', k, { dir: 'true', recursive: 'true' }, [EtcdKeyNotFoundError]),
     );
     log.info(`RELOAD: erased ${top.length} top-level keys on the destination`);
   } else {
     await mustSucceed(dst, 'DELETE', base, { dir: 'true', recursive: 'true' }, [
-      EtcdCode.KEY_NOT_FOUND,
-      EtcdCode.NOT_DIR,
+      EtcdKeyNotFoundError,
+      EtcdNotADirError,
     ]);
-    await mustSucceed(dst, 'DELETE', base, {}, [EtcdCode.KEY_NOT_FOUND, EtcdCode.NOT_FILE]);
+    await mustSucceed(dst, 'DELETE', base, {}, [EtcdKeyNotFoundError, EtcdNotAFileError]);
     log.info(`RELOAD: erased ${base} on the destination`);
   }
   const snapshot = await readSnapshot(src, mapper.srcPrefix);
@@ -145,14 +152,9 @@ export async function reloadDestination(
   return snapshot.index;
 }
 
-async function readTopLevel(client: EtcdHttp, key: string): Promise<string[]> {
-  const r = await client.request('GET', keyPath(key));
-  const err = etcdError(r);
-  if (err || r.status !== 200)
-    throw new ClusterError(`${client.display}: listing ${key} failed: ${err?.message ?? `HTTP ${r.status}`}`);
-  return ((r.body as { node: EtcdNode }).node.nodes ?? [])
-    .map((n) => n.key ?? '')
-    .filter((k) => k && !isHidden(k));
+async function readTopLevel(client: EtcdClient, key: string): Promise<string[]> {
+  const r = await retryTransient(`listing ${key}`, () => client.get(key));
+  return (r.node.nodes ?? []).map((n) => n.key).filter((k) => k && !isHidden(k));
 }
 
 /**
@@ -161,8 +163,8 @@ async function readTopLevel(client: EtcdHttp, key: string): Promise<string[]> {
  * have are deleted (ignored keys are left alone). Returns the snapshot's index.
  */
 export async function resyncDestination(
-  src: EtcdHttp,
-  dst: EtcdHttp,
+  src: EtcdClient,
+  dst: EtcdClient,
   mapper: KeyMapper,
   log: Logger,
   concurrency = 32,
@@ -186,7 +188,7 @@ export async function resyncDestination(
     }
   }
   await forEachLimited(removals, concurrency, (k) =>
-    mustSucceed(dst, 'DELETE', k, { dir: 'true', recursive: 'true' }, [EtcdCode.KEY_NOT_FOUND]),
+    mustSucceed(dst, 'DELETE', k, { dir: 'true', recursive: 'true' }, [EtcdKeyNotFoundError]),
   );
   const written = await writeDifferences(dst, wanted, current, concurrency);
   log.info(

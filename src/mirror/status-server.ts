@@ -3,7 +3,7 @@ import type { MirrorMetrics } from './metrics.js';
 
 /**
  * The HTTP endpoint: `/lag` (plain number: source index minus applied index), `/metrics`
- * (Prometheus text), `/health` (200 `ok` while replicating, 503 otherwise).
+ * (Prometheus text), `/health` (200 `ok` while replicating, 503 `not replicating: WHY` otherwise).
  */
 export function startStatusServer(metrics: MirrorMetrics, host: string, port: number): Promise<http.Server> {
   const server = http.createServer((req, res) => {
@@ -15,7 +15,11 @@ export function startStatusServer(metrics: MirrorMetrics, host: string, port: nu
     } else if (path === '/health') {
       res
         .writeHead(metrics.isReplicating ? 200 : 503, { 'content-type': 'text/plain' })
-        .end(metrics.isReplicating ? 'ok\n' : 'not replicating\n');
+        .end(
+          metrics.isReplicating
+            ? 'ok\n'
+            : `not replicating${metrics.stoppedBecause ? `: ${metrics.stoppedBecause}` : ''}\n`,
+        );
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('try /lag, /metrics or /health\n');
     }

@@ -1,4 +1,4 @@
-import type { EtcdEvent, EtcdNode } from './etcd-http.js';
+import { type EtcdEvent, type EtcdNode, eventIndex } from '../etcd/index.js';
 import { MirrorError, MirrorExit } from './errors.js';
 import { isUnder, type KeyMapper, type SkipReason } from './keys.js';
 
@@ -55,10 +55,7 @@ export type EventPlan =
   | { kind: 'write'; plan: WritePlan }
   | { kind: 'skip'; reason: SkipReason; index: number; srcKey: string; action: string };
 
-/** The source index of an event. */
-export function eventIndex(ev: EtcdEvent): number {
-  return ev.node.modifiedIndex ?? 0;
-}
+export { eventIndex };
 
 function writeParams(node: EtcdNode): Record<string, string> {
   return node.dir ? { dir: 'true' } : { value: node.value ?? '' };
@@ -94,7 +91,8 @@ function deleteCondition(
  * skipped.
  */
 export function planEvent(ev: EtcdEvent, mapper: KeyMapper): EventPlan {
-  const srcKey = ev.node.key ?? '/';
+  // etcd leaves the key out of the root node
+  const srcKey = (ev.node.key as string | undefined) ?? '/';
   const index = eventIndex(ev);
   const reason = mapper.skipReason(srcKey);
   const isRemoval = ev.action === 'delete' || ev.action === 'expire' || ev.action === 'compareAndDelete';

@@ -52,6 +52,8 @@ export interface WaitOptions<T> {
   timeoutError?: (message: string, last: unknown) => Error;
   /** For tests. */
   now?: () => number;
+  /** For tests: how a pause is taken (default {@link sleep}, which ends early on the signal). */
+  sleep?: (ms: number, signal: AbortSignal | undefined, what: string) => Promise<void>;
 }
 
 /** One wait in progress, as a reporter sees it. */
@@ -169,7 +171,7 @@ export async function waitUntil<T>(o: WaitOptions<T>): Promise<T> {
           ? o.timeoutError(message, failed ? error : value)
           : new WaitTimeout(message, failed ? error : value);
       }
-      await sleep(Math.min(delay, left), o.signal, o.what);
+      await (o.sleep ?? sleep)(Math.min(delay, left), o.signal, o.what);
       delay = Math.min(delay * 2, maxDelay);
     }
   } catch (e) {

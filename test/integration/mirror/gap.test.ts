@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import type { EtcdHttp } from '../../../src/mirror/etcd-http.js';
+import type { EtcdClient } from '../../../src/etcd/index.js';
 import { forEachLimited } from '../../../src/mirror/snapshot.js';
 import {
   type EtcdPair,
@@ -17,8 +17,8 @@ import {
 jest.setTimeout(120_000);
 
 let pair: EtcdPair;
-let src: EtcdHttp;
-let dst: EtcdHttp;
+let src: EtcdClient;
+let dst: EtcdClient;
 
 beforeAll(async () => {
   pair = await startEtcdPair(2);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EtcdHttp, keyPath, makeEndpoint } from '../../../src/mirror/etcd-http.js';
+import { type EtcdClient, EtcdKeyNotFoundError, etcdClientForUrl } from '../../../src/etcd/index.js';
 import { readSnapshot } from '../../../src/mirror/snapshot.js';
 import type { NodeState } from '../../../src/mirror/write-plan.js';
 
@@ -24,7 +24,7 @@ export async function waitFor(
 /** A real single-member etcd 3.4 with the v2 API, started for a test. */
 export interface TestEtcd {
   url: string;
-  client: EtcdHttp;
+  client: EtcdClient;
   stop(): Promise<void>;
   /** Stops it, waits `downMs`, and starts it again on the same data. */
   restart(downMs: number): Promise<void>;
@@ -33,7 +33,7 @@ export interface TestEtcd {
 async function startEtcd(ip: string, dir: string): Promise<TestEtcd> {
   const name = `m${ip.replace(/\./g, '-')}`;
   const url = `http://${ip}:2379`;
-  const client = new EtcdHttp(makeEndpoint(url), 64);
+  const client = etcdClientForUrl(url, { timeoutMs: 10_000 });
   const launch = async (): Promise<ChildProcess> => {
     const proc = spawn(
       'etcd',
@@ -63,7 +63,8 @@ async function startEtcd(ip: string, dir: string): Promise<TestEtcd> {
       if (proc.exitCode !== null)
         throw new Error(`etcd on ${ip} exited with ${proc.exitCode} (address in use?)`);
       try {
-        return (await client.request('GET', '/v2/keys/')).status === 200;
+        await client.get('/');
+        return true;
       } catch {
         return false;
       }
@@ -141,7 +142,7 @@ export interface MirrorProcess {
   proc: ChildProcess;
   /** Everything it wrote on stderr so far. */
   log(): string;
-  /** Resolves with the exit code. */
+  /** Resolves with the exit code, once its output has been read to the end. */
   exited: Promise<number | null>;
 }
 
@@ -154,7 +155,8 @@ export function startMirror(args: string[]): MirrorProcess {
   let text = '';
   proc.stderr!.on('data', (c: Buffer) => (text += c.toString()));
   proc.stdout!.on('data', (c: Buffer) => (text += c.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': by then everything it wrote has been read (its last lines included)
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
   return { proc, log: () => text, exited };
 }
 
@@ -176,31 +178,50 @@ export async function stopMirror(m: MirrorProcess): Promise<number | null> {
   return m.exited;
 }
 
-/** PUTs or DELETEs a key and returns the etcd index of the write. */
+/**
+ * PUTs, POSTs or DELETEs a key with etcd's own parameters (value, dir, ttl, prevValue,
+ * prevExist, recursive) and returns the etcd index of the write.
+ */
 export async function write(
-  client: EtcdHttp,
+  client: EtcdClient,
   method: 'PUT' | 'DELETE' | 'POST',
   key: string,
   params: Record<string, string> = {},
 ): Promise<number> {
-  const r = await client.request(method, keyPath(key), params);
-  if (r.status >= 300) throw new Error(`${method} ${key} failed: ${JSON.stringify(r.body)}`);
-  return (r.body as { node: { modifiedIndex: number } }).node.modifiedIndex;
+  const ttlSeconds = params.ttl === undefined ? undefined : Number(params.ttl);
+  const prevExist = params.prevExist === undefined ? undefined : params.prevExist === 'true';
+  const r =
+    method === 'POST'
+      ? await client.createInOrder(key, params.value ?? '', { ttlSeconds })
+      : method === 'DELETE'
+        ? await client.delete(key, {
+            recursive: params.recursive === 'true',
+            dir: params.dir === 'true' || undefined,
+            prevValue: params.prevValue,
+          })
+        : params.dir === 'true'
+          ? await client.mkdir(key, { ttlSeconds })
+          : await client.set(key, params.value ?? '', { ttlSeconds, prevValue: params.prevValue, prevExist });
+  return r.node.modifiedIndex;
 }
 
 /** The value of a key, or undefined. */
-export async function valueOf(client: EtcdHttp, key: string): Promise<string | undefined> {
-  const r = await client.request('GET', keyPath(key));
-  return r.status === 200 ? (r.body as { node: { value?: string } }).node.value : undefined;
+export async function valueOf(client: EtcdClient, key: string): Promise<string | undefined> {
+  try {
+    return (await client.get(key)).node.value;
+  } catch (e) {
+    if (e instanceof EtcdKeyNotFoundError) return undefined;
+    throw e;
+  }
 }
 
 /** The recorded replication index, or 0. */
-export async function recordedIndex(dst: EtcdHttp, indexKey = '/__replication/__ROOT__'): Promise<number> {
+export async function recordedIndex(dst: EtcdClient, indexKey = '/__replication/__ROOT__'): Promise<number> {
   return Number((await valueOf(dst, indexKey)) ?? 0);
 }
 
 /** A subtree below a prefix as sorted [key, state] pairs, keys relative to the prefix (the prefix itself left out). */
-export async function tree(client: EtcdHttp, prefix: string): Promise<[string, NodeState][]> {
+export async function tree(client: EtcdClient, prefix: string): Promise<[string, NodeState][]> {
   const s = await readSnapshot(client, prefix);
   const cut = prefix === '/' ? 0 : prefix.length;
   return [...s.nodes]
@@ -210,8 +231,8 @@ export async function tree(client: EtcdHttp, prefix: string): Promise<[string, N
 }
 
 /** The source's current etcd index. */
-export async function currentIndex(client: EtcdHttp): Promise<number> {
-  return (await client.request('GET', '/v2/keys/')).etcdIndex ?? 0;
+export async function currentIndex(client: EtcdClient): Promise<number> {
+  return (await client.get('/')).etcdIndex ?? 0;
 }
 
 /** Fetches a path from the mirror's HTTP endpoint. */

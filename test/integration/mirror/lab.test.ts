@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, jest, test } from '@jest/globals';
 import type { GalleyConfig } from '../../../src/config/schema.js';
-import { EtcdHttp, makeEndpoint } from '../../../src/mirror/etcd-http.js';
+import { type EtcdClient, etcdClientForUrl } from '../../../src/etcd/index.js';
 import { labConfig } from '../lab.js';
 import {
   httpGet,
@@ -17,10 +17,13 @@ import {
 jest.setTimeout(60_000);
 
 /** The local client URL of a datacenter's first member. */
-function localClient(cfg: GalleyConfig, dc: string): EtcdHttp {
+function localClient(cfg: GalleyConfig, dc: string): EtcdClient {
   const cluster = Object.values(cfg.etcd.clusters).find((c) => c.datacenter === dc)!;
   const host = cfg.hosts[cluster.members[0]!]!;
-  return new EtcdHttp(makeEndpoint(`${cluster.clientScheme}://${host.address}:${cluster.clientPort}`), 8);
+  return etcdClientForUrl(`${cluster.clientScheme}://${host.address}:${cluster.clientPort}`, {
+    timeoutMs: 10_000,
+    maxSockets: 8,
+  });
 }
 
 describe('etcdmirror in the lab', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import type { EtcdHttp } from '../../../src/mirror/etcd-http.js';
+import { type EtcdClient, etcdClientForUrl } from '../../../src/etcd/index.js';
 import {
   type EtcdPair,
   type MirrorProcess,
@@ -19,8 +19,8 @@ import {
 jest.setTimeout(60_000);
 
 let pair: EtcdPair;
-let src: EtcdHttp;
-let dst: EtcdHttp;
+let src: EtcdClient;
+let dst: EtcdClient;
 let LISTEN = '';
 
 beforeAll(async () => {
@@ -78,7 +78,8 @@ describe('etcdmirror between two real etcd clusters', () => {
     mirror = startMirror(args('--reload', '--listen', LISTEN));
     await waitCaughtUp();
     expect(mirror.log()).toContain('ERASING EVERYTHING under /dst');
-    expect(mirror.log()).toContain('Starting replication at');
+    // logged just after the index is recorded: the pipe may not have carried it yet
+    await waitFor('the start to be logged', () => mirror.log().includes('Starting replication at'));
     expect(await tree(dst, '/dst')).toEqual([
       ['/a', { kind: 'file', value: '1' }],
       ['/dir', { kind: 'dir' }],
@@ -188,6 +189,44 @@ describe('etcdmirror between two real etcd clusters', () => {
     expect(log).toContain('inconsistency at /dst/a');
     expect(log).toContain('expected value "2", found value "tampered"');
     expect(log).toContain(`last applied index ${last}`);
+  });
+
+  test('with the first member of each cluster down it starts, reads its index through the next one and replicates', async () => {
+    // an address of the pair's range nobody listens on: a member that is down
+    const dead = `http://${pair.subnet}.4:2379`;
+    const probe = etcdClientForUrl(dead, { timeoutMs: 2000 });
+    await expect(probe.get('/')).rejects.toMatchObject({ reason: 'refused' });
+    probe.close();
+    const firstDown = (...extra: string[]) => [
+      '--src-prefix',
+      '/src',
+      '--dst-prefix',
+      '/firstdown',
+      '--strip',
+      '--listen',
+      'off',
+      ...extra,
+      `${dead},${pair.src.url}`,
+      `${dead},${pair.dst.url}`,
+    ];
+    const reloading = startMirror(firstDown('--reload'));
+    await write(src, 'PUT', '/src/first-down', { value: 'one' });
+    await waitFor('the key through the second members', async () => {
+      if (reloading.proc.exitCode !== null)
+        throw new Error(`the mirror exited with ${reloading.proc.exitCode}:\n${reloading.log()}`);
+      return (await valueOf(dst, '/firstdown/first-down')) === 'one';
+    });
+    expect(await stopMirror(reloading)).toBe(0);
+    // the start-up read of the index goes to the dead member first, and must not end the mirror
+    const restarted = startMirror(firstDown());
+    await write(src, 'PUT', '/src/first-down', { value: 'two' });
+    await waitFor('the key after a restart', async () => {
+      if (restarted.proc.exitCode !== null)
+        throw new Error(`the mirror exited with ${restarted.proc.exitCode}:\n${restarted.log()}`);
+      return (await valueOf(dst, '/firstdown/first-down')) === 'two';
+    });
+    expect(await stopMirror(restarted)).toBe(0);
+    expect(restarted.log()).not.toContain('ERROR');
   });
 
   test('without --strip the source key is kept whole under the destination prefix', async () => {

@@ -70,13 +70,22 @@ describe('files the lab writes', () => {
   test("the etcdmirror unit replicates / of the master into / of its own cluster through every member's local client URL (its own host first)", () => {
     const unit = renderMirrorUnit(t, t.mirrors[0]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
     expect(unit).toContain(
-      "ExecStart=/usr/bin/node /repo/bin/etcdmirror.js --src-prefix / --dst-prefix / --src-ignore-keys-regex '^/(spicerack/locks|galley/locks|galley/runs)(/|$)' --listen 127.22.1.7:8000 http://127.22.2.4:2379,http://127.22.2.5:2379,http://127.22.2.6:2379 http://127.22.1.7:2379,http://127.22.1.8:2379,http://127.22.1.9:2379",
+      "ExecStart=/usr/bin/node /repo/bin/etcdmirror.js --resync-on-gap --src-prefix / --dst-prefix / --src-ignore-keys-regex '^/(spicerack/locks|galley/locks|galley/runs)(/|$)' --listen 127.22.1.7:8000 http://127.22.2.4:2379,http://127.22.2.5:2379,http://127.22.2.6:2379 http://127.22.1.7:2379,http://127.22.1.8:2379,http://127.22.1.9:2379\n",
     );
     const intoCodfw = renderMirrorUnit(t, t.mirrors[1]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
     expect(intoCodfw).toContain(
       'http://127.22.1.7:2379,http://127.22.1.8:2379,http://127.22.1.9:2379 http://127.22.2.4:2379,http://127.22.2.5:2379,http://127.22.2.6:2379',
     );
     expect(unit).toContain('X-LabLog=/var/log/etcdmirror-conftool-eqiad-wmnet/syslog.log');
+  });
+
+  test('the etcdmirror unit repairs a history gap itself and is restarted after a failure', () => {
+    const unit = renderMirrorUnit(t, t.mirrors[0]!, '/usr/bin/node', '/repo/bin/etcdmirror.js');
+    expect(unit).toMatch(/^ExecStart=.* --resync-on-gap /m);
+    expect(unit).toContain('\nRestart=on-failure\n');
+    expect(unit).toContain('\nRestartSec=1s\n');
+    // usage, no index, inconsistency: a restart cannot fix them, an operator must see them
+    expect(unit).toContain('\nRestartPreventExitStatus=2 3 4\n');
   });
 
   test("reload-etcdmirror runs etcdmirror with the unit's arguments plus --reload, and refuses while the unit runs", () => {

@@ -1,28 +1,44 @@
 import { describe, expect, test } from '@jest/globals';
-import { type ApplyContext, type DstClient, applyPlan } from '../../../src/mirror/applier.js';
+import { EtcdClient, type EtcdEvent, type EtcdNode } from '../../../src/etcd/index.js';
+import { EtcdTransport, type EtcdHttpRequest, type EtcdHttpResponse } from '../../../src/etcd/http.js';
+import { type ApplyContext, applyPlan } from '../../../src/mirror/applier.js';
 import { InconsistencyError } from '../../../src/mirror/errors.js';
-import type { EtcdEvent, EtcdReply } from '../../../src/mirror/etcd-http.js';
 import { KeyMapper } from '../../../src/mirror/keys.js';
 import { type WritePlan, planEvent } from '../../../src/mirror/write-plan.js';
 
-/** A tiny in-memory etcd v2 keyspace: files only (enough for the applier's conditions). */
-class MemoryEtcd implements DstClient {
-  readonly display = 'memory';
+/** A tiny in-memory etcd v2 keyspace behind the real client: files only (enough for the applier's conditions). */
+class MemoryEtcd extends EtcdTransport {
   readonly files = new Map<string, string>();
   readonly requests: string[] = [];
+  readonly client = new EtcdClient(
+    { endpoints: [{ url: 'http://memory.invalid:2379' }], timeoutMs: 0 },
+    this,
+  );
 
-  async request(method: string, path: string, params: Record<string, string> = {}): Promise<EtcdReply> {
-    const key = decodeURIComponent(path.replace(/^\/v2\/keys/, ''));
+  constructor() {
+    super({ endpoints: [{ url: 'http://memory.invalid:2379' }], timeoutMs: 0 });
+  }
+
+  override async request(req: EtcdHttpRequest): Promise<EtcdHttpResponse> {
+    const { method } = req;
+    const key = decodeURIComponent(req.path.replace(/^\/v2\/keys/, ''));
+    const params: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.form ?? req.query ?? {}))
+      if (v !== undefined) params[k] = String(v);
     this.requests.push(`${method} ${key} ${new URLSearchParams(params).toString()}`);
     const has = this.files.has(key);
-    const fail = (errorCode: number, message: string): EtcdReply => ({
-      status: errorCode === 100 ? 404 : 412,
+    const answer = (status: number, body: unknown): EtcdHttpResponse => ({
+      status,
+      headers: {},
+      body: JSON.stringify(body),
+      endpoint: 'memory',
       etcdIndex: 1,
-      body: { errorCode, message },
     });
+    const fail = (errorCode: number, message: string): EtcdHttpResponse =>
+      answer(errorCode === 100 ? 404 : 412, { errorCode, message });
     if (method === 'GET')
       return has
-        ? { status: 200, etcdIndex: 1, body: { node: { key, value: this.files.get(key) } } }
+        ? answer(200, { action: 'get', node: { key, value: this.files.get(key) } })
         : fail(100, 'Key not found');
     if (params.prevExist === 'false' && has) return fail(105, 'Key already exists');
     if (params.prevExist === 'true' && !has) return fail(100, 'Key not found');
@@ -33,27 +49,30 @@ class MemoryEtcd implements DstClient {
     if (method === 'PUT') this.files.set(key, params.value ?? '');
     else if (!has) return fail(100, 'Key not found');
     else this.files.delete(key);
-    return { status: 200, etcdIndex: 1, body: { node: { key } } };
+    return answer(200, { action: method === 'PUT' ? 'set' : 'delete', node: { key } });
   }
 }
 
+/** An event as etcd sends it, abbreviated to the fields the mapping reads. */
+type EventFixture = { action: string; node: Partial<EtcdNode>; prevNode?: Partial<EtcdNode> };
+
 const mapper = new KeyMapper({ srcPrefix: '/', dstPrefix: '/', strip: false });
 
-function plan(ev: EtcdEvent): WritePlan {
-  const p = planEvent(ev, mapper);
+function plan(ev: EventFixture): WritePlan {
+  const p = planEvent(ev as EtcdEvent, mapper);
   if (p.kind !== 'write') throw new Error('not a write');
   return p.plan;
 }
 
 function context(
   dst: MemoryEtcd,
-  options: { replayUpTo?: number; pending?: WritePlan[] } = {},
+  options: { replayUpTo?: number; pending?: WritePlan[]; moreQueued?: () => Promise<boolean> } = {},
 ): ApplyContext {
   return {
-    dst,
+    dst: dst.client,
     replayUpTo: options.replayUpTo ?? 0,
     pendingOn: (key) => (options.pending ?? []).filter((p) => p.dstKey === key),
-    replayQueued: () => Promise.resolve(),
+    moreQueued: options.moreQueued ?? (() => Promise.resolve(false)),
     lastApplied: () => 41,
   };
 }
@@ -97,6 +116,44 @@ describe('applyPlan', () => {
       'already-applied',
     );
     expect(await applyPlan(later, context(dst, { replayUpTo: 43 }))).toBe('already-applied');
+  });
+
+  test('a replayed event is recognised as soon as the later event that explains the value is queued, not once the whole replay is', async () => {
+    const dst = new MemoryEtcd();
+    dst.files.set('/k', 'c');
+    const pending: WritePlan[] = [];
+    let calls = 0;
+    const moreQueued = (): Promise<boolean> => {
+      calls++;
+      if (calls === 1) {
+        // the feed delivers an unrelated event, then the one that explains the value
+        pending.push(plan({ action: 'set', node: { key: '/other', value: 'x', modifiedIndex: 43 } }));
+        return Promise.resolve(true);
+      }
+      if (calls === 2) {
+        pending.push(cas(44, 'b', 'c'));
+        return Promise.resolve(true);
+      }
+      return new Promise<boolean>(() => undefined); // the rest of the replay never comes
+    };
+    const outcome = applyPlan(cas(42, 'a', 'b'), context(dst, { replayUpTo: 900, pending, moreQueued }));
+    const timedOut = new Promise((r) => setTimeout(() => r('still waiting'), 2000).unref());
+    expect(await Promise.race([outcome, timedOut])).toBe('already-applied');
+    expect(calls).toBe(2);
+  });
+
+  test('a replayed event that nothing explains is an inconsistency once every replayed event is queued', async () => {
+    const dst = new MemoryEtcd();
+    dst.files.set('/k', 'tampered');
+    let calls = 0;
+    const moreQueued = (): Promise<boolean> => Promise.resolve(++calls < 3);
+    await expect(
+      applyPlan(
+        cas(42, 'a', 'b'),
+        context(dst, { replayUpTo: 900, pending: [cas(43, 'b', 'c')], moreQueued }),
+      ),
+    ).rejects.toBeInstanceOf(InconsistencyError);
+    expect(calls).toBe(3);
   });
 
   test('outside the replay range the same value is an inconsistency', async () => {

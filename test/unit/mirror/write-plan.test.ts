@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import type { EtcdEvent } from '../../../src/mirror/etcd-http.js';
+import type { EtcdEvent, EtcdNode } from '../../../src/etcd/index.js';
 import { MirrorError } from '../../../src/mirror/errors.js';
 import { KeyMapper } from '../../../src/mirror/keys.js';
 import { type WritePlan, planEvent } from '../../../src/mirror/write-plan.js';
@@ -11,8 +11,12 @@ const mapper = new KeyMapper({
   ignoreRegex: '^/src/locks(/|$)',
 });
 
-function plan(ev: EtcdEvent): WritePlan {
-  const p = planEvent(ev, mapper);
+/** An event as etcd sends it, abbreviated to the fields the mapping reads. */
+type EventFixture = { action: string; node: Partial<EtcdNode>; prevNode?: Partial<EtcdNode> };
+const event = (e: EventFixture): EtcdEvent => e as EtcdEvent;
+
+function plan(ev: EventFixture): WritePlan {
+  const p = planEvent(event(ev), mapper);
   if (p.kind !== 'write') throw new Error(`expected a write, got ${p.reason}`);
   return p.plan;
 }
@@ -119,7 +123,10 @@ describe('planEvent maps each source action to a strict destination write', () =
 
   test('ignored and hidden keys are skipped with their reason and index', () => {
     expect(
-      planEvent({ action: 'set', node: { key: '/src/locks/x', value: '1', modifiedIndex: 20 } }, mapper),
+      planEvent(
+        event({ action: 'set', node: { key: '/src/locks/x', value: '1', modifiedIndex: 20 } }),
+        mapper,
+      ),
     ).toEqual({
       kind: 'skip',
       reason: 'ignored',
@@ -129,7 +136,7 @@ describe('planEvent maps each source action to a strict destination write', () =
     });
     expect(
       planEvent(
-        { action: 'set', node: { key: '/src/__replication/x', value: '1', modifiedIndex: 21 } },
+        event({ action: 'set', node: { key: '/src/__replication/x', value: '1', modifiedIndex: 21 } }),
         mapper,
       ),
     ).toMatchObject({ reason: 'hidden' });
@@ -142,7 +149,7 @@ describe('planEvent maps each source action to a strict destination write', () =
 
   test('an unknown action stops replication instead of being skipped', () => {
     expect(() =>
-      planEvent({ action: 'frobnicate', node: { key: '/src/a', modifiedIndex: 1 } }, mapper),
+      planEvent(event({ action: 'frobnicate', node: { key: '/src/a', modifiedIndex: 1 } }), mapper),
     ).toThrow(MirrorError);
   });
 });

@@ -12,6 +12,7 @@ export const BUILTIN_COMMANDS: Record<string, () => CommandModule> = {
   exec: () => import('../commands/exec.js'),
   'lab:down': () => import('../commands/lab/down.js'),
   'lab:operator': () => import('../commands/lab/operator.js'),
+  'lab:reimage': () => import('../commands/lab/reimage.js'),
   'lab:ssh': () => import('../commands/lab/ssh.js'),
   'lab:status': () => import('../commands/lab/status.js'),
   'lab:up': () => import('../commands/lab/up.js'),

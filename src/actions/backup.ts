@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EtcdClusterConfig } from '../config/schema.js';
+import type { EtcdClusterConfig, GalleyConfig } from '../config/schema.js';
 import { defineAction, type ActionEnv } from '../core/action.js';
 import { CheckError, UsageError } from '../core/errors.js';
 import type { EtcdNode } from '../etcd/index.js';
@@ -46,9 +46,15 @@ export interface BackupEntry {
  * sorted. Hidden keys never show in a recursive read; keys with a TTL are left out (they may
  * expire between a backup and its restore).
  */
-export function keyDigest(root: EtcdNode): { keys: number; digest: string; sample: string[] } {
+export function keyDigest(
+  root: EtcdNode,
+  skipPrefixes: readonly string[] = [],
+): { keys: number; digest: string; sample: string[] } {
   const lines: string[] = [];
+  const skipped = (key: string | undefined) =>
+    key !== undefined && skipPrefixes.some((p) => key === p || key.startsWith(`${p}/`));
   const walk = (n: EtcdNode) => {
+    if (skipped(n.key)) return;
     if (n.dir) for (const c of n.nodes ?? []) walk(c);
     else if (n.ttl === undefined && n.expiration === undefined)
       lines.push(`${n.key} ${JSON.stringify(n.value ?? '')}`);
@@ -62,14 +68,23 @@ export function keyDigest(root: EtcdNode): { keys: number; digest: string; sampl
   };
 }
 
-/** The key count and digest of what one member serves (its local client port, a local read). */
+/**
+ * Galley's and spicerack's own bookkeeping in etcd (run journals, locks): written by the runs
+ * themselves (a disaster recovery journals into the cluster it restores), not part of the data
+ * a backup is compared by, and excluded from replication too.
+ */
+export function bookkeepingPrefixes(config: GalleyConfig): string[] {
+  return [...new Set([config.runs.prefix, config.etcd.lockPrefix, '/galley/locks', '/spicerack/locks'])];
+}
+
+/** The key count and digest of what one member serves (its local client port, a local read), bookkeeping aside. */
 export async function clusterKeyDigest(
   env: ActionEnv,
   cluster: string,
   host: string,
 ): Promise<{ keys: number; digest: string }> {
   const r = await memberClient(env, cluster, host).get('/', { recursive: true, sorted: true });
-  return keyDigest(r.node);
+  return keyDigest(r.node, bookkeepingPrefixes(env.config()));
 }
 
 const LIST_SCRIPT =
@@ -242,7 +257,7 @@ export const verifyBackup = defineAction<
     const tree = JSON.parse(m[1]!) as { node?: EtcdNode };
     if (!tree.node)
       throw new CheckError(`${p.host}: the throwaway etcd of ${p.path} answered without a tree`);
-    const d = keyDigest(tree.node);
+    const d = keyDigest(tree.node, bookkeepingPrefixes(env.config()));
     if (d.keys === 0) {
       const live = await memberClient(env, p.cluster, p.host)
         .get('/', { recursive: true })

@@ -200,7 +200,7 @@ describe('etcd.backup, etcd.disaster-recovery and etcd.replication-reload agains
     expect(await eqiadSnapshot()).toEqual(before);
 
     const r = cli(['etcd.disaster-recovery', 'eqiad', '--backup', 'latest', '-y', '-t', 'T123456']);
-    expect(r.stdout).toContain('✓ etcd.disaster-recovery done');
+    expect(r.stdout + r.stderr).toContain('✓ etcd.disaster-recovery done');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('holds every key of the backup');
     expect(r.stdout).toContain('cookbook etcd.replication-reload --datacenter eqiad');

@@ -76,6 +76,26 @@ describe('the key digest of a backup or a cluster', () => {
     expect(keyDigest(c).digest).not.toBe(keyDigest(a).digest);
   });
 
+  test("a digest can leave out Galley's bookkeeping (run journals, locks), which runs write themselves", () => {
+    const dir = (key: string, nodes: EtcdNode[]): EtcdNode => ({
+      key,
+      dir: true,
+      createdIndex: 0,
+      modifiedIndex: 0,
+      nodes,
+    });
+    const data = node('/conftool/v1/x', '1');
+    const plain = dir('/', [dir('/conftool', [data])]);
+    const journaled = dir('/', [
+      dir('/conftool', [data]),
+      dir('/galley', [dir('/galley/runs', [node('/galley/runs/journal/r/00000001', '{}')])]),
+    ]);
+    expect(keyDigest(journaled).digest).not.toEqual(keyDigest(plain).digest);
+    expect(keyDigest(journaled, ['/galley/runs'])).toEqual(keyDigest(plain, ['/galley/runs']));
+    // A prefix is a whole path part: /galley/runsX is data.
+    expect(keyDigest(node('/galley/runsX', '1'), ['/galley/runs']).keys).toBe(1);
+  });
+
   test('keys with a TTL are left out (they may expire between the backup and its restore)', () => {
     const a: EtcdNode = { key: '/', dir: true, createdIndex: 0, modifiedIndex: 0, nodes: [node('/a', '1')] };
     const withLock: EtcdNode = {

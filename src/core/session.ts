@@ -148,7 +148,8 @@ export class RunSession {
   constructor(readonly o: SessionOptions) {
     this.runId = o.runId ?? newRunId();
     this.journal = new Journal(o.stateDir, this.runId);
-    if (o.shared?.copies.length) {
+    // A dry-run changes nothing, etcd included: its journal stays on this host.
+    if (o.shared?.copies.length && !o.dryRun) {
       const shared = new SharedJournal({
         stateDir: o.stateDir,
         runId: this.runId,

@@ -12,6 +12,9 @@ import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.env.GALLEY_BENCH_ROUNDS ?? 21);
+// GALLEY_BENCH_CLI_PEER=DIR: a built checkout of an earlier Galley (say, the one the 233 ms were
+// measured on), timed in the same rounds, so a change shows as a ratio and not across runs.
+const earlier = process.env.GALLEY_BENCH_CLI_PEER;
 const dir = mkdtempSync(join(tmpdir(), 'galley-bench-'));
 
 /** The peer: a minimal oclif CLI of one command, with its manifest, using the repository's node_modules. */
@@ -64,6 +67,8 @@ writeFileSync('oclif.manifest.json', JSON.stringify(plugin.manifest));
 }
 
 const peer = minimalOclifCli();
+const gitHead = (d) =>
+  spawnSync('git', ['-C', d, 'log', '-1', '--format=%h'], { encoding: 'utf8' }).stdout.trim();
 const cookbook = join(repo, 'bin', 'run.js');
 const cases = [
   { label: '`cookbook --help`', argv: [cookbook, '--help'], peer: 'peer --help' },
@@ -87,6 +92,21 @@ const cases = [
   },
   { label: 'peer: `node -e 0`', id: 'node', argv: ['-e', '0'] },
 ];
+if (earlier) {
+  const old = join(earlier, 'bin', 'run.js');
+  cases.splice(
+    4,
+    0,
+    { label: `earlier build: \`cookbook --help\``, id: 'old --help', argv: [old, '--help'] },
+    { label: `earlier build: \`cookbook list\``, id: 'old list', argv: [old, 'list'] },
+    {
+      label: `earlier build: \`cookbook examples.files --help\``,
+      id: 'old examples.files --help',
+      argv: [old, 'examples.files', '--help'],
+    },
+  );
+  for (const c of cases.slice(0, 3)) c.old = `old ${c.argv.slice(1).join(' ')}`;
+}
 const load = [loadavg()[0]];
 const times = cases.map(() => []);
 for (let i = 0; i < rounds; i++) {
@@ -109,15 +129,17 @@ const rows = cases.map((c, k) => {
   const ratios = [
     c.peer ? `${(m / median(c.peer)).toFixed(2)}× \`${c.peer.replace('peer ', '')}\`` : '',
     `${(m / median('node')).toFixed(2)}×`,
+    c.old ? `${(m / median(c.old)).toFixed(2)}×` : '',
   ];
-  return `| ${c.label} | ${m.toFixed(0)} ms | ${q(times[k], 0.9).toFixed(0)} ms | ${ratios[0]} | ${ratios[1]} |`;
+  const cells = [ratios[0], ratios[1], ...(earlier ? [ratios[2]] : [])];
+  return `| ${c.label} | ${m.toFixed(0)} ms | ${q(times[k], 0.9).toFixed(0)} ms | ${cells.join(' | ')} |`;
 });
 console.log(`## CLI start-up
 
-| command (built, \`bin/run.js\`, with its oclif manifest) | median | p90 | vs minimal oclif CLI | vs \`node -e 0\` |
-|---|---|---|---|---|
+| command (built, \`bin/run.js\`, with its oclif manifest) | median | p90 | vs minimal oclif CLI | vs \`node -e 0\` |${earlier ? ' vs earlier build |' : ''}
+|---|---|---|---|---|${earlier ? '---|' : ''}
 ${rows.join('\n')}
-
+${earlier ? `\nEarlier build: \`${earlier}\` (git ${gitHead(earlier)}), timed in the same rounds.\n` : ''}
 ${rounds - 1} rounds (after one warm-up round), the cases taking turns in each; whole process, spawn
 to exit. Load average (1 min) at the start, middle and end: ${load.map((l) => l.toFixed(2)).join(', ')}.
 Measured ${new Date().toISOString()}. Goal: \`cookbook list\` and a cookbook's \`--help\` under 200 ms.`);

@@ -127,4 +127,22 @@ describe('the cookbook CLI', () => {
     expect(r.stderr).toContain('hosts.conf1.eqiad.wmnet.address: must be an IPv4 address');
     expect(r.stderr).toContain('hosts.conf1.eqiad.wmnet.datacenter: unknown datacenter "esams"');
   });
+
+  test('`cookbook rollback RUN` undoes a run whose cookbook no longer exists (action kinds are registered on their own)', () => {
+    const state = tmp();
+    const dir = join(tmp(), 'out');
+    expect(cookbook(['examples.files', dir, '--count', '2', '-y'], { GALLEY_STATE_DIR: state }).code).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['file1.txt', 'file2.txt']);
+    const [journal] = readdirSync(join(state, 'runs')).filter((f) => f.endsWith('.jsonl'));
+    const path = join(state, 'runs', journal!);
+    const text = readFileSync(path, 'utf8');
+    expect(text).toContain('"cookbook":"examples.files"');
+    // The cookbook is renamed away: no module of that name exists any more.
+    writeFileSync(path, text.replaceAll('"cookbook":"examples.files"', '"cookbook":"examples.retired"'));
+    expect(cookbook(['examples.retired']).code).toBe(98);
+    const r = cookbook(['rollback', journal!.replace('.jsonl', ''), '-y'], { GALLEY_STATE_DIR: state });
+    expect(r.stderr + r.stdout).toContain('rollback complete');
+    expect(r.code).toBe(0);
+    expect(() => statSync(dir)).toThrow();
+  });
 });

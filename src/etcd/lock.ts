@@ -12,8 +12,9 @@ import {
 import type { EtcdClient, EtcdNode } from './client.js';
 import { EtcdKeyNotFoundError, EtcdError, EtcdReadOnlyError } from './errors.js';
 import { etcdClientFor, lockClusterOf } from './factory.js';
+import { keepAlive } from './keep-alive.js';
 import { SpicerackLockManager } from './spicerack-lock.js';
-import { normalizeKey } from './url.js';
+import { lockSegment, normalizeKey } from './url.js';
 
 export interface EtcdLockManagerOptions {
   client: EtcdClient;
@@ -31,10 +32,7 @@ export interface EtcdLockManagerOptions {
   releaseClient?: EtcdClient;
 }
 
-/** The key segment of a lock name: one path part, whatever the name contains. */
-export function lockSegment(name: string): string {
-  return name.replace(/%/g, '%25').replace(/\//g, '%2F');
-}
+export { lockSegment } from './url.js';
 
 /** The directory that holds a lock's holder keys. */
 export function lockDir(prefix: string, name: string): string {
@@ -157,15 +155,13 @@ export class EtcdLockManager implements LockManager {
   }
 
   #handle(name: string, dir: string, key: string, ttlSeconds: number, ttlMs: number): LockHandle {
-    let released = false;
-    let refreshing: Promise<void> | undefined;
-    const refresh = async (): Promise<void> => {
+    const beat = keepAlive(async (lost) => {
       try {
         await this.#client.refreshTtl(key, ttlSeconds, { timeoutMs: Math.max(1000, Math.floor(ttlMs / 3)) });
       } catch (e) {
-        if (released) return;
+        if (beat.stopped) return;
         if (e instanceof EtcdKeyNotFoundError) {
-          clearInterval(timer);
+          lost();
           this.#warn(
             `lock ${name} was lost: its key ${key} expired or was deleted; another run may now take it`,
           );
@@ -175,21 +171,12 @@ export class EtcdLockManager implements LockManager {
           );
         }
       }
-    };
-    const timer = setInterval(
-      () => {
-        if (!refreshing) refreshing = refresh().finally(() => (refreshing = undefined));
-      },
-      Math.max(200, Math.floor(ttlMs / 3)),
-    );
-    timer.unref();
+    }, ttlMs);
     return {
       name,
       release: async () => {
-        if (released) return;
-        released = true;
-        clearInterval(timer);
-        await refreshing;
+        if (beat.stopped) return;
+        await beat.stop();
         let client = this.#client;
         try {
           await this.#deleteQuietly(key);

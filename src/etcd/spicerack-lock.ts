@@ -12,8 +12,8 @@ import {
 import { sleep } from '../util/wait.js';
 import type { EtcdClient } from './client.js';
 import { EtcdCompareFailedError, EtcdKeyNotFoundError, EtcdNodeExistsError } from './errors.js';
-import { lockSegment } from './lock.js';
-import { normalizeKey } from './url.js';
+import { keepAlive } from './keep-alive.js';
+import { lockSegment, normalizeKey } from './url.js';
 
 /**
  * One holder in spicerack's layout: the value of `/spicerack/locks/cookbooks/NAME` is a JSON
@@ -154,14 +154,12 @@ export class SpicerackLockManager implements LockManager {
   }
 
   #handle(name: string, id: string, ttlMs: number): LockHandle {
-    let released = false;
-    let refreshing: Promise<void> | undefined;
-    const refresh = async () => {
+    const beat = keepAlive(async (lost) => {
       try {
         await this.#modify(name, (locks) => {
           const mine = locks[id];
           if (!mine) {
-            clearInterval(timer);
+            lost();
             this.#warn(
               `lock ${name} was lost: its holder ${id} expired or was removed; another run may now take it`,
             );
@@ -170,23 +168,14 @@ export class SpicerackLockManager implements LockManager {
           return { ...locks, [id]: { ...mine, created: spicerackTime(this.#now()) } };
         });
       } catch (e) {
-        if (!released) this.#warn(`could not refresh lock ${name}: ${(e as Error).message}; retrying`);
+        if (!beat.stopped) this.#warn(`could not refresh lock ${name}: ${(e as Error).message}; retrying`);
       }
-    };
-    const timer = setInterval(
-      () => {
-        if (!refreshing && !released) refreshing = refresh().finally(() => (refreshing = undefined));
-      },
-      Math.max(200, Math.floor(ttlMs / 3)),
-    );
-    timer.unref();
+    }, ttlMs);
     return {
       name,
       release: async () => {
-        if (released) return;
-        released = true;
-        clearInterval(timer);
-        await refreshing;
+        if (beat.stopped) return;
+        await beat.stop();
         await this.#modify(name, (locks) => {
           if (!(id in locks)) return undefined;
           const rest = { ...locks };

@@ -50,3 +50,8 @@ export function endpointUrl(scheme: 'http' | 'https', address: string, port: num
   const host = address.includes(':') ? `[${address}]` : address;
   return `${scheme}://${host}:${port}`;
 }
+
+/** The key segment of a lock name: one path part, whatever the name contains. */
+export function lockSegment(name: string): string {
+  return name.replace(/%/g, '%25').replace(/\//g, '%2F');
+}

@@ -4,37 +4,28 @@ import { alertmanagerOf, hostAlertMatchers } from '../../src/actions/alerting.js
 import { clusterHealth, mirrorUses } from '../../src/actions/membership.js';
 import { mutateOn, readRemoteFile } from '../../src/actions/remote.js';
 import { checkReplicaHoldsSource, checkReplicationFlows } from '../../src/actions/replication.js';
-import { observeRRset } from '../../src/dns/index.js';
-import { etcdClientFor, type EtcdNode } from '../../src/etcd/index.js';
+import { etcdClientFor } from '../../src/etcd/index.js';
 import { argvCommand } from '../../src/ssh/command.js';
 import { waitUntil } from '../../src/util/wait.js';
 import { labEnv } from '../integration/actions/harness.js';
 import { labConfig, labConfigPath } from '../integration/lab.js';
-import { runCli, runCliAsync } from '../support/cli.js';
+import { runCliAsync } from '../support/cli.js';
+import {
+  identicalOnEveryMember as identicalOn,
+  labCli,
+  out,
+  srvTargets as srvTargetsOf,
+} from '../support/lab-views.js';
 
 const config = labConfig();
 const env = labEnv(config);
 afterAll(() => env.close());
-const out = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
-/** Runs the CLI on the lab; `expect` (an exit code) fails with the run's output when it differs. */
-function cli(args: string[], expectCode?: number) {
-  const r = runCli(args, { GALLEY_CONFIG: labConfigPath() }, 600_000);
-  if (expectCode !== undefined && r.code !== expectCode)
-    throw new Error(`cookbook ${args.join(' ')} exited ${r.code}, expected ${expectCode}:\n${out(r)}`);
-  return r;
-}
-
+const cli = labCli;
+const srvTargets = (name: string) => srvTargetsOf(config, name);
 const codfw = config.etcd.clusters.codfw!;
 const eqiad = config.etcd.clusters.eqiad!;
 const rw = config.replication!.rwSrvRecord;
 const mirror = config.replication!.mirrors.eqiad!;
-
-async function srvTargets(name: string): Promise<string[]> {
-  const records = (await observeRRset(config, name, 'SRV')).records ?? [];
-  return records
-    .map((r) => (typeof r.data === 'object' && 'target' in r.data ? r.data.target.replace(/\.$/, '') : ''))
-    .sort();
-}
 
 async function members(cluster: string): Promise<string[]> {
   return (await clusterHealth(env, cluster)).members.map((m) => m.host ?? m.id).sort();
@@ -60,27 +51,7 @@ async function snapshot() {
 }
 
 /** Waits until every member of the cluster serves the same keyspace (values and indexes), and returns it. */
-async function identicalOnEveryMember(cluster: string): Promise<EtcdNode> {
-  const hosts = config.etcd.clusters[cluster]!.members;
-  const trees = await waitUntil({
-    what: `every member of ${cluster} holds the same keys`,
-    probe: () =>
-      Promise.all(
-        hosts.map(async (h) => {
-          const c = etcdClientFor(config, cluster, { via: 'local', members: [h] });
-          try {
-            return (await c.get('/', { recursive: true, sorted: true })).node;
-          } finally {
-            c.close();
-          }
-        }),
-      ),
-    until: (t) => t.every((x) => JSON.stringify(x) === JSON.stringify(t[0])),
-    timeoutMs: 15_000,
-    intervalMs: 200,
-  });
-  return trees[0]!;
-}
+const identicalOnEveryMember = async (cluster: string) => (await identicalOn(config, cluster)).tree;
 
 /** Makes `host` the leader of its cluster (through the etcd API, as a test set-up). */
 async function makeLeader(cluster: string, host: string): Promise<void> {

@@ -17,39 +17,14 @@ import { LAB_ALERT_FOR_SECONDS, LAB_SCRAPE_INTERVAL } from '../../src/lab/monito
 import { labEnv } from '../integration/actions/harness.js';
 import { labConfig, labConfigPath } from '../integration/lab.js';
 import { joinChannel, type IrcListener } from '../support/irc.js';
-import type { CliResult } from '../support/cli.js';
+import { runCliAsync } from '../support/cli.js';
 
 /**
  * Runs the real CLI without blocking this process (the webhook receiver and the IRC reader
  * live here and must keep answering), with a deadline that fits a busy machine.
  */
-function runCli(
-  args: string[],
-  extraEnv: Record<string, string> = {},
-  timeoutMs = 280_000,
-): Promise<CliResult> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
-      env: {
-        ...process.env,
-        NODE_OPTIONS: '',
-        GALLEY_STATE_DIR: mkdtempSync(join(tmpdir(), 'galley-cli-state-')),
-        ...extraEnv,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+const runCli = (args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 280_000) =>
+  runCliAsync(args, extraEnv, timeoutMs);
 
 const config = labConfig();
 const env = labEnv(config);

@@ -8,14 +8,19 @@ import { clientStatus, clientsOf } from '../../src/actions/clients.js';
 import { clusterHealth, mirrorUses } from '../../src/actions/membership.js';
 import { readMembers } from '../../src/actions/etcd.js';
 import { checkReplicaHoldsSource } from '../../src/actions/replication.js';
-import { observeRRset } from '../../src/dns/index.js';
-import { etcdClientFor, type EtcdNode } from '../../src/etcd/index.js';
+import { etcdClientFor } from '../../src/etcd/index.js';
 import { replicationStatus } from '../../src/inspect/etcd.js';
 import { LabLayout } from '../../src/lab/layout.js';
 import { waitUntil } from '../../src/util/wait.js';
 import { labEnv } from '../integration/actions/harness.js';
 import { labConfig, labConfigPath } from '../integration/lab.js';
-import { runCli, runCliAsync } from '../support/cli.js';
+import { runCliAsync, watchCli } from '../support/cli.js';
+import {
+  identicalOnEveryMember as identicalOn,
+  labCli,
+  out,
+  srvTargets as srvTargetsOf,
+} from '../support/lab-views.js';
 
 const config = labConfig();
 /**
@@ -30,21 +35,9 @@ async function freshEnv() {
 }
 const layout = new LabLayout(process.env.GALLEY_TEST_LAB_DIR!);
 afterAll(() => env.close());
-const out = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
 
-function cli(args: string[], expectCode?: number, extra: Record<string, string> = {}) {
-  const r = runCli(args, { GALLEY_CONFIG: labConfigPath(), ...extra }, 600_000);
-  if (expectCode !== undefined && r.code !== expectCode)
-    throw new Error(`cookbook ${args.join(' ')} exited ${r.code}, expected ${expectCode}:\n${out(r)}`);
-  return r;
-}
-
-async function srvTargets(name: string): Promise<string[]> {
-  const records = (await observeRRset(config, name, 'SRV')).records ?? [];
-  return records
-    .map((r) => (typeof r.data === 'object' && 'target' in r.data ? r.data.target.replace(/\.$/, '') : ''))
-    .sort();
-}
+const cli = labCli;
+const srvTargets = (name: string) => srvTargetsOf(config, name);
 
 /** Everything a reimage moves and must give back: SRV records, every client's etcd host, the mirrors' units. */
 async function where() {
@@ -66,32 +59,7 @@ async function where() {
 }
 
 /** Waits until every member of the cluster serves the same keys (values and indexes); returns how many. */
-async function identicalOnEveryMember(cluster: string): Promise<number> {
-  const hosts = config.etcd.clusters[cluster]!.members;
-  const flat = (n: EtcdNode, o: Record<string, string> = {}) => {
-    if (!n.dir && n.key) o[n.key] = `${n.modifiedIndex} ${n.value}`;
-    for (const x of n.nodes ?? []) flat(x, o);
-    return o;
-  };
-  const trees = await waitUntil({
-    what: `every member of ${cluster} holds the same keys`,
-    probe: () =>
-      Promise.all(
-        hosts.map(async (h) => {
-          const c = etcdClientFor(config, cluster, { via: 'local', members: [h] });
-          try {
-            return JSON.stringify(flat((await c.get('/', { recursive: true, sorted: true })).node));
-          } finally {
-            c.close();
-          }
-        }),
-      ),
-    until: (t) => t.every((x) => x === t[0]),
-    timeoutMs: 15_000,
-    intervalMs: 200,
-  });
-  return Object.keys(JSON.parse(trees[0]!) as object).length;
-}
+const identicalOnEveryMember = async (cluster: string) => (await identicalOn(config, cluster)).keys;
 
 interface ClientEvent {
   t: number;
@@ -197,15 +165,8 @@ async function expectReimaged(
 
 /** Runs the CLI in the background; resolves its exit code. */
 function startCli(args: string[], stateDir: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
-    env: { ...process.env, NODE_OPTIONS: '', GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: stateDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let text = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (text += d));
-  const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, done, text: () => text };
+  const run = watchCli(args, { env: { GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: stateDir } });
+  return { child: run.child, done: run.done.then((r) => r.code), text: run.text };
 }
 
 describe('cookbook etcd.reimage against the lab', () => {

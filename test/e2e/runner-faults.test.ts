@@ -1,12 +1,11 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeProxyMode, setProxyMode } from '../../src/actions/proxy.js';
 import { labEnv } from '../integration/actions/harness.js';
 import { labConfig, labConfigPath } from '../integration/lab.js';
-import { runCli } from '../support/cli.js';
+import { runCli, watchCli } from '../support/cli.js';
 import { waitUntil } from '../../src/util/wait.js';
 
 /**
@@ -28,41 +27,16 @@ async function modes(dc: 'eqiad' | 'codfw'): Promise<string> {
 }
 
 /** Starts a switchover codfw → eqiad with --yes; `onOutput` may send signals. */
-function switchover(
+async function switchover(
   stateDir: string,
   extra: string[],
   onOutput: (out: string, kill: (s: NodeJS.Signals) => void) => void,
 ) {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--no-warnings',
-      'bin/dev.js',
-      'etcd.switchover',
-      '--from',
-      'codfw',
-      '--to',
-      'eqiad',
-      '-y',
-      ...extra,
-    ],
-    {
-      env: { ...process.env, NODE_OPTIONS: '', GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: stateDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    onOutput(out, (s) => child.kill(s));
-  });
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, out, err })),
-  );
+  const r = await watchCli(['etcd.switchover', '--from', 'codfw', '--to', 'eqiad', '-y', ...extra], {
+    env: { GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: stateDir },
+    onOutput,
+  }).done;
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 /** True once the step that makes codfw read-only has been verified. */

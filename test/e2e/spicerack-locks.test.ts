@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import {
   SpicerackLockManager,
 } from '../../src/etcd/index.js';
 import { labConfigPath } from '../integration/lab.js';
-import { runCli } from '../support/cli.js';
+import { runCli, watchCli } from '../support/cli.js';
 
 /**
  * Locks in spicerack's key layout (etcd.lock_layout: spicerack), on the lab's etcd: a lock a
@@ -41,25 +40,8 @@ afterAll(() => client.close());
 
 /** The CLI, started; `seen(text)` resolves once its stdout shows `text`. */
 function spawnCli(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--no-warnings', 'bin/dev.js', ...args], {
-    env: { ...process.env, NODE_OPTIONS: '', GALLEY_STATE_DIR: tmp() },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  const waiters: { text: string; resolve: () => void }[] = [];
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-    for (const w of waiters.filter((x) => stdout.includes(x.text))) w.resolve();
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return {
-    seen: (text: string) =>
-      new Promise<void>((resolve) => (stdout.includes(text) ? resolve() : waiters.push({ text, resolve }))),
-    done: new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-      child.on('close', (code) => resolve({ code, stdout, stderr })),
-    ),
-  };
+  const run = watchCli(args, { env: { GALLEY_STATE_DIR: tmp() } });
+  return { seen: run.seen, done: run.done };
 }
 
 /** `str(datetime.utcnow())`, as spicerack's ConcurrentLock.to_dict writes `created`. */

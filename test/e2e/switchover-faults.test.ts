@@ -9,7 +9,6 @@
  * matrix: `npm run test:faults`, and a list such as `SIGINT@3,authdns-stopped@10` those cells). GALLEY_FAULT_REPORT=FILE appends one JSON line per case.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { labConfig, labConfigPath } from '../integration/lab.js';
 import { FAULTS, LabFaults, leaderOf, type Fault } from '../support/lab-faults.js';
 import { clearLiveKeys, LiveWatcher, LiveWriter, lostWrites } from '../../src/lab/live-clients.js';
 import { world, type WorldView as World } from '../support/switchover-world.js';
+import { watchCli } from '../support/cli.js';
 
 const config = labConfig();
 const env = labEnv(config);
@@ -65,36 +65,26 @@ function masterOf(w: World): string | undefined {
   return rw.length === 1 ? rw[0] : undefined;
 }
 
-/** Runs the CLI in the background; calls `at(step)` when the run prints that step's header. */
-function runSwitchover(
+/** Runs the built CLI in the background; calls `onStep(n, kill)` when the run prints step n's header. */
+async function runSwitchover(
   args: string[],
-  onStep: (n: number, child: ReturnType<typeof spawn>) => void,
+  onStep: (n: number, kill: (s: NodeJS.Signals) => void) => void,
 ): Promise<{ code: number | null; out: string; runId?: string }> {
-  const child = spawn(process.execPath, ['bin/run.js', ...args], {
-    env: { ...process.env, NODE_OPTIONS: '', GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: stateDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
   const seen = new Set<number>();
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const m of out.matchAll(/\[(\d+)\/\d+\]/g)) {
-      const n = Number(m[1]);
-      if (!seen.has(n)) {
-        seen.add(n);
-        onStep(n, child);
+  const r = await watchCli(args, {
+    built: true,
+    env: { GALLEY_CONFIG: labConfigPath(), GALLEY_STATE_DIR: stateDir },
+    onOutput: (stdout, kill) => {
+      for (const m of stdout.matchAll(/\[(\d+)\/\d+\]/g)) {
+        const n = Number(m[1]);
+        if (!seen.has(n)) {
+          seen.add(n);
+          onStep(n, kill);
+        }
       }
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, runId: /run (\d{8}-\d{6}-[0-9a-f]{4})/.exec(out)?.[1] });
-    }),
-  );
+    },
+  }).done;
+  return { code: r.code, out: r.out, runId: /run (\d{8}-\d{6}-[0-9a-f]{4})/.exec(r.out)?.[1] };
 }
 
 const stateDir = mkdtempSync(join(tmpdir(), 'galley-faults-'));
@@ -106,7 +96,7 @@ async function inject(
   step: number,
   from: string,
   to: string,
-  child: ReturnType<typeof spawn>,
+  kill: (s: NodeJS.Signals) => void,
 ): Promise<string> {
   const r = config.replication!;
   // The mirror that runs (or will run next) at this step: into TO until it is stopped, then into FROM.
@@ -114,7 +104,7 @@ async function inject(
   switch (fault) {
     case 'SIGINT':
     case 'SIGTERM':
-      child.kill(fault);
+      kill(fault);
       return `${fault} to the run`;
     case 'authdns-stopped':
       return faults.stopAuthdns(config.dns!.zones.wmnet!.servers[1]!.name);
@@ -175,9 +165,9 @@ describe('etcd.switchover under faults (a seeded sample of the matrix; npm run t
       let injected = '';
       let run: Awaited<ReturnType<typeof runSwitchover>> | undefined;
       try {
-        run = await runSwitchover(['etcd.switchover', '--from', from!, '--to', to, '-y'], (n, child) => {
+        run = await runSwitchover(['etcd.switchover', '--from', from!, '--to', to, '-y'], (n, kill) => {
           if (n === step)
-            void inject(faults, fault, step, from!, to, child).then(
+            void inject(faults, fault, step, from!, to, kill).then(
               (what) => (injected = what),
               (e) => (injected = `injection failed: ${String(e)}`),
             );

@@ -2,10 +2,10 @@
  * The CLI run as one of the test lab's operator hosts (src/lab/operators.ts): its own
  * hostname (a UTS namespace) and state directory, as `cookbook lab operator HOST` does.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { LabLayout } from '../../src/lab/layout.js';
 import { operatorArgv, operatorEnv } from '../../src/lab/operators.js';
-import type { CliResult } from './cli.js';
+import { type CliResult, watchCli } from './cli.js';
 
 export const A = 'cumin1002.eqiad.wmnet';
 export const B = 'cumin2002.codfw.wmnet';
@@ -37,22 +37,15 @@ export function onHost(
 }
 
 /** Starts the CLI on an operator host; `onOutput` sees stdout as it grows and may send signals. */
-export function startOnHost(
+export async function startOnHost(
   host: string,
   args: string[],
   onOutput: (out: string, kill: (s: NodeJS.Signals) => void) => void = () => undefined,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
-  const [cmd, ...rest] = operatorArgv(host, cli(args));
-  const child = spawn(cmd!, rest, {
-    env: { ...process.env, NODE_OPTIONS: '', ...operatorEnv(testLayout(), host) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    onOutput(out, (s) => child.kill(s));
-  });
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out, err })));
+  const r = await watchCli(args, {
+    env: operatorEnv(testLayout(), host),
+    onOutput,
+    wrap: (argv) => operatorArgv(host, argv),
+  }).done;
+  return { code: r.code, signal: r.signal, out: r.stdout, err: r.stderr };
 }

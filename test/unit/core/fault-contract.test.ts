@@ -282,7 +282,7 @@ describe('signals and questions end runs cleanly', () => {
     expect(world.data.get('a')).toBe('1');
   });
 
-  test('a Ctrl-C during a 30-second check ends the run at once', async () => {
+  test('a Ctrl-C during a 30-second check ends the run within one second', async () => {
     const cb = defineCookbook({
       title: 'wait',
       args: {},
@@ -297,11 +297,17 @@ describe('signals and questions end runs cleanly', () => {
       ],
     });
     const { o, interrupts } = options(cb);
-    setTimeout(() => interrupts.emit('SIGINT'), 300);
-    const started = Date.now();
+    let interruptedAt = 0;
+    setTimeout(() => {
+      interruptedAt = Date.now();
+      interrupts.emit('SIGINT');
+    }, 300);
     const r = await runCookbook(o);
     expect(r.exitCode).toBe(ExitCode.INTERRUPTED);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // The wait ends at the signal, not at its 30 s deadline nor at its next 200 ms probe:
+    // well within the one second the issue asks, journal end and lock release included.
+    expect(interruptedAt).toBeGreaterThan(0);
+    expect(Date.now() - interruptedAt).toBeLessThan(1_000);
   });
 
   test('a question nobody can answer ends the run at once: exit 1, "needs --yes or a terminal", lock released', async () => {

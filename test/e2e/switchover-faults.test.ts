@@ -22,7 +22,8 @@ import { watchCli } from '../support/cli.js';
 
 const config = labConfig();
 const env = labEnv(config);
-const STEPS = 16;
+/** Every step of etcd.switchover (the run's "[n/19]" headers); a run with another count fails the case. */
+const STEPS = 19;
 
 /** A small deterministic generator (mulberry32), so that a printed seed repeats a sample. */
 function rng(seed: number): () => number {
@@ -215,6 +216,9 @@ describe('etcd.switchover under faults (a seeded sample of the matrix; npm run t
         appendFileSync(process.env.GALLEY_FAULT_REPORT, `${JSON.stringify(line)}\n`);
 
       try {
+        // The matrix covers every step: a cookbook that gained or lost steps must change STEPS.
+        const counts = new Set([...run.out.matchAll(/\[\d+\/(\d+)\]/g)].map((m) => Number(m[1])));
+        expect([...counts]).toEqual([STEPS]);
         expect([0, 1, 93, 97]).toContain(run.code);
         // Never both read-only, never both read-write: one master at every end.
         expect(master).toBeDefined();

@@ -5,7 +5,7 @@
 // command, explicit discovery and a manifest, the same @oclif/core). Whole process, spawn to
 // exit; the cases take turns round after round, so that a change of load hits them all alike.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,3 +143,4 @@ ${earlier ? `\nEarlier build: \`${earlier}\` (git ${gitHead(earlier)}), timed in
 ${rounds - 1} rounds (after one warm-up round), the cases taking turns in each; whole process, spawn
 to exit. Load average (1 min) at the start, middle and end: ${load.map((l) => l.toFixed(2)).join(', ')}.
 Measured ${new Date().toISOString()}. Goal: \`cookbook list\` and a cookbook's \`--help\` under 200 ms.`);
+rmSync(dir, { recursive: true, force: true }); // the state directory and the peer CLI

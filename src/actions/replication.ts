@@ -218,7 +218,19 @@ export async function checkCaughtUp(
         },
       ),
   });
-  const held = await checkReplicaHoldsSource(env, sourceDc, replicaDc);
+  // The source may still take writes (a rollback's guard runs while TO is read-write): a write
+  // between the two reads shows as a difference for the mirror's lag of a few milliseconds.
+  // Compared again for a few seconds; a replica that really lacks a key fails at the end.
+  const held = await waitUntil({
+    what: `${replicaDc} holds every replicated key of ${sourceDc}`,
+    probe: () => checkReplicaHoldsSource(env, sourceDc, replicaDc),
+    timeoutMs: 5000,
+    intervalMs: 50,
+    maxIntervalMs: 200,
+    retryOn: (e) => e instanceof CheckError || transientEtcd(e),
+    signal: env.signal,
+    timeoutError: (_m, last) => (last instanceof Error ? last : new CheckError(String(last))),
+  });
   return `${held}; replication caught up to index ${target}`;
 }
 

@@ -210,6 +210,15 @@ describe('etcd.switchover under faults (a seeded sample of the matrix; npm run t
         watcherMissed: acks.filter((a) => !seen.has(a.key)).length,
         from,
         to,
+        // Why a run stopped with exit 93: the lines of its end screen that say what is left.
+        ...(run.code === 93
+          ? {
+              left: run.out
+                .split('\n')
+                .filter((l) => /still applied|refused|✗|left/i.test(l))
+                .slice(-6),
+            }
+          : {}),
       };
       process.stderr.write(`fault case ${JSON.stringify(line)}\n`);
       if (process.env.GALLEY_FAULT_REPORT)

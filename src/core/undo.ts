@@ -43,6 +43,13 @@ export async function undoApplied(
   const left: LeftApplied[] = [];
   /** Ids whose undo did not happen: the earlier actions they name must wait. */
   const blocking = new Map<string, string>();
+  /**
+   * Resources a later action still holds changed: an earlier change to the same resource is not
+   * undone under it (its `before` predates the later change, and undoing it now would leave a
+   * mix that neither action's undo can restore: the TTL of a record set that stays changed).
+   */
+  const heldResources = new Map<string, string>();
+  const resourceOf = (r: AppliedRecord) => r.action.definition.resource?.(r.action.params);
   for (const r of todo) {
     const a = r.action;
     const d = a.definition;
@@ -67,11 +74,18 @@ export async function undoApplied(
       entry(status, why);
       left.push({ record: r, why });
       for (const id of a.undoBefore ?? []) if (!blocking.has(id)) blocking.set(id, a.summary);
+      const resource = resourceOf(r);
+      if (resource !== undefined && !heldResources.has(resource)) heldResources.set(resource, a.summary);
       say(`  ✗ still applied: ${a.summary} — ${why}`);
     };
     const waitsFor = a.id ? blocking.get(a.id) : undefined;
     if (waitsFor !== undefined) {
       keep('undo-withheld', `not undone: it waits for the undo of "${waitsFor}", which did not happen`);
+      continue;
+    }
+    const heldBy = heldResources.get(resourceOf(r) ?? '');
+    if (heldBy !== undefined) {
+      keep('undo-withheld', `not undone: a later change to the same thing ("${heldBy}") is still applied`);
       continue;
     }
     if (!isReversible(a)) {

@@ -8,6 +8,7 @@ import { scriptedPrompter } from '../../../src/core/prompt.js';
 import { rollbackRun, runCookbook } from '../../../src/core/runner.js';
 import { registerSecret } from '../../../src/core/secrets.js';
 import { memoryLogger } from '../../../src/core/log.js';
+import { defineAction } from '../../../src/core/action.js';
 import { options, resetWorld, setKey, wipe, world } from './fakes.js';
 
 const threeSteps = defineCookbook({
@@ -23,6 +24,25 @@ const threeSteps = defineCookbook({
 
 beforeEach(() => {
   resetWorld();
+});
+
+/** Sets a key like setKey, but its undo always fails: a later change that stays applied. */
+const stubbornSet = defineAction<{ key: string; value: string }, { value: string | null }>({
+  kind: 'test.stubborn-set-key',
+  describe: (p) => `set ${p.key} = ${p.value} (for good)`,
+  observe: async (p) => ({ value: world.data.get(p.key) ?? null }),
+  plan: (p, before) => [{ subject: p.key, from: before.value ?? 'absent', to: p.value }],
+  async apply(p) {
+    world.log.push(`apply ${p.key}`);
+    world.data.set(p.key, p.value);
+  },
+  async undo(p) {
+    world.log.push(`undo ${p.key}`);
+    throw new Error(`${p.key} cannot be restored`);
+  },
+  verifyTimeoutMs: 200,
+  resource: (p) => `kv:${p.key}`,
+  after: (p) => ({ value: p.value }),
 });
 
 describe('dry-run', () => {
@@ -183,6 +203,32 @@ describe('failure and rollback', () => {
     expect(world.data.has('a')).toBe(false);
     expect(text()).toContain('still applied');
     expect(r.left).toEqual([expect.stringMatching(/^step 2: set b = 2 — undo failed: cannot restore b/)]);
+  });
+
+  test('an earlier change to the same resource is not undone under a later one that stays applied', async () => {
+    world.failApply.add('z');
+    const cb = defineCookbook({
+      title: 'two changes to k, then a failure',
+      args: {},
+      steps: () => [
+        step('first', [setKey({ key: 'k', value: '1' })]),
+        step('second', [stubbornSet({ key: 'k', value: '2' })]),
+        step('fail', [setKey({ key: 'z', value: '1' })]),
+      ],
+    });
+    const { o } = options(cb);
+    const r = await runCookbook(o);
+    expect(r.exitCode).toBe(ExitCode.ROLLBACK_FAILED);
+    // The first change's `before` (k absent) predates the second: restoring it under the second
+    // would lose the second's undo. Both stay applied, for `cookbook rollback RUN` to take in order.
+    expect(world.log.filter((l) => l === 'undo k')).toEqual(['undo k']);
+    expect(world.data.get('k')).toBe('2');
+    const left = journalState(readJournal(o.stateDir, r.runId)).applied.map((a) => a.summary);
+    expect(left).toEqual(['set k = 1', 'set k = 2 (for good)']);
+    expect(r.left).toEqual([
+      expect.stringMatching(/^step 2: set k = 2 \(for good\) — undo failed/),
+      expect.stringMatching(/^step 1: set k = 1 — not undone: a later change to the same thing/),
+    ]);
   });
 
   test('an irreversible action stops the rollback with exit 93', async () => {

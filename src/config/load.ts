@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError } from '../base/errors.js';
+import { parseThroughCache } from './parse-cache.js';
 import { parseConfig, type GalleyConfig } from './schema.js';
 
 /** Where the CLI looks for its environment file when neither --config nor GALLEY_CONFIG is given. */
@@ -25,7 +26,7 @@ export function loadConfig(path: string): GalleyConfig {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseThroughCache(file, text, (t) => parseYaml(t) as unknown);
   } catch (e) {
     const msg = e instanceof YAMLParseError ? `${e.message.split('\n')[0]}` : String(e);
     throw new ConfigError(`config ${file} is not valid YAML: ${msg}`);

@@ -191,7 +191,24 @@ export class EtcdTransport {
 
   /** Opens a streaming request (the watch stream), failing over like {@link request}. */
   async stream(req: EtcdHttpRequest): Promise<EtcdHttpStream> {
-    return this.#withFailover(req, (ep) => this.#openStream(ep, req));
+    return this.#withFailover(req, async (ep) => {
+      const s = await this.#openStream(ep, req);
+      // As in request(): nginx's own 502/503/504 (not JSON) means the etcd behind that proxy is
+      // down. Without this, a watch through the proxies stayed on a dead member's proxy, retrying
+      // it, and saw no event until that member came back.
+      if (
+        (s.status === 502 || s.status === 503 || s.status === 504) &&
+        !/json/i.test(String(s.headers['content-type'] ?? ''))
+      ) {
+        s.close();
+        throw new EtcdUnreachableError(
+          this.#context(ep, req),
+          'network',
+          `the proxy answered HTTP ${s.status}: the etcd behind it is not reachable`,
+        );
+      }
+      return s;
+    });
   }
 
   /** Closes the keep-alive connections (a transport derived with only() leaves that to its parent). */

@@ -12,7 +12,7 @@ import {
   etcdClientFor,
   type EtcdClient,
 } from '../etcd/index.js';
-import { waitUntil } from '../util/wait.js';
+import { sleep, waitUntil } from '../util/wait.js';
 import { argvCommand } from '../ssh/command.js';
 import { mutateOn, readRemoteFile } from './remote.js';
 
@@ -225,6 +225,9 @@ export const setProxyModeAction = defineAction<ReadOnlyParams, SwitchState>({
   },
 });
 
+/** How long a verification waits for any member to answer: a leader election's worth, with margin. */
+const ELECTION_WAIT_MS = 15_000;
+
 /**
  * Waits until the proxy of every live member answers as `mode`; a member whose etcd does not
  * answer (its proxy gives 502) is named in a warning and left out. Returns the live members.
@@ -235,24 +238,34 @@ async function verifyLive(
   cluster: string,
   hosts: string[],
   mode: ProxyMode,
+  electionWaitMs = ELECTION_WAIT_MS,
 ): Promise<string[]> {
-  const results = await Promise.all(
-    hosts.map(async (h) => {
-      if (!(await memberAnswers(env, cluster, h))) return { h, ok: false as const };
-      try {
-        await waitForMode(env, cluster, h, mode);
-        return { h, ok: true as const };
-      } catch (e) {
-        if (await memberAnswers(env, cluster, h)) throw e;
-        return { h, ok: false as const };
-      }
-    }),
-  );
+  const verify = () =>
+    Promise.all(
+      hosts.map(async (h) => {
+        if (!(await memberAnswers(env, cluster, h))) return { h, ok: false as const };
+        try {
+          await waitForMode(env, cluster, h, mode);
+          return { h, ok: true as const };
+        } catch (e) {
+          if (await memberAnswers(env, cluster, h)) throw e;
+          return { h, ok: false as const };
+        }
+      }),
+    );
+  // While the members elect a leader (the old one just died), none answers healthy: that is not
+  // "every member down". Ask again until one answers or the election has had time to end.
+  const deadline = Date.now() + electionWaitMs;
+  let results = await verify();
+  while (!results.some((r) => r.ok) && Date.now() < deadline) {
+    await sleep(200, env.signal, `a member of ${cluster} to answer`);
+    results = await verify();
+  }
   const dead = results.filter((r) => !r.ok).map((r) => r.h);
   const live = results.filter((r) => r.ok).map((r) => r.h);
   if (!live.length)
     throw new CheckError(
-      `${cluster}: no member answers (${dead.join(', ')} down): cannot verify the proxies are ${mode}`,
+      `${cluster}: no member answers (${dead.join(', ')} down, for ${electionWaitMs / 1000}s): cannot verify the proxies are ${mode}`,
     );
   if (dead.length)
     env.log.warn(

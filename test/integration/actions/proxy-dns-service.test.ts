@@ -7,6 +7,8 @@ import { check, defineCookbook, step } from '../../../src/core/cookbook.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { observeRRset, type RecordValue } from '../../../src/dns/index.js';
 import { labConfig, labConfigPath } from '../lab.js';
+import { LabFaults, leaderOf } from '../../support/lab-faults.js';
+import { CheckError } from '../../../src/core/errors.js';
 import { fail, labEnv, runAgainstLab } from './harness.js';
 
 const config = labConfig();
@@ -35,6 +37,35 @@ describe('the proxy read-only switch on the lab', () => {
     expect(result.outcome).toBe('rolled-back');
     for (const h of config.etcd.clusters.codfw!.members)
       expect(await probeProxyMode(env, 'codfw', h)).toBe('read-write');
+  }, 60_000);
+
+  test("a rollback right after codfw's leader is killed waits out the election and verifies the live proxies", async () => {
+    // While the two live members elect a new leader, none of them answers healthy: the undo's
+    // verification used to take that for "no member answers" and end the run with exit 93.
+    const faults = new LabFaults(config);
+    let killed = '';
+    const cb = defineCookbook({
+      title: 't',
+      args: {},
+      steps: () => [
+        step('codfw read-only', [setProxyMode(config, 'codfw', 'read-only')]),
+        check("kill codfw's leader", async () => {
+          killed = await leaderOf(config, 'codfw');
+          await faults.killEtcd(killed);
+          throw new CheckError(`killed the leader ${killed}`);
+        }),
+      ],
+    });
+    try {
+      const { result, output } = await runAgainstLab(config, cb);
+      expect(result.outcome).toBe('rolled-back');
+      expect(output).toContain('rollback complete');
+      for (const h of config.etcd.clusters.codfw!.members.filter((m) => m !== killed))
+        expect(await probeProxyMode(env, 'codfw', h)).toBe('read-write');
+    } finally {
+      await faults.repair();
+    }
+    expect(await probeProxyMode(env, 'codfw', killed)).toBe('read-write');
   }, 60_000);
 
   test('a dry-run of the switch changes nothing', async () => {

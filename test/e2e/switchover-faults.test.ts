@@ -208,7 +208,6 @@ describe('etcd.switchover under faults (a seeded sample of the matrix; npm run t
         lost: lost.length,
         replicaLost,
         watcherMissed: acks.filter((a) => !seen.has(a.key)).length,
-        watcherReconnects: watcher.reconnects,
         from,
         to,
         // Why a run stopped with exit 93: the lines of its end screen that say what is left.

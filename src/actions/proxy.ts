@@ -12,7 +12,7 @@ import {
   etcdClientFor,
   type EtcdClient,
 } from '../etcd/index.js';
-import { sleep, waitUntil } from '../util/wait.js';
+import { waitUntil } from '../util/wait.js';
 import { argvCommand } from '../ssh/command.js';
 import { mutateOn, readRemoteFile } from './remote.js';
 
@@ -238,35 +238,39 @@ async function verifyLive(
   cluster: string,
   hosts: string[],
   mode: ProxyMode,
-  electionWaitMs = ELECTION_WAIT_MS,
 ): Promise<string[]> {
-  const verify = () =>
-    Promise.all(
-      hosts.map(async (h) => {
-        if (!(await memberAnswers(env, cluster, h))) return { h, ok: false as const };
-        try {
-          await waitForMode(env, cluster, h, mode);
-          return { h, ok: true as const };
-        } catch (e) {
-          if (await memberAnswers(env, cluster, h)) throw e;
-          return { h, ok: false as const };
-        }
-      }),
-    );
+  type Result = { h: string; ok: boolean };
+  const down = (rs: Result[]) => rs.filter((r) => !r.ok).map((r) => r.h);
   // While the members elect a leader (the old one just died), none answers healthy: that is not
   // "every member down". Ask again until one answers or the election has had time to end.
-  const deadline = Date.now() + electionWaitMs;
-  let results = await verify();
-  while (!results.some((r) => r.ok) && Date.now() < deadline) {
-    await sleep(200, env.signal, `a member of ${cluster} to answer`);
-    results = await verify();
-  }
-  const dead = results.filter((r) => !r.ok).map((r) => r.h);
+  const results = await waitUntil<Result[]>({
+    what: `a member of ${cluster} to answer`,
+    probe: () =>
+      Promise.all(
+        hosts.map(async (h) => {
+          if (!(await memberAnswers(env, cluster, h))) return { h, ok: false };
+          try {
+            await waitForMode(env, cluster, h, mode);
+            return { h, ok: true };
+          } catch (e) {
+            if (await memberAnswers(env, cluster, h)) throw e;
+            return { h, ok: false };
+          }
+        }),
+      ),
+    until: (rs) => rs.some((r) => r.ok),
+    timeoutMs: ELECTION_WAIT_MS,
+    intervalMs: 200,
+    maxIntervalMs: 200,
+    signal: env.signal,
+    describe: (rs) => `${down(rs).join(', ')} down`,
+    timeoutError: (_m, last) =>
+      new CheckError(
+        `${cluster}: no member answers (${down(last as Result[]).join(', ')} down, for ${ELECTION_WAIT_MS / 1000}s): cannot verify the proxies are ${mode}`,
+      ),
+  });
+  const dead = down(results);
   const live = results.filter((r) => r.ok).map((r) => r.h);
-  if (!live.length)
-    throw new CheckError(
-      `${cluster}: no member answers (${dead.join(', ')} down, for ${electionWaitMs / 1000}s): cannot verify the proxies are ${mode}`,
-    );
   if (dead.length)
     env.log.warn(
       `${cluster}: etcd on ${dead.join(', ')} does not answer: its proxy was switched to ${mode} but could not be verified; verified on ${live.join(', ')}`,

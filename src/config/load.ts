@@ -26,7 +26,7 @@ export function loadConfig(path: string): GalleyConfig {
   }
   let raw: unknown;
   try {
-    raw = parseThroughCache(file, text, (t) => parseYaml(t) as unknown);
+    raw = parseThroughCache(file, text, parseYaml);
   } catch (e) {
     const msg = e instanceof YAMLParseError ? `${e.message.split('\n')[0]}` : String(e);
     throw new ConfigError(`config ${file} is not valid YAML: ${msg}`);

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 
 /** Files smaller than this are parsed every time. */
@@ -58,7 +58,7 @@ export function parseThroughCache(
   try {
     const json = JSON.stringify({ sha256, document } satisfies CacheEntry);
     if (!isDeepStrictEqual((JSON.parse(json) as CacheEntry).document, document)) return document;
-    mkdirSync(join(cacheFile, '..'), { recursive: true, mode: 0o700 });
+    mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 });
     // Written aside and renamed: a concurrent reader sees the old entry or the new one, whole.
     const tmp = `${cacheFile}.${process.pid}.tmp`;
     writeFileSync(tmp, json, { mode: 0o600 });

@@ -173,15 +173,7 @@ export class EtcdTransport {
       req,
       async (ep) => {
         const r = await this.#once(ep, req);
-        // nginx answers 502/503/504 itself (not JSON) when the member's etcd behind it is down:
-        // that member is unreachable, like a refused connection, so the next one is tried.
-        if ((r.status === 502 || r.status === 503 || r.status === 504) && !/^\s*\{/.test(r.body)) {
-          throw new EtcdUnreachableError(
-            this.#context(ep, req),
-            'network',
-            `the proxy answered HTTP ${r.status}: the etcd behind it is not reachable`,
-          );
-        }
+        this.#throwIfProxyGateway(ep, req, r.status, /^\s*\{/.test(r.body));
         return r;
       },
       failures,
@@ -193,19 +185,12 @@ export class EtcdTransport {
   async stream(req: EtcdHttpRequest): Promise<EtcdHttpStream> {
     return this.#withFailover(req, async (ep) => {
       const s = await this.#openStream(ep, req);
-      // As in request(): nginx's own 502/503/504 (not JSON) means the etcd behind that proxy is
-      // down. Without this, a watch through the proxies stayed on a dead member's proxy, retrying
-      // it, and saw no event until that member came back.
-      if (
-        (s.status === 502 || s.status === 503 || s.status === 504) &&
-        !/json/i.test(String(s.headers['content-type'] ?? ''))
-      ) {
+      // The body is not read yet: its content type tells etcd's JSON from nginx's own page.
+      try {
+        this.#throwIfProxyGateway(ep, req, s.status, /json/i.test(String(s.headers['content-type'] ?? '')));
+      } catch (e) {
         s.close();
-        throw new EtcdUnreachableError(
-          this.#context(ep, req),
-          'network',
-          `the proxy answered HTTP ${s.status}: the etcd behind it is not reachable`,
-        );
+        throw e;
       }
       return s;
     });
@@ -241,6 +226,20 @@ export class EtcdTransport {
     }
     if (failures.length === 1) throw failures[0]!;
     throw new EtcdAllEndpointsFailedError(this.#context(this.endpoints[start]!, req), failures);
+  }
+
+  /**
+   * nginx answers 502/503/504 itself (not JSON) when the member's etcd behind it is down: that
+   * member is unreachable, like a refused connection, so the fail-over tries the next one (for
+   * requests and streams alike: a watch must not stay on a dead member's proxy).
+   */
+  #throwIfProxyGateway(ep: EtcdEndpoint, req: EtcdHttpRequest, status: number, isJson: boolean): void {
+    if ((status === 502 || status === 503 || status === 504) && !isJson)
+      throw new EtcdUnreachableError(
+        this.#context(ep, req),
+        'network',
+        `the proxy answered HTTP ${status}: the etcd behind it is not reachable`,
+      );
   }
 
   #context(ep: EtcdEndpoint, req: EtcdHttpRequest): RequestContext {

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel } from 'ssh2';
 import { SshError } from './errors.js';
+import { answerHostKeyAnnouncement } from './host-key-announcement.js';
 import type { SshIdentity } from './identity.js';
 import { publicKeyAuthHandler } from './identity.js';
 import { knownHostsName, type KnownHosts } from './known-hosts.js';
@@ -52,6 +53,8 @@ export interface SshPoolOptions {
    * sshd sessions not kept open on the servers (and their memory) until the slowest host is done.
    */
   oneShot?: boolean;
+  /** The SSH protocol message by message (ssh2's debug lines), per host: for diagnosing a handshake. */
+  protocolDebug?: (host: string, line: string) => void;
 }
 
 /** The window of a host that already holds its slot: runs at once. */
@@ -186,6 +189,7 @@ export class SshPool implements CommandTransport {
     const hostKeyAlgorithms = this.options.knownHosts.algorithmsFor(names);
     const keyscan = `ssh-keyscan ${port === 22 ? '' : `-p ${port} `}${address}`;
     const timeoutMs = this.options.connectTimeoutMs;
+    const protocolDebug = this.options.protocolDebug;
     this.connectionsOpened++;
     return new Promise<Client>((resolve, reject) => {
       const client = new ssh2.Client();
@@ -272,7 +276,9 @@ export class SshPool implements CommandTransport {
             return false;
           }
         },
+        ...(protocolDebug ? { debug: (line: string) => protocolDebug(host, line) } : {}),
       });
+      answerHostKeyAnnouncement(client);
     });
   }
 

@@ -48,6 +48,10 @@ export function openRemote(
     kex: options.kex,
     fanout: options.fanout ?? config.ssh.fanout,
     oneShot: options.oneShot,
+    // GALLEY_SSH_DEBUG=1: every SSH message of every connection on stderr, prefixed by its host.
+    protocolDebug: process.env.GALLEY_SSH_DEBUG
+      ? (host, line) => process.stderr.write(`ssh ${host}: ${line}\n`)
+      : undefined,
   });
   const executor = new RemoteExecutor(pool, {
     dryRun: options.dryRun,

@@ -202,6 +202,31 @@ describe('connection setup on real sshd', () => {
       agent.kill('SIGTERM');
     }
   });
+
+  test("sshd's host key announcement is answered with an IGNORE: the server is never asked to prove its keys", async () => {
+    const config = loadConfig(sshd.configFile);
+    const lines: string[] = [];
+    const pool = new SshPool({
+      username: 'root',
+      identity: loadIdentity(sshd.keyFile),
+      knownHosts: KnownHosts.load(sshd.knownHostsFile),
+      connectTimeoutMs: 5000,
+      endpoint: (host) => endpointFromConfig(config, host),
+      protocolDebug: (host, line) => lines.push(`${host} ${line}`),
+    });
+    try {
+      const r = await pool.exec('t3.ssh.test', 'echo answered', { timeoutMs: 5000 });
+      expect([r.exitCode, r.stdout]).toEqual([0, 'answered\n']);
+    } finally {
+      await pool.close();
+    }
+    const announced = lines.findIndex((l) => l.includes('Inbound: GLOBAL_REQUEST (hostkeys-00@openssh.com)'));
+    expect(announced).toBeGreaterThan(-1);
+    expect(lines[announced + 1]).toBe(
+      't3.ssh.test Outbound: Sending IGNORE (answering hostkeys-00@openssh.com)',
+    );
+    expect(lines.filter((l) => l.includes('hostkeys-prove'))).toEqual([]);
+  });
 });
 
 describe('batches and thresholds on real sshd', () => {

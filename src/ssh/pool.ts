@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel } from 'ssh2';
 import { SshError } from './errors.js';
-import { answerHostKeyAnnouncement } from './host-key-announcement.js';
+import { answerHostKeyAnnouncement, signWithoutQuery } from './handshake-shortcuts.js';
 import type { SshIdentity } from './identity.js';
 import { publicKeyAuthHandler } from './identity.js';
 import { knownHostsName, type KnownHosts } from './known-hosts.js';
@@ -279,6 +279,7 @@ export class SshPool implements CommandTransport {
         ...(protocolDebug ? { debug: (line: string) => protocolDebug(host, line) } : {}),
       });
       answerHostKeyAnnouncement(client);
+      if (this.options.identity.kind === 'key') signWithoutQuery(client, this.options.identity.key);
     });
   }
 

@@ -227,6 +227,52 @@ describe('connection setup on real sshd', () => {
     );
     expect(lines.filter((l) => l.includes('hostkeys-prove'))).toEqual([]);
   });
+
+  test('authentication is one signed request: no query first, no PK_OK', async () => {
+    const config = loadConfig(sshd.configFile);
+    const lines: string[] = [];
+    const pool = new SshPool({
+      username: 'root',
+      identity: loadIdentity(sshd.keyFile),
+      knownHosts: KnownHosts.load(sshd.knownHostsFile),
+      connectTimeoutMs: 5000,
+      endpoint: (host) => endpointFromConfig(config, host),
+      protocolDebug: (_host, line) => lines.push(line),
+    });
+    try {
+      const r = await pool.exec('t4.ssh.test', 'echo signed', { timeoutMs: 5000 });
+      expect([r.exitCode, r.stdout]).toEqual([0, 'signed\n']);
+    } finally {
+      await pool.close();
+    }
+    expect(lines.filter((l) => /USERAUTH/.test(l))).toEqual([
+      'Outbound: Sending USERAUTH_REQUEST (publickey)',
+      'Inbound: Received USERAUTH_SUCCESS',
+    ]);
+  });
+
+  test('a key the server does not accept is refused, naming the host: one failed result, no exception', async () => {
+    const keyFile = join(sshd.dir, 'unknown_key');
+    rmSync(keyFile, { force: true });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+    const config = loadConfig(sshd.configFile);
+    const pool = new SshPool({
+      username: 'root',
+      identity: loadIdentity(keyFile),
+      knownHosts: KnownHosts.load(sshd.knownHostsFile),
+      connectTimeoutMs: 5000,
+      endpoint: (host) => endpointFromConfig(config, host),
+    });
+    try {
+      const r = await pool.exec('t1.ssh.test', 'true', { timeoutMs: 5000 });
+      expect([r.exitCode, r.error]).toEqual([
+        null,
+        'cannot connect to t1.ssh.test (127.30.0.1:22): All configured authentication methods failed while authenticating',
+      ]);
+    } finally {
+      await pool.close();
+    }
+  });
 });
 
 describe('batches and thresholds on real sshd', () => {

@@ -385,16 +385,22 @@ try {
     const galley = rows.find((r) => r.v.galley);
     const perConn = median(rows.flatMap((r) => r.sshdPerConn));
     const floor = (perConn * n) / CORES;
+    // Each run against the floor of its own seconds: the machine's speed drifts by a third within
+    // minutes here, and a run's wall time and its sshds' CPU are read over the same interval.
+    const ownFloorRatios = (galley?.seconds ?? []).map(
+      (sec, i) => sec / ((galley.sshdPerConn[i] * n) / CORES),
+    );
     summary.push(
       `| ${n} | ${galley?.seconds.length ? fmt(galley.seconds) : 'failed'} | ${fastestPeer ? `${fastestPeer.v.name}, ${fmt(fastestPeer.seconds)}` : '—'} | ` +
         `${galley?.seconds.length && fastestPeer ? `${(median(galley.seconds) / median(fastestPeer.seconds)).toFixed(2)}×` : ''} | ` +
-        `${(perConn * 1000).toFixed(1)} ms × ${n} ÷ ${CORES} = ${floor.toFixed(2)} s | ${galley?.seconds.length ? `${(median(galley.seconds) / floor).toFixed(2)}×` : ''} |`,
+        `${(perConn * 1000).toFixed(1)} ms × ${n} ÷ ${CORES} = ${floor.toFixed(2)} s | ${galley?.seconds.length ? `${(median(galley.seconds) / floor).toFixed(2)}×` : ''} | ` +
+        `${ownFloorRatios.length ? `${median(ownFloorRatios).toFixed(2)}× (${ownFloorRatios.map((x) => x.toFixed(2)).join(', ')})` : ''} |`,
     );
   }
   lines.push(
     '',
-    '| hosts | cookbook exec | fastest peer | cookbook exec / fastest peer | floor: sshd CPU per connection × hosts ÷ cores | cookbook exec / floor |',
-    '|---|---|---|---|---|---|',
+    '| hosts | cookbook exec | fastest peer | cookbook exec / fastest peer | floor: sshd CPU per connection × hosts ÷ cores | cookbook exec / floor | each exec run / its own floor: median (runs) |',
+    '|---|---|---|---|---|---|---|',
     ...summary,
     '',
     `Lab: \`lab up --bench-hosts ${state.benchHosts}\` took ${state.upSeconds ?? '?'} s (from its state.json; ${sshdPids.length} sshd processes, 16 addresses each, ` +
@@ -405,7 +411,7 @@ try {
       `Every tool is one cold process from start to exit, with the same SSH setup: key exchange ${KEX}, the lab's ed25519 key and known_hosts with strict checking, user root, no connection sharing. ` +
       `Usual fan-outs are each tool's default (pssh -p 32, pdsh -f 32, clush and cumin 64); fan-out = host count is tried up to ${FULL_FANOUT_MAX} hosts. ` +
       `A run is bounded (2 s per host, at least 120 s) and fails unless every host succeeded; the section has a time budget of ${BUDGET_MS / 1000} s, shared among the sizes in proportion to their hosts (a variant is not started once its size's share is spent). ` +
-      `sshd CPU per connection is read from /proc/PID/stat (utime+stime+cutime+cstime) of the bench sshds around each run, divided by the hosts; the floor uses its median over all runs at that size. ` +
+      `sshd CPU per connection is read from /proc/PID/stat (utime+stime+cutime+cstime) of the bench sshds around each run, divided by the hosts; the floor uses its median over all runs at that size; the last column divides each exec run by the floor from its own sshds' CPU (the machine's speed drifts between runs). ` +
       `${PAUSE_LAB ? "The lab's other servers (etcd, nginx, the mirrors, DNS, monitoring) were paused while the tools ran. " : ''}` +
       `Load average (1, 5, 15 min) ${loadAtStart.map((x) => x.toFixed(1)).join(', ')} when the bench started, ${loadAtEnd.map((x) => x.toFixed(1)).join(', ')} when its last run ended (the runs' own load included). ` +
       `Galley in-process opens one pool per round: "cold" is its first command (connect, authenticate, exec), "warm" a second command on the same pooled connections. ` +

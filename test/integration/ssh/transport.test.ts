@@ -52,6 +52,22 @@ async function withRemote<T>(
   }
 }
 
+/** A pool of its own on the fixture's hosts, with the given identity (and protocol trace). */
+function fixturePool(
+  identity: ReturnType<typeof loadIdentity>,
+  protocolDebug?: (host: string, line: string) => void,
+): SshPool {
+  const config = loadConfig(sshd.configFile);
+  return new SshPool({
+    username: 'root',
+    identity,
+    knownHosts: KnownHosts.load(sshd.knownHostsFile),
+    connectTimeoutMs: 5000,
+    endpoint: (host) => endpointFromConfig(config, host),
+    protocolDebug,
+  });
+}
+
 describe('commands on real sshd', () => {
   test('each host returns its own exit code, stdout and stderr', async () => {
     const report = await remote.executor.execute(
@@ -184,14 +200,7 @@ describe('connection setup on real sshd', () => {
         env: { ...process.env, SSH_AUTH_SOCK: agentSocket },
         stdio: 'ignore',
       });
-      const config = loadConfig(sshd.configFile);
-      const pool = new SshPool({
-        username: 'root',
-        identity: loadIdentity('', { SSH_AUTH_SOCK: agentSocket }),
-        knownHosts: KnownHosts.load(sshd.knownHostsFile),
-        connectTimeoutMs: 5000,
-        endpoint: (host) => endpointFromConfig(config, host),
-      });
+      const pool = fixturePool(loadIdentity('', { SSH_AUTH_SOCK: agentSocket }));
       try {
         const r = await pool.exec('t2.ssh.test', 'echo via agent', { timeoutMs: 5000 });
         expect([r.exitCode, r.stdout]).toEqual([0, 'via agent\n']);
@@ -204,16 +213,8 @@ describe('connection setup on real sshd', () => {
   });
 
   test("sshd's host key announcement is answered with an IGNORE: the server is never asked to prove its keys", async () => {
-    const config = loadConfig(sshd.configFile);
     const lines: string[] = [];
-    const pool = new SshPool({
-      username: 'root',
-      identity: loadIdentity(sshd.keyFile),
-      knownHosts: KnownHosts.load(sshd.knownHostsFile),
-      connectTimeoutMs: 5000,
-      endpoint: (host) => endpointFromConfig(config, host),
-      protocolDebug: (host, line) => lines.push(`${host} ${line}`),
-    });
+    const pool = fixturePool(loadIdentity(sshd.keyFile), (host, line) => lines.push(`${host} ${line}`));
     try {
       const r = await pool.exec('t3.ssh.test', 'echo answered', { timeoutMs: 5000 });
       expect([r.exitCode, r.stdout]).toEqual([0, 'answered\n']);
@@ -229,16 +230,8 @@ describe('connection setup on real sshd', () => {
   });
 
   test('authentication is one signed request: no query first, no PK_OK', async () => {
-    const config = loadConfig(sshd.configFile);
     const lines: string[] = [];
-    const pool = new SshPool({
-      username: 'root',
-      identity: loadIdentity(sshd.keyFile),
-      knownHosts: KnownHosts.load(sshd.knownHostsFile),
-      connectTimeoutMs: 5000,
-      endpoint: (host) => endpointFromConfig(config, host),
-      protocolDebug: (_host, line) => lines.push(line),
-    });
+    const pool = fixturePool(loadIdentity(sshd.keyFile), (_host, line) => lines.push(line));
     try {
       const r = await pool.exec('t4.ssh.test', 'echo signed', { timeoutMs: 5000 });
       expect([r.exitCode, r.stdout]).toEqual([0, 'signed\n']);
@@ -255,14 +248,7 @@ describe('connection setup on real sshd', () => {
     const keyFile = join(sshd.dir, 'unknown_key');
     rmSync(keyFile, { force: true });
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-    const config = loadConfig(sshd.configFile);
-    const pool = new SshPool({
-      username: 'root',
-      identity: loadIdentity(keyFile),
-      knownHosts: KnownHosts.load(sshd.knownHostsFile),
-      connectTimeoutMs: 5000,
-      endpoint: (host) => endpointFromConfig(config, host),
-    });
+    const pool = fixturePool(loadIdentity(keyFile));
     try {
       const r = await pool.exec('t1.ssh.test', 'true', { timeoutMs: 5000 });
       expect([r.exitCode, r.error]).toEqual([
